@@ -1,0 +1,144 @@
+"""One adapter per framework: availability, devices, conversion to and from numpy, sync, scope.
+
+Implementations never convert or synchronize themselves; the harness does it through these
+adapters (as einops does with its backends), so each file in impls/ holds only the network.
+Frameworks are imported on first use, so the suite runs with numpy alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from functools import cache
+from typing import Any, ContextManager
+
+import numpy as np
+
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float64")
+
+
+class Backend:
+    """A framework seen from the harness. Subclasses fill in the framework-specific parts."""
+
+    name: str
+    module: str
+
+    def missing_reason(self) -> str | None:
+        """None when the framework imports, else why not (for a skip)."""
+        try:
+            importlib.import_module(self.module)
+        except ImportError as error:
+            return f"{self.module} is not installed ({error})"
+        return None
+
+    @property
+    def lib(self) -> Any:
+        return importlib.import_module(self.module)
+
+    def version(self) -> str:
+        return self.lib.__version__
+
+    def device_missing_reason(self, device: str) -> str | None:
+        return None if device == "cpu" else f"{self.name} has no {device} device here"
+
+    def from_numpy(self, array: np.ndarray, device: str, dtype: str) -> Any:
+        raise NotImplementedError
+
+    def to_numpy(self, array: Any) -> np.ndarray:
+        return np.asarray(array)
+
+    def dtype_name(self, array: Any) -> str:
+        dtype = getattr(array, "dtype", None)
+        return str(dtype if dtype is not None else np.asarray(array).dtype).removeprefix("torch.")
+
+    def sync(self, result: Any, device: str) -> Any:
+        """Wait until ``result`` is computed (asynchronous devices); return it."""
+        return result
+
+    def scope(self, device: str, dtype: str) -> ContextManager:
+        """Context to run every call of a case in (jax: x64 mode and the device)."""
+        return contextlib.nullcontext()
+
+
+class NumpyBackend(Backend):
+    name = module = "numpy"
+
+    def from_numpy(self, array, device, dtype):
+        return array.astype(dtype, copy=True)
+
+
+class TorchBackend(Backend):
+    name = module = "torch"
+
+    def device_missing_reason(self, device):
+        if device == "cuda":
+            return None if self.lib.cuda.is_available() else "torch sees no CUDA device"
+        return super().device_missing_reason(device)
+
+    def from_numpy(self, array, device, dtype):
+        torch = self.lib
+        return torch.tensor(array, dtype=getattr(torch, dtype), device=device)
+
+    def to_numpy(self, array):
+        return array.detach().cpu().numpy()
+
+    def sync(self, result, device):
+        if device == "cuda":
+            self.lib.cuda.synchronize()
+        return result
+
+
+class JaxBackend(Backend):
+    name = module = "jax"
+
+    def device_missing_reason(self, device):
+        if device == "cpu":
+            return None
+        if device == "cuda":
+            return None if self._devices("gpu") else "jax sees no CUDA device"
+        return f"jax has no {device} device here"
+
+    @staticmethod
+    @cache
+    def _devices(platform: str) -> tuple:
+        import jax
+        try:
+            return tuple(jax.devices(platform))
+        except RuntimeError:
+            return ()
+
+    def _device(self, device: str):
+        return self._devices("gpu" if device == "cuda" else "cpu")[0]
+
+    def from_numpy(self, array, device, dtype):
+        import jax
+        with self.scope(device, dtype):
+            return jax.device_put(array.astype(dtype), self._device(device))
+
+    def sync(self, result, device):
+        import jax
+        return jax.block_until_ready(result)
+
+    def scope(self, device, dtype):
+        # x64 is switched on for this case only, never globally, so that no other test's float32
+        # arrays are silently promoted; jit caches are keyed on it, so both modes coexist.
+        import jax
+        stack = contextlib.ExitStack()
+        stack.enter_context(jax.enable_x64(dtype == "float64"))
+        stack.enter_context(jax.default_device(self._device(device)))
+        return stack
+
+
+BACKENDS: dict[str, Backend] = {b.name: b for b in (NumpyBackend(), TorchBackend(), JaxBackend())}
+
+
+def thread_settings() -> dict[str, str]:
+    """The thread-related environment and per-framework thread counts, for reports and headers."""
+    settings = {var: os.environ.get(var, "") for var in
+                ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS")}
+    settings["cpu_count"] = str(os.cpu_count())
+    if BACKENDS["torch"].missing_reason() is None:
+        settings["torch_threads"] = str(BACKENDS["torch"].lib.get_num_threads())
+    return settings

@@ -1,0 +1,81 @@
+"""The float64 reference: forward, loss, analytic gradients, gradient descent, and error scales.
+
+Written once, plainly, in float64 numpy; verified by finite differences, a Taylor test and
+torch.autograd.gradcheck (tests/test_reference.py). Everything else is compared with it.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from reference.problem import Inputs
+
+Params = Mapping[str, np.ndarray]
+
+
+def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params) -> tuple[float, dict[str, np.ndarray]]:
+    """loss = sum((relu(x @ w1 + b1) @ w2 + b2 - y) ** 2) and its gradient for every parameter."""
+    w1, w2 = params["w1"], params["w2"]
+    h = x @ w1 + params.get("b1", 0.0)           # (N, H)
+    h_relu = np.maximum(h, 0.0)                   # (N, H)
+    y_pred = h_relu @ w2 + params.get("b2", 0.0)  # (N, D_out)
+    loss = float(np.sum((y_pred - y) ** 2))
+
+    grad_y_pred = 2.0 * (y_pred - y)              # (N, D_out)
+    grad_w2 = h_relu.T @ grad_y_pred              # (H, D_out)
+    grad_h = (grad_y_pred @ w2.T) * (h > 0)       # (N, H); the kink margin keeps h away from 0
+    grad_w1 = x.T @ grad_h                        # (D_in, H)
+    grads = {"w1": grad_w1, "w2": grad_w2}
+    if "b1" in params:
+        grads |= {"b1": grad_h.sum(axis=0), "b2": grad_y_pred.sum(axis=0)}
+    return loss, grads
+
+
+def loss(x: np.ndarray, y: np.ndarray, params: Params) -> float:
+    return loss_and_grads(x, y, params)[0]
+
+
+def step(x: np.ndarray, y: np.ndarray, params: Params, lr: float) -> tuple[float, dict[str, np.ndarray]]:
+    """One step of plain gradient descent: the loss before it, and the new parameters."""
+    value, grads = loss_and_grads(x, y, params)
+    return value, {name: params[name] - lr * grads[name] for name in params}
+
+
+def train(inputs: Inputs, lr: float, steps: int) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
+    """Per-step losses (before each update) and the parameters before each step and after the last."""
+    params = dict(inputs.params)
+    losses, trajectory = [], [params]
+    for _ in range(steps):
+        value, params = step(inputs.x, inputs.y, params, lr)
+        losses.append(value)
+        trajectory.append(params)
+    return np.array(losses), trajectory
+
+
+def error_scales(x: np.ndarray, y: np.ndarray, params: Params) -> dict[str, np.ndarray | float]:
+    """Each output's scale: the same computation on absolute values, so that |rounding error| <= n*u*scale.
+
+    Forward and backward are sums of products; rounding in a sum of k products perturbs it by at
+    most about k*u times the sum of the products' absolute values. Propagating absolute values
+    through the network (the relu mask kept, residuals bounded by |y_pred| + |y|) gives that sum
+    for every entry of the loss and the gradients. reference/tolerance.py turns it into a bound.
+    """
+    w1, w2 = np.abs(params["w1"]), np.abs(params["w2"])
+    h = x @ params["w1"] + params.get("b1", 0.0)
+    mask = h > 0
+    h_scale = np.abs(x) @ w1 + np.abs(params.get("b1", 0.0))            # (N, H)
+    h_relu_scale = h_scale * mask                                         # (N, H)
+    y_pred = np.maximum(h, 0.0) @ params["w2"] + params.get("b2", 0.0)
+    residual_scale = h_relu_scale @ w2 + np.abs(params.get("b2", 0.0)) + np.abs(y)  # (N, D_out)
+    grad_y_pred_scale = 2.0 * residual_scale                              # (N, D_out)
+    grad_h_scale = (grad_y_pred_scale @ w2.T) * mask                      # (N, H)
+    scales: dict[str, np.ndarray | float] = {
+        "loss": float(np.sum(np.abs(y_pred - y) * residual_scale)),
+        "w1": np.abs(x).T @ grad_h_scale,                                 # (D_in, H)
+        "w2": h_relu_scale.T @ grad_y_pred_scale,                         # (H, D_out)
+    }
+    if "b1" in params:
+        scales |= {"b1": grad_h_scale.sum(axis=0), "b2": grad_y_pred_scale.sum(axis=0)}
+    return scales

@@ -1,0 +1,152 @@
+"""The problem: its size, and the float64 arrays every implementation starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Mapping
+
+import numpy as np
+
+#: Every pre-activation entry keeps |h| >= KINK_MARGIN * scale(h), where scale(h) = |x| @ |w1| + |b1|
+#: bounds what rounding can do to h. float32's worst-case error on h is (D_in + 1) * 2**-24 * scale(h),
+#: 6e-5 * scale(h) at D_in = 1000, so with a margin of 1e-3 no float32 or float64 implementation can
+#: land on the other side of the ReLU kink from the reference for D_in up to ~16000.
+KINK_MARGIN = 1e-3
+
+PARAM_NAMES = ("w1", "w2", "b1", "b2")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Size of the network and the seed of its data: ``h = x @ w1 (+ b1)``, ``y_pred = relu(h) @ w2 (+ b2)``."""
+
+    N: int = 64
+    D_in: int = 1000
+    H: int = 100
+    D_out: int = 10
+    bias: bool = False
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for field in ("N", "D_in", "H", "D_out"):
+            value = getattr(self, field)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"Problem.{field} must be a positive integer, got {value!r}")
+
+    @property
+    def id(self) -> str:
+        bias = "bias" if self.bias else "nobias"
+        return f"N{self.N}-Din{self.D_in}-H{self.H}-Dout{self.D_out}-{bias}"
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Canonical layout of every array: weights are (in, out), as in ``x @ w1``."""
+        shapes = {"x": (self.N, self.D_in), "y": (self.N, self.D_out),
+                  "w1": (self.D_in, self.H), "w2": (self.H, self.D_out)}
+        if self.bias:
+            shapes |= {"b1": (self.H,), "b2": (self.D_out,)}
+        return shapes
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Data and parameters in float64, canonical layout. Every implementation gets these same arrays."""
+
+    x: np.ndarray
+    y: np.ndarray
+    params: Mapping[str, np.ndarray]
+
+    @property
+    def problem(self) -> Problem:
+        (N, D_in), (H, D_out) = self.x.shape, self.params["w2"].shape
+        return Problem(N=N, D_in=D_in, H=H, D_out=D_out, bias="b1" in self.params)
+
+    def with_params(self, params: Mapping[str, np.ndarray]) -> "Inputs":
+        return replace(self, params=dict(params))
+
+    def validate(self) -> "Inputs":
+        """Raise a one-line ValueError naming the first array with a wrong shape, dtype or value."""
+        arrays = {"x": self.x, "y": self.y, **self.params}
+        unknown = set(self.params) - set(PARAM_NAMES)
+        if unknown:
+            raise ValueError(f"unknown parameter name(s) {sorted(unknown)}; expected {PARAM_NAMES}")
+        if ("b1" in self.params) != ("b2" in self.params):
+            raise ValueError("give both biases b1 and b2 or neither")
+        for name in ("x", "y", "w1", "w2"):
+            if name not in arrays:
+                raise ValueError(f"missing array {name!r}")
+            if np.ndim(arrays[name]) != 2:
+                raise ValueError(f"{name} must be 2-D, got shape {np.shape(arrays[name])}")
+        N, D_in = self.x.shape
+        H, D_out = self.params["w2"].shape
+        expected = Problem(N, D_in, H, D_out, bias="b1" in self.params).shapes()
+        for name, shape in expected.items():
+            array = arrays[name]
+            if not isinstance(array, np.ndarray):
+                raise ValueError(f"{name} must be a numpy array, got {type(array).__name__}")
+            if array.shape != shape:
+                raise ValueError(f"{name} has shape {array.shape}, expected {shape} "
+                                 f"(x is {self.x.shape}, w2 is {self.params['w2'].shape})")
+            if array.dtype != np.float64:
+                raise ValueError(f"{name} has dtype {array.dtype}; the canonical inputs are float64")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{name} contains NaN or inf")
+        return self
+
+
+def draw(problem: Problem) -> Inputs:
+    """Standard-normal data and weights from ``problem.seed``, as in the tutorials (no kink margin)."""
+    rng = np.random.default_rng(problem.seed)
+    x = rng.standard_normal((problem.N, problem.D_in))
+    y = rng.standard_normal((problem.N, problem.D_out))
+    params = {"w1": rng.standard_normal((problem.D_in, problem.H)),
+              "w2": rng.standard_normal((problem.H, problem.D_out))}
+    if problem.bias:
+        params |= {"b1": rng.standard_normal(problem.H), "b2": rng.standard_normal(problem.D_out)}
+    return Inputs(x, y, params)
+
+
+def make_inputs(problem: Problem) -> Inputs:
+    """``draw(problem)``, moved just enough that every |h| keeps the documented ``KINK_MARGIN``."""
+    for attempt in range(20):
+        inputs = draw(replace(problem, seed=problem.seed + 1000 * attempt))
+        try:
+            return with_kink_margin(inputs)
+        except ValueError:
+            continue
+    raise ValueError(f"could not draw inputs for {problem.id} with every |h| >= {KINK_MARGIN} * scale(h)")
+
+
+def pre_activation(inputs: Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """h and scale(h) = |x| @ |w1| + |b1|, the bound on what rounding can do to h (up to a factor)."""
+    p = inputs.params
+    h = inputs.x @ p["w1"] + p.get("b1", 0.0)
+    scale = np.abs(inputs.x) @ np.abs(p["w1"]) + np.abs(p.get("b1", 0.0))
+    return h, scale
+
+
+def kink_margin_ok(inputs: Inputs) -> bool:
+    h, scale = pre_activation(inputs)
+    return bool(np.all(np.abs(h) >= KINK_MARGIN * scale))
+
+
+def with_kink_margin(inputs: Inputs) -> Inputs:
+    """Push every |h| below the margin out to twice the margin, keeping its sign.
+
+    Each row of x with short entries moves by the smallest vector that shifts exactly those
+    entries of its row of h (least squares on the corresponding columns of w1); the other
+    entries move a little too, so this repeats until the margin holds. x moves by about the
+    margin, far less than its own spread. Raises ValueError when it does not converge (only
+    for D_in smaller than the number of short entries in a row, e.g. D_in = 1).
+    """
+    x, w1 = inputs.x.copy(), inputs.params["w1"]
+    moved = replace(inputs, x=x)
+    for _ in range(10):
+        h, scale = pre_activation(moved)
+        short = np.abs(h) < KINK_MARGIN * scale
+        if not short.any():
+            return moved
+        target = np.where(h < 0, -2.0, 2.0) * KINK_MARGIN * scale
+        for i in np.flatnonzero(short.any(axis=1)):
+            cols = short[i]
+            x[i] += np.linalg.lstsq(w1[:, cols].T, target[i, cols] - h[i, cols], rcond=None)[0]
+    raise ValueError("kink margin could not be enforced")

@@ -1,0 +1,71 @@
+"""Selection options (--impl, --device, --dtype), the report header, and the session fixture."""
+
+from __future__ import annotations
+
+import platform
+
+import pytest
+
+import impls
+from impls.backends import BACKENDS, DEVICES, DTYPES, thread_settings
+from impls.contract import Session, UnsupportedCase
+
+OPTIONS = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("twolayer-bench", "case selection")
+    for option, known in OPTIONS.items():
+        group.addoption(f"--{option}", default="all", metavar="A,B",
+                        help=f"comma list of {option}s to run, or 'all' (default); one of: {', '.join(known)}")
+
+
+def selected(config, option: str) -> tuple[str, ...]:
+    """The values chosen for ``--option``, validated: an unknown name is a usage error."""
+    raw = config.getoption(option)
+    known = OPTIONS[option]
+    if raw == "all":
+        return known
+    chosen = tuple(v.strip() for v in raw.split(",") if v.strip())
+    unknown = [v for v in chosen if v not in known]
+    if unknown or not chosen:
+        raise pytest.UsageError(f"--{option}: unknown {option} {', '.join(map(repr, unknown)) or repr(raw)}; "
+                                f"choose from {', '.join(known)}")
+    return chosen
+
+
+def pytest_configure(config):
+    for option in OPTIONS:
+        selected(config, option)
+    config.addinivalue_line("markers", "slow: long-running case, deselected by default (-m slow runs it)")
+    config.addinivalue_line("markers", "bench: a benchmark (run by the main job, not the test suite)")
+
+
+def pytest_report_header(config):
+    lines = [f"python {platform.python_version()} on {platform.machine()}"]
+    for backend in BACKENDS.values():
+        missing = backend.missing_reason()
+        if missing:
+            lines.append(f"{backend.name}: not installed")
+            continue
+        devices = [d for d in DEVICES if backend.device_missing_reason(d) is None]
+        lines.append(f"{backend.name} {backend.version()}: devices {', '.join(devices)}")
+    threads = thread_settings()
+    lines.append("threads: " + ", ".join(f"{k}={v}" for k, v in threads.items() if v))
+    return lines
+
+
+def pytest_generate_tests(metafunc):
+    for option in OPTIONS:
+        fixture = "impl_name" if option == "impl" else option
+        if fixture in metafunc.fixturenames:
+            metafunc.parametrize(fixture, selected(metafunc.config, option))
+
+
+@pytest.fixture
+def session(impl_name: str, device: str, dtype: str) -> Session:
+    """The implementation under test on the device and dtype of this case; a skip if it cannot run here."""
+    try:
+        return Session(impls.load(impl_name), device, dtype)
+    except UnsupportedCase as reason:
+        pytest.skip(str(reason))
