@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "torch-autograd": "impls.torch_autograd:TorchAutograd",
     "torch-function": "impls.torch_function:TorchFunction",
     "torch-nn": "impls.torch_nn:TorchNN",
+    "torch-compile": "impls.torch_compile:TorchCompile",
     "jax-grad": "impls.jax_grad:JaxGrad",
     "jax-grad-eager": "impls.jax_grad:JaxGradEager",
 }

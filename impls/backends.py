@@ -61,6 +61,10 @@ class Backend:
         """Context to run every call of a case in (jax: x64 mode and the device)."""
         return contextlib.nullcontext()
 
+    def sync_policy(self, device: str) -> str:
+        """How a timed call waits for its result, as recorded in the benchmark CSV."""
+        return "none (synchronous)"
+
 
 class NumpyBackend(Backend):
     name = module = "numpy"
@@ -88,6 +92,9 @@ class TorchBackend(Backend):
         if device == "cuda":
             self.lib.cuda.synchronize()
         return result
+
+    def sync_policy(self, device):
+        return "torch.cuda.synchronize" if device == "cuda" else super().sync_policy(device)
 
 
 class JaxBackend(Backend):
@@ -121,6 +128,9 @@ class JaxBackend(Backend):
         import jax
         return jax.block_until_ready(result)
 
+    def sync_policy(self, device):
+        return "jax.block_until_ready"
+
     def scope(self, device, dtype):
         # x64 is switched on for this case only, never globally, so that no other test's float32
         # arrays are silently promoted; jit caches are keyed on it, so both modes coexist.
@@ -132,6 +142,11 @@ class JaxBackend(Backend):
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (NumpyBackend(), TorchBackend(), JaxBackend())}
+
+
+def thread_count() -> int:
+    """Threads each framework was told to use: OMP_NUM_THREADS where set, else every core."""
+    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
 
 
 def thread_settings() -> dict[str, str]:

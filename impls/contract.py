@@ -37,6 +37,7 @@ class Implementation(ABC):
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
     relu_grad_at_zero: ClassVar[float]        # the subgradient of relu at exactly 0 this code takes
+    compiles_per_shape: ClassVar[bool] = False  # the first call at each new shape costs seconds
 
     @abstractmethod
     def prepare(self, x: Any, y: Any, params: Mapping[str, Any], lr: float) -> Any:

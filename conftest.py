@@ -62,6 +62,22 @@ def pytest_generate_tests(metafunc):
             metafunc.parametrize(fixture, selected(metafunc.config, option))
 
 
+def pytest_collection_modifyitems(config, items):
+    # Implementations that compile for every new shape (seconds each) are checked at the
+    # tutorial's shape by default; the other shapes run with -m slow.
+    costly = set()
+    for name in selected(config, "impl"):
+        try:
+            if impls.load(name).compiles_per_shape:
+                costly.add(name)
+        except UnsupportedCase:
+            pass
+    for item in items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        if params.get("impl_name") in costly and params.get("shape", "tutorial") != "tutorial":
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def session(impl_name: str, device: str, dtype: str) -> Session:
     """The implementation under test on the device and dtype of this case; a skip if it cannot run here."""

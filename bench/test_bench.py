@@ -1,0 +1,81 @@
+"""Benchmarks: every implementation x device x dtype x size x phase, through the same contract as the tests.
+
+Run by ``python -m bench`` (the main job); the plain test run does not collect this folder.
+Set-up and conversion happen before the timed region; the timed callable ends with the
+device synchronized; warm-up is on; the first call (jit compilation, torch.compile, first
+BLAS call) is timed on its own and recorded beside the steady-state figures.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from bench.sizes import PHASES, PRESETS, flops, matmuls
+from impls.backends import BACKENDS, DEVICES, DTYPES, thread_count
+from reference.problem import draw
+
+pytestmark = pytest.mark.bench
+LR = 1e-6
+
+
+def pytest_generate_tests(metafunc):
+    if "problem" in metafunc.fixturenames:
+        sizes = PRESETS[metafunc.config.getoption("preset")]
+        metafunc.parametrize("problem", sizes, ids=[p.id for p in sizes])
+
+
+def phase_call(session, state, phase: str):
+    """The callable to time: one phase on the prepared state, ending with the device synchronized."""
+    impl, sync, device = session.impl, session.backend.sync, session.device
+    method = {"forward": impl.loss, "grads": impl.loss_and_grads, "step": impl.step}[phase]
+    return lambda: sync(method(state), device)
+
+
+def first_call_seconds(call) -> float:
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_phase(benchmark, session, problem, phase):
+    inputs = draw(problem)
+    state = session.prepare(inputs, LR)
+    call = phase_call(session, state, phase)
+    benchmark.group = f"{session.device} {session.dtype} {problem.id} {phase}"
+    benchmark.extra_info.update(
+        kind="case", impl=session.impl.name, framework=session.impl.backend, device=session.device,
+        dtype=session.dtype, N=problem.N, D_in=problem.D_in, H=problem.H, D_out=problem.D_out,
+        bias=problem.bias, phase=phase, sync=session.backend.sync_policy(session.device),
+        threads=thread_count(), flops=flops(problem, phase))
+    with session.scope():
+        benchmark.extra_info["first_call_s"] = first_call_seconds(call)
+        benchmark(call)
+
+
+def _library_arrays(library: str, device: str, dtype: str, *shapes: tuple[int, int]):
+    backend = BACKENDS[library]
+    reason = backend.missing_reason() or backend.device_missing_reason(device)
+    if reason:
+        pytest.skip(reason)
+    rng = np.random.default_rng(0)
+    return backend, [backend.from_numpy(rng.standard_normal(shape), device, dtype) for shape in shapes]
+
+
+@pytest.mark.parametrize("product", [name for name, *_ in matmuls(PRESETS["default"][0], "step")])
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype_name", DTYPES)
+@pytest.mark.parametrize("device_name", DEVICES)
+def test_gemm(benchmark, problem, product, library, dtype_name, device_name):
+    """One matrix product of the step, timed alone; the report sums the fastest library's into the GEMM floor."""
+    _, m, k, n = next(p for p in matmuls(problem, "step") if p[0] == product)
+    backend, (a, b) = _library_arrays(library, device_name, dtype_name, (m, k), (k, n))
+    benchmark.group = f"gemm {device_name} {dtype_name} {problem.id}"
+    benchmark.extra_info.update(
+        kind="gemm", library=library, device=device_name, dtype=dtype_name, N=problem.N, D_in=problem.D_in,
+        H=problem.H, D_out=problem.D_out, product=product, flops=2 * m * k * n,
+        sync=backend.sync_policy(device_name))
+    benchmark(lambda: backend.sync(a @ b, device_name))
