@@ -63,7 +63,9 @@ class Implementation(ABC):
 class Session:
     """One implementation on one device in one dtype: numpy in, numpy out, everything checked."""
 
-    def __init__(self, impl: Implementation, device: str, dtype: str):
+    def __init__(self, impl: Implementation, device: str, dtype: str, precision: str | None = None):
+        """``precision`` names the arithmetic the results are judged by (reference.tolerance);
+        by default the dtype's own, 'tf32' where float32 products may run on TF32 tensor cores."""
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
         if dtype not in DTYPES:
@@ -76,10 +78,12 @@ class Session:
             if reason:
                 raise UnsupportedCase(reason)
         self.impl, self.device, self.dtype = impl, device, dtype
+        self.precision = precision or dtype
 
     @property
     def label(self) -> str:
-        return f"{self.impl.name} [{self.device}, {self.dtype}]"
+        mode = "" if self.precision == self.dtype else f", {self.precision}"
+        return f"{self.impl.name} [{self.device}, {self.dtype}{mode}]"
 
     def prepare(self, inputs: Inputs, lr: float = 0.0) -> Any:
         inputs.validate()

@@ -35,10 +35,6 @@ class Result:
         return self.comparison.describe(self.label)
 
 
-def precision_of(session: Session) -> str:
-    return session.dtype
-
-
 def agreement(session: Session, inputs: Inputs, calls: int = 2) -> list[Result]:
     """Loss (forward only, and with the gradients) and every gradient against the reference.
 
@@ -55,13 +51,13 @@ def agreement(session: Session, inputs: Inputs, calls: int = 2) -> list[Result]:
         where = f"{session.label} call {call}"
         value = session.loss(state)
         results.append(Result(f"{where} loss()", compare("loss", value, ref_loss, scales["loss"],
-                                                         problem, precision_of(session))))
+                                                         problem, session.precision)))
         value, grads = session.loss_and_grads(state, names)
         results.append(Result(f"{where} loss_and_grads()", compare("loss", value, ref_loss, scales["loss"],
-                                                                   problem, precision_of(session))))
+                                                                   problem, session.precision)))
         for name in names:
             results.append(Result(f"{where} grad", compare(name, grads[name], ref_grads[name], scales[name],
-                                                            problem, precision_of(session))))
+                                                            problem, session.precision)))
     return results
 
 
@@ -106,13 +102,13 @@ def training(session: Session, inputs: Inputs, lr: float = TUTORIAL_LR, steps: i
         # The update is one multiply-add per entry: its scale is |w| + lr * |g|.
         scale = np.abs(start[name]) + lr * np.abs(own_grads[name])
         first_update.append(Result(f"{session.label} first step", compare(
-            name, after_one[name], expected, scale, problem, precision_of(session), kind="update")))
+            name, after_one[name], expected, scale, problem, session.precision, kind="update")))
 
     curve = []
     for t, params in enumerate(ref_trajectory[:steps]):
         scale = model.error_scales(inputs.x, inputs.y, params)["loss"]
         curve.append(Result(f"{session.label} step {t}", compare(
-            "loss", losses[t], ref_losses[t], scale * curve_growth(t), problem, precision_of(session))))
+            "loss", losses[t], ref_losses[t], scale * curve_growth(t), problem, session.precision)))
     return Training(np.array(losses), ref_losses, curve, first_update)
 
 

@@ -1,0 +1,89 @@
+"""The tolerance model is neither too tight nor too loose.
+
+Too tight would fail correct code that sums in a less accurate order; too loose would pass code
+that computes in a lower precision than it was asked for. Both are shown on implementations
+written for the purpose.
+"""
+
+import numpy as np
+import pytest
+
+import impls.numpy_manual as numpy_manual
+from impls.contract import Session
+from impls.numpy_manual import NumpyManual
+from reference.cases import inputs_at
+from reference.checks import agreement
+
+
+def sequential_matmul(a, b):
+    """a @ b accumulated one term at a time, in a's dtype: the least accurate order a correct code uses."""
+    return np.cumsum(a[:, :, None] * b[None, :, :], axis=1, dtype=a.dtype)[:, -1, :]
+
+
+class SequentialSum(NumpyManual):
+    """numpy-manual with every matrix product summed sequentially."""
+
+    name = "numpy-sequential-sum"
+
+    def loss_and_grads(self, s):
+        x, y, w1, w2 = s.x, s.y, s.params["w1"], s.params["w2"]
+        h = sequential_matmul(x, w1)
+        h_relu = np.maximum(h, 0)
+        y_pred = sequential_matmul(h_relu, w2)
+        grad_y_pred = 2.0 * (y_pred - y)
+        grad_h = sequential_matmul(grad_y_pred, w2.T) * (h > 0)
+        grads = {"w1": sequential_matmul(x.T, grad_h), "w2": sequential_matmul(h_relu.T, grad_y_pred)}
+        return np.square(y_pred - y).sum(), grads
+
+
+def to_tf32(a):
+    """Round float32 values to TF32's 10-bit mantissa (what tensor cores read), keeping float32 storage."""
+    bits = a.astype(np.float32).view(np.uint32)
+    return ((bits + np.uint32(0x1000)) & np.uint32(0xFFFFE000)).view(np.float32)
+
+
+class Float32ComputedAsFloat64(NumpyManual):
+    """Asked for float64, computes in float32 and casts the results back: a silent downcast."""
+
+    name = "numpy-float32-as-float64"
+
+    def loss_and_grads(self, s):
+        low = {k: v.astype(np.float32) for k, v in s.params.items()}
+        loss, grads = numpy_manual.loss_and_grads(s.x.astype(np.float32), s.y.astype(np.float32), **low)
+        return np.float64(loss), {k: g.astype(np.float64) for k, g in grads.items()}
+
+
+class EmulatedTF32(NumpyManual):
+    """float32 with every matrix product's inputs rounded to TF32, as a GPU with TF32 on computes."""
+
+    name = "numpy-emulated-tf32"
+
+    def loss_and_grads(self, s):
+        mm = lambda a, b: to_tf32(a) @ to_tf32(b)  # noqa: E731
+        x, y, w1, w2 = s.x, s.y, s.params["w1"], s.params["w2"]
+        h = mm(x, w1)
+        h_relu = np.maximum(h, 0)
+        y_pred = mm(h_relu, w2)
+        grad_y_pred = 2.0 * (y_pred - y)
+        grad_h = mm(grad_y_pred, w2.T) * (h > 0)
+        return np.square(y_pred - y).sum(), {"w1": mm(x.T, grad_h), "w2": mm(h_relu.T, grad_y_pred)}
+
+
+def worst_ratio(impl, dtype, shape="tutorial", precision=None):
+    results = agreement(Session(impl, "cpu", dtype, precision), inputs_at(shape, False), calls=1)
+    return max(r.comparison.ratio for r in results if "loss_and_grads" in r.label or "grad" in r.label)
+
+
+@pytest.mark.parametrize("shape", ["tutorial", "large"])
+def test_sequential_summation_in_float32_passes_with_room(shape):
+    assert worst_ratio(SequentialSum(), "float32", shape) < 0.1
+
+
+def test_float32_work_passed_off_as_float64_fails():
+    assert worst_ratio(Float32ComputedAsFloat64(), "float64") > 100
+
+
+def test_tf32_products_pass_their_own_tolerance_with_room():
+    # The float32 tolerance does not tell TF32 from float32 (they differ by 2**13 in u, the
+    # tolerance's room is larger); the exact precision probe in tests/test_precision.py does.
+    assert worst_ratio(EmulatedTF32(), "float32", precision="tf32") < 1e-3
