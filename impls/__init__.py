@@ -1,4 +1,4 @@
-"""The registry: every implementation users see, by name.
+"""The registry: every implementation users see, by name, and the loader for plug-ins.
 
 Modules are imported only when asked for, so listing names needs no framework, and a missing
 framework turns into ``UnsupportedCase`` (a skip in the tests), never an ImportError.
@@ -7,8 +7,12 @@ framework turns into ``UnsupportedCase`` (a skip in the tests), never an ImportE
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
 
-from impls.contract import Implementation, UnsupportedCase
+from impls.contract import Implementation, PluginError, UnsupportedCase
 
 #: name -> "module:attribute". Add a line here to add an implementation.
 REGISTRY: dict[str, str] = {
@@ -35,3 +39,61 @@ def load(name: str) -> Implementation:
             raise UnsupportedCase(f"{name} needs {error.name}, which is not installed") from error
         raise
     return getattr(module, attr)()
+
+
+def load_plugin(spec: str) -> Implementation:
+    """An implementation from outside the registry: ``path/to/file.py[:Class]`` or ``module:Class``.
+
+    Without ``:Class`` the file must define exactly one ``Implementation`` subclass. Every
+    problem (the file is missing or does not import, no or several classes, abstract methods
+    left out, class attributes missing, the constructor raising) is a one-line PluginError.
+    """
+    target, _, attr = spec.partition(":")
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.is_file():
+            raise PluginError(f"{spec}: no such file")
+        module_name = f"twolayer_plugin_{path.stem}"
+        try:
+            module_spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[module_name] = module
+            module_spec.loader.exec_module(module)
+        except Exception as error:  # noqa: BLE001 (any failure of foreign code is reported, not raised)
+            raise PluginError(f"{spec}: importing it failed: {type(error).__name__}: {error}") from error
+    else:
+        try:
+            module = importlib.import_module(target)
+        except Exception as error:  # noqa: BLE001
+            raise PluginError(f"{spec}: importing {target!r} failed: {type(error).__name__}: {error}") from error
+    if attr:
+        if not hasattr(module, attr):
+            raise PluginError(f"{spec}: {module.__name__} has no attribute {attr!r}")
+        candidate = getattr(module, attr)
+    else:
+        found = [c for _, c in inspect.getmembers(module, inspect.isclass)
+                 if issubclass(c, Implementation) and c.__module__ == module.__name__]
+        if len(found) != 1:
+            names = ", ".join(c.__name__ for c in found) or "none"
+            raise PluginError(f"{spec}: expected exactly one Implementation subclass, found {names}; "
+                              "name one as path.py:Class")
+        candidate = found[0]
+    return instantiate(spec, candidate)
+
+
+def instantiate(spec: str, candidate: object) -> Implementation:
+    """The plug-in object, after checking it meets the contract's declared part."""
+    if isinstance(candidate, type):
+        if not issubclass(candidate, Implementation):
+            raise PluginError(f"{spec}: {candidate.__name__} does not subclass impls.contract.Implementation")
+        missing = sorted(getattr(candidate, "__abstractmethods__", ()))
+        if missing:
+            raise PluginError(f"{spec}: {candidate.__name__} does not define {', '.join(missing)}")
+        try:
+            candidate = candidate()
+        except Exception as error:  # noqa: BLE001
+            raise PluginError(f"{spec}: {candidate.__name__}() raised {type(error).__name__}: {error}") from error
+    if not isinstance(candidate, Implementation):
+        raise PluginError(f"{spec}: {type(candidate).__name__} is not an Implementation")
+    candidate.validate_declaration()
+    return candidate

@@ -22,6 +22,10 @@ class UnsupportedCase(ValueError):
     """A device, dtype or framework this implementation cannot run here; the tests turn it into a skip."""
 
 
+class PluginError(ValueError):
+    """A plug-in implementation that cannot be loaded or does not meet the contract."""
+
+
 class Implementation(ABC):
     """One way of writing the network. Subclass, fill in the class attributes and four methods.
 
@@ -38,6 +42,19 @@ class Implementation(ABC):
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
     relu_grad_at_zero: ClassVar[float]        # the subgradient of relu at exactly 0 this code takes
     compiles_per_shape: ClassVar[bool] = False  # the first call at each new shape costs seconds
+
+    def validate_declaration(self) -> None:
+        """Raise PluginError naming the first declared attribute that is missing or invalid."""
+        label = getattr(self, "name", type(self).__name__)
+        for attr, kind in (("name", str), ("backend", str), ("summary", str), ("relu_grad_at_zero", (int, float))):
+            if not isinstance(getattr(self, attr, None), kind):
+                raise PluginError(f"{label}: class attribute {attr!r} is missing or not a {getattr(kind, '__name__', 'number')}")
+        if self.backend not in BACKENDS:
+            raise PluginError(f"{label}: backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
+        for attr, known in (("devices", DEVICES), ("dtypes", DTYPES)):
+            unknown = set(getattr(self, attr)) - set(known)
+            if unknown:
+                raise PluginError(f"{label}: {attr} {sorted(unknown)} not among {', '.join(known)}")
 
     @abstractmethod
     def prepare(self, x: Any, y: Any, params: Mapping[str, Any], lr: float) -> Any:

@@ -35,7 +35,22 @@ class Result:
         return self.comparison.describe(self.label)
 
 
-def agreement(session: Session, inputs: Inputs, calls: int = 2) -> list[Result]:
+@dataclass(frozen=True)
+class Agreement:
+    """The comparisons of one agreement check, and what the implementation returned on each call."""
+
+    results: list[Result]
+    outputs: list[dict[str, np.ndarray | float]]  # per call: "loss()" (forward only), "loss", and each gradient
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def failures(self) -> list[str]:
+        return [r.describe() for r in self.results if not r.passed]
+
+
+def agreement(session: Session, inputs: Inputs, calls: int = 2) -> Agreement:
     """Loss (forward only, and with the gradients) and every gradient against the reference.
 
     The same prepared state is asked ``calls`` times: a second call that differs from the first
@@ -46,19 +61,20 @@ def agreement(session: Session, inputs: Inputs, calls: int = 2) -> list[Result]:
     ref_loss, ref_grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
     scales = model.error_scales(inputs.x, inputs.y, inputs.params)
     state = session.prepare(inputs)
-    results = []
+    results, outputs = [], []
     for call in range(1, calls + 1):
         where = f"{session.label} call {call}"
-        value = session.loss(state)
-        results.append(Result(f"{where} loss()", compare("loss", value, ref_loss, scales["loss"],
-                                                         problem, session.precision)))
+        forward_only = session.loss(state)
         value, grads = session.loss_and_grads(state, names)
+        outputs.append({"loss()": forward_only, "loss": value, **grads})
+        results.append(Result(f"{where} loss()", compare("loss", forward_only, ref_loss, scales["loss"],
+                                                         problem, session.precision)))
         results.append(Result(f"{where} loss_and_grads()", compare("loss", value, ref_loss, scales["loss"],
                                                                    problem, session.precision)))
         for name in names:
             results.append(Result(f"{where} grad", compare(name, grads[name], ref_grads[name], scales[name],
                                                             problem, session.precision)))
-    return results
+    return Agreement(results, outputs)
 
 
 def stable_lr(inputs: Inputs) -> float:
@@ -81,6 +97,15 @@ class Training:
     reference_losses: np.ndarray
     curve: list[Result]        # per-step loss against the reference's, one Result per step
     first_update: list[Result]  # params after one step against w - lr * (its own gradient)
+    after_training: list[Result]  # gradients after the last step, at the implementation's own parameters
+    final_grads: dict[str, np.ndarray]
+    start: dict[str, np.ndarray]
+    after_one: dict[str, np.ndarray]
+    own_grads: dict[str, np.ndarray]
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.curve + self.first_update + self.after_training)
 
 
 def training(session: Session, inputs: Inputs, lr: float = TUTORIAL_LR, steps: int = TUTORIAL_STEPS) -> Training:
@@ -95,6 +120,14 @@ def training(session: Session, inputs: Inputs, lr: float = TUTORIAL_LR, steps: i
     losses = [session.step(state)]
     after_one = session.parameters(state, names)
     losses += [session.step(state) for _ in range(steps - 1)]
+    # Gradients once more at the parameters training reached: a result cached from an
+    # earlier point, or computed from stale parameters, shows here.
+    final = inputs.with_params({k: v.astype(np.float64) for k, v in session.parameters(state, names).items()})
+    _, final_grads = session.loss_and_grads(state, names)
+    _, ref_final = model.loss_and_grads(final.x, final.y, final.params)
+    final_scales = model.error_scales(final.x, final.y, final.params)
+    after_training = [Result(f"{session.label} after {steps} steps", compare(
+        name, final_grads[name], ref_final[name], final_scales[name], problem, session.precision)) for name in names]
 
     first_update = []
     for name in names:
@@ -109,7 +142,8 @@ def training(session: Session, inputs: Inputs, lr: float = TUTORIAL_LR, steps: i
         scale = model.error_scales(inputs.x, inputs.y, params)["loss"]
         curve.append(Result(f"{session.label} step {t}", compare(
             "loss", losses[t], ref_losses[t], scale * curve_growth(t), problem, session.precision)))
-    return Training(np.array(losses), ref_losses, curve, first_update)
+    return Training(np.array(losses), ref_losses, curve, first_update, after_training, final_grads,
+                    start, after_one, own_grads)
 
 
 def curve_growth(step: int) -> float:

@@ -38,6 +38,7 @@ UNIT_ROUNDOFF = {
     "float64": 2.0**-53,
     "float32": 2.0**-24,
     "tf32": 2.0**-11,
+    "bfloat16": 2.0**-8,
 }
 #: Elementwise roundings on the way (input casts, bias add, relu, residual, factor 2, update).
 ELEMENTWISE_STEPS = 8

@@ -11,8 +11,7 @@ from reference.checks import agreement
 @pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_loss_and_gradients_agree(session, shape, bias, point):
-    results = agreement(session, inputs_at(shape, bias, point))
-    failures = [r.describe() for r in results if not r.passed]
+    failures = agreement(session, inputs_at(shape, bias, point)).failures()
     assert not failures, "\n".join(failures)
 
 

@@ -21,7 +21,7 @@ MISTAKES = {
 
 def failed_checks(session: Session) -> list[str]:
     """Labels and messages of every check the implementation fails, at the tutorial's shape."""
-    results = agreement(session, inputs_at("tutorial", False))
+    results = agreement(session, inputs_at("tutorial", False)).results
     run = training(session, inputs_at("tutorial", False), steps=20)
     results += run.curve + run.first_update
     return [r.describe() for r in results if not r.passed]

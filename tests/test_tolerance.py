@@ -70,7 +70,7 @@ class EmulatedTF32(NumpyManual):
 
 
 def worst_ratio(impl, dtype, shape="tutorial", precision=None):
-    results = agreement(Session(impl, "cpu", dtype, precision), inputs_at(shape, False), calls=1)
+    results = agreement(Session(impl, "cpu", dtype, precision), inputs_at(shape, False), calls=1).results
     return max(r.comparison.ratio for r in results if "loss_and_grads" in r.label or "grad" in r.label)
 
 

@@ -12,6 +12,7 @@ class RebindingUpdate(TorchAutograd):
     """``param = param - lr * param.grad`` rebinds the loop variable; the weights never change."""
 
     name = "wrong-rebinding-update"
+    planted = 'update-missing'
 
     def step(self, s):
         loss = (self.forward(s.x, **s.params) - s.y).pow(2).sum()
@@ -27,6 +28,7 @@ class MinibatchOverwrite(NumpyManual):
     """Accumulates gradients over mini-batches but slices ``x`` out of its own previous slice."""
 
     name = "wrong-minibatch-overwrite"
+    planted = None
     batch_size = 32
 
     def loss_and_grads(self, s):
@@ -46,6 +48,7 @@ class GradW2FromPreactivation(NumpyManual):
     """dC/dW2 derived with the pre-activation Z (``h``) where the activation R (``h_relu``) belongs."""
 
     name = "wrong-dw2-from-h"
+    planted = 'w2-from-h'
 
     def loss_and_grads(self, s):
         loss, grads = loss_and_grads(s.x, s.y, **s.params)
@@ -58,6 +61,7 @@ class GradsNeverZeroed(TorchAutograd):
     """``loss.backward()`` adds into ``.grad``; without zeroing, every call returns the running sum."""
 
     name = "wrong-grads-never-zeroed"
+    planted = 'accumulates'
 
     def loss_and_grads(self, s):
         loss = (self.forward(s.x, **s.params) - s.y).pow(2).sum()
@@ -69,6 +73,7 @@ class MSELossMean(TorchNN):
     """``MSELoss()`` averages over all N * D_out entries by default; the network's loss is a sum."""
 
     name = "wrong-mseloss-mean"
+    planted = 'scale:1/(N*D_out)'
 
     def prepare(self, x, y, params, lr):
         state = super().prepare(x, y, params, lr)

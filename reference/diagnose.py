@@ -1,0 +1,179 @@
+"""Say in words what is probably wrong when an implementation disagrees with the reference.
+
+A failing quantity is tested against hypotheses, each a way the reference itself would be
+wrong (a scale factor, the opposite sign, a transposed result, the ReLU mask left out, dW2
+from h, a lower precision, ...): the first hypothesis the result matches within the usual
+tolerance names the diagnosis. Comparisons across calls, points and parameters add the
+diagnoses no single result can show (accumulation, a result that ignores the parameters,
+one parameter right and another wrong). Every diagnosis has a stable ``code`` for tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import numpy as np
+
+from reference import model
+from reference.problem import Inputs
+from reference.tolerance import UNIT_ROUNDOFF, compare
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str
+    text: str
+
+
+def _scale_factors(problem) -> dict[str, tuple[float, str]]:
+    """Constant factors a wrong result can be off by, with what each usually means."""
+    N, D_out = problem.N, problem.D_out
+    factors = {
+        "scale:1/(N*D_out)": (1 / (N * D_out), f"1/(N*D_out) = 1/{N * D_out}: a mean over all elements "
+                              "instead of a sum (MSELoss's default reduction)"),
+        "scale:1/N": (1 / N, f"1/N = 1/{N}: a mean over the batch instead of a sum"),
+        "scale:1/D_out": (1 / D_out, f"1/D_out = 1/{D_out}: a mean over the outputs instead of a sum"),
+        "scale:1/2": (0.5, "1/2: the factor 2 from the derivative of the square is missing (or a 1/2 added)"),
+        "scale:2": (2.0, "2: counted twice (the factor 2 applied twice, or two passes added up)"),
+        "sign": (-1.0, "-1: the opposite sign (y - y_pred where y_pred - y belongs)"),
+    }
+    # With N = 1 or D_out = 1 some factors coincide; the first listed (most specific) is kept.
+    seen, unique = set(), {}
+    for code, (value, text) in factors.items():
+        if value not in seen and value != 1.0:
+            seen.add(value)
+            unique[code] = (value, text)
+    return unique
+
+
+def _mutants(inputs: Inputs) -> dict[str, tuple[str, Callable[[], tuple[float, dict]]]]:
+    """Reference variants with one known mistake each: code -> (explanation, loss and grads)."""
+    x, y, p = inputs.x, inputs.y, dict(inputs.params)
+    problem = inputs.problem
+    (D_in, H), D_out = p["w1"].shape, p["w2"].shape[1]
+
+    def backward(grad_h_from: str = "mask", w2_from: str = "h_relu", bias_axis: int = 0):
+        h = x @ p["w1"] + p.get("b1", 0.0)
+        h_relu = np.maximum(h, 0.0)
+        y_pred = h_relu @ p["w2"] + p.get("b2", 0.0)
+        grad_y_pred = 2.0 * (y_pred - y)
+        grad_h_relu = grad_y_pred @ p["w2"].T
+        mask = {"mask": h > 0, "none": 1.0, "inverted": h < 0}[grad_h_from]
+        grad_h = grad_h_relu * mask
+        grads = {"w1": x.T @ grad_h, "w2": (h if w2_from == "h" else h_relu).T @ grad_y_pred}
+        if "b1" in p:
+            grads |= {"b1": grad_h.sum(axis=bias_axis), "b2": grad_y_pred.sum(axis=bias_axis)}
+        return float(np.sum((y_pred - y) ** 2)), grads
+
+    def reshaped():
+        # nn.Linear weights filled by reshape: the (out, in) tensor holds w.reshape(out, in).
+        bad = {**p, "w1": p["w1"].reshape(H, D_in).T, "w2": p["w2"].reshape(D_out, H).T}
+        return model.loss_and_grads(x, y, bad)
+
+    mutants = {
+        "relu-mask-missing": ("the ReLU mask is missing in the backward pass (grad_h = grad_h_relu)",
+                              lambda: backward(grad_h_from="none")),
+        "relu-mask-wrong": ("the ReLU mask is inverted (the gradient passes where h < 0)",
+                            lambda: backward(grad_h_from="inverted")),
+        "w2-from-h": ("dW2 uses the pre-activation h where h_relu belongs", lambda: backward(w2_from="h")),
+        "reshape-not-transpose": ("weights put into (out, in) storage by reshape instead of transpose",
+                                  reshaped),
+    }
+    if "b1" in p and problem.N in (H, D_out):
+        mutants["bias-axis"] = ("a bias gradient summed over the wrong axis (features instead of the batch)",
+                                lambda: backward(bias_axis=1))
+    return mutants
+
+
+def diagnose(quantity: str, got, inputs: Inputs, precision: str) -> Diagnosis:
+    """The most likely reason ``got`` (the loss or one gradient) disagrees with the reference."""
+    problem = inputs.problem
+    ref_loss, ref_grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
+    scales = model.error_scales(inputs.x, inputs.y, inputs.params)
+    expected = np.asarray(ref_loss if quantity == "loss" else ref_grads[quantity], dtype=np.float64)
+    scale = scales[quantity]
+    got = np.asarray(got, dtype=np.float64)
+
+    def matches(candidate, candidate_scale=scale, p=precision) -> bool:
+        return compare(quantity, got, candidate, candidate_scale, problem, p).passed
+
+    if not np.all(np.isfinite(got)):
+        return Diagnosis("nan", f"{quantity} contains NaN or inf")
+    if got.shape != expected.shape:
+        if got.shape == expected.shape[::-1]:
+            return Diagnosis("transposed", f"{quantity} has the transposed shape {got.shape}, expected "
+                             f"{expected.shape}: (out, in) layout returned where (in, out) belongs")
+        return Diagnosis("shape", f"{quantity} has shape {got.shape}, expected {expected.shape}")
+    if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and matches(expected.T, np.asarray(scale).T):
+        return Diagnosis("transposed", f"{quantity} is the transpose of the right answer: a layout mix-up "
+                         "that a square shape hides")
+    for code, (text, mutant) in _mutants(inputs).items():
+        value, grads = mutant()
+        candidate = value if quantity == "loss" else grads.get(quantity)
+        if candidate is not None and np.shape(candidate) == got.shape and not np.allclose(candidate, expected) \
+                and matches(candidate):
+            return Diagnosis(code, text)
+    norm = float(np.sum(expected * expected))
+    if norm > 0:
+        factor = float(np.sum(got * expected) / norm)
+        for code, (value, text) in _scale_factors(problem).items():
+            if abs(factor / value - 1) < 1e-3 and matches(value * expected, abs(value) * np.asarray(scale)):
+                return Diagnosis(code, f"{quantity} is off by a constant factor {text}")
+        if abs(factor) > 1e-12 and abs(factor - 1) > 1e-3 and matches(factor * expected, abs(factor) * np.asarray(scale)):
+            return Diagnosis("scale:other", f"{quantity} is off by a constant factor {factor:.6g}")
+        if matches(np.zeros_like(expected)) or not np.any(got):
+            return Diagnosis("zero", f"{quantity} is all zeros")
+    for lower in ("float32", "tf32", "bfloat16"):
+        if UNIT_ROUNDOFF[lower] > UNIT_ROUNDOFF.get(precision, 0) and matches(expected, p=lower):
+            return Diagnosis("precision", f"{quantity} has {lower}-level rounding error where {precision} "
+                             "was asked for: computed in a lower precision and cast back")
+    return Diagnosis("unknown", f"{quantity} disagrees in no pattern the suite knows")
+
+
+def diagnose_calls(quantity: str, first, second, inputs: Inputs, precision: str) -> Diagnosis | None:
+    """A second call on the same state that differs from a right first call."""
+    problem = inputs.problem
+    scale = model.error_scales(inputs.x, inputs.y, inputs.params)[quantity]
+    first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    if first.shape == second.shape and compare(quantity, second, 2 * first, 2 * np.asarray(scale), problem,
+                                               precision).passed:
+        return Diagnosis("accumulates", f"the second call's {quantity} is twice the first: gradients accumulate "
+                         "across calls (never zeroed)")
+    return Diagnosis("call-dependent", f"the second call's {quantity} differs from the first: the call changes state")
+
+
+def diagnose_points(quantity: str, at_start, at_later, later: Inputs, precision: str) -> Diagnosis | None:
+    """A result at a later parameter point that equals the result at the start."""
+    problem = later.problem
+    scale = model.error_scales(later.x, later.y, later.params)[quantity]
+    at_start, at_later = np.asarray(at_start, dtype=np.float64), np.asarray(at_later, dtype=np.float64)
+    if at_start.shape == at_later.shape and compare(quantity, at_later, at_start, scale, problem, precision).passed:
+        return Diagnosis("unchanged", f"{quantity} does not change when the parameters change: computed from "
+                         "stale or cached parameters")
+    return None
+
+
+def diagnose_training(losses: np.ndarray, reference_losses: np.ndarray, start: Mapping[str, np.ndarray],
+                      after_one: Mapping[str, np.ndarray], own_grads: Mapping[str, np.ndarray], lr: float
+                      ) -> Diagnosis:
+    """Why a training run leaves the reference's path."""
+    moved = {k: np.asarray(after_one[k], np.float64) - np.asarray(start[k], np.float64) for k in start}
+    if not any(np.any(m) for m in moved.values()):
+        return Diagnosis("update-missing", f"the parameters do not change and the loss stays at {losses[0]:.6g}: "
+                         "the update never reaches them (a rebinding `w = w - lr * g`, or a zeroed gradient)")
+    grad = np.concatenate([np.ravel(own_grads[k]) for k in sorted(start)]).astype(np.float64)
+    step = np.concatenate([np.ravel(moved[k]) for k in sorted(start)])
+    effective_lr = float(-(step @ grad) / (grad @ grad)) if grad @ grad > 0 else float("nan")
+    if effective_lr < 0:
+        return Diagnosis("wrong-direction", f"the first step goes up the gradient (effective lr {effective_lr:.3g}): "
+                         "`w += lr * g` where `w -= lr * g` belongs")
+    if np.isfinite(effective_lr) and abs(effective_lr / lr - 1) > 1e-2:
+        return Diagnosis("lr-mismatch", f"the trajectory matches lr = {effective_lr:.3g}, not the {lr:.3g} asked for")
+    if not np.all(np.isfinite(losses)):
+        return Diagnosis("diverging", f"the loss becomes NaN or inf at step {int(np.argmin(np.isfinite(losses)))}")
+    if losses[-1] > losses[0]:
+        return Diagnosis("diverging", f"the loss grows from {losses[0]:.4g} to {losses[-1]:.4g}")
+    departs = int(np.argmax(~np.isclose(losses, reference_losses, rtol=1e-3)))
+    return Diagnosis("trajectory", f"the steps use gradients other than loss_and_grads' (the curve leaves the "
+                     f"reference at step {departs}): stale parameters or a different loss in step()")
