@@ -5,6 +5,7 @@ Shared by the tests (tests/) and the benchmarks (bench/).
 
 from __future__ import annotations
 
+import os
 import platform
 
 import pytest
@@ -15,6 +16,7 @@ from impls.contract import Implementation, PluginError, Session, UnsupportedCase
 
 OPTIONS = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES}
 PLUGINS = pytest.StashKey[dict[str, Implementation]]()
+PLUGIN_TIMEOUT_S = float(os.environ.get("TWOLAYER_PLUGIN_TIMEOUT_S", 120))
 
 
 def pytest_addoption(parser):
@@ -98,10 +100,15 @@ def pytest_collection_modifyitems(config, items):
                 costly.add(name)
         except UnsupportedCase:
             pass
+    plugins = config.stash.get(PLUGINS, {})
+    # A plug-in that hangs is stopped (pytest-timeout) and reported; the other cases still run.
+    limit_plugins = bool(plugins) and config.pluginmanager.hasplugin("timeout")
     for item in items:
         params = item.callspec.params if hasattr(item, "callspec") else {}
         if params.get("impl_name") in costly and params.get("shape", "tutorial") != "tutorial":
             item.add_marker(pytest.mark.slow)
+        if limit_plugins and params.get("impl_name") in plugins:
+            item.add_marker(pytest.mark.timeout(PLUGIN_TIMEOUT_S))
 
 
 @pytest.fixture

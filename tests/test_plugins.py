@@ -1,0 +1,120 @@
+"""Plug-ins: your own implementation goes through the same checks, and a broken one is reported, not fatal."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import impls
+from impls.contract import PluginError, Session
+from reference.verdict import evaluate
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "my_impl.py"
+QUICK = ("tutorial", "odd")
+
+
+def write_variant(tmp_path, name, old, new):
+    """A copy of the example plug-in with one line changed, as a user would break it."""
+    source = EXAMPLE.read_text()
+    assert old in source, old
+    path = tmp_path / f"{name}.py"
+    path.write_text(source.replace(old, new))
+    return path
+
+
+def run_check(*args, block=()):
+    """python -m reference.check in a child process, optionally with frameworks made unimportable."""
+    blocker = "".join(f"sys.modules[{m!r}] = None; " for m in block)
+    code = f"import sys; {blocker}from reference.check import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          timeout=600, cwd=Path(__file__).parent.parent)
+
+
+def test_example_plugin_passes_with_numpy_alone():
+    run = run_check(EXAMPLE, "--shapes", ",".join(QUICK), block=("torch", "jax"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "verdict: PASS" in run.stdout
+
+
+def test_broken_copy_of_the_example_gets_the_right_diagnosis(tmp_path):
+    broken = write_variant(tmp_path, "halved", "grad_y_pred = 2 * (y_pred - s.y)", "grad_y_pred = (y_pred - s.y)")
+    run = run_check(broken, "--shapes", ",".join(QUICK), "--dtype", "float64")
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "factor 2 from the derivative of the square is missing" in run.stdout
+
+
+def test_pytest_runs_the_suite_on_a_plugin():
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--impl-path", str(EXAMPLE),
+                          "tests/test_agreement.py", "-k", "tutorial and nobias"],
+                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert "my-numpy-net-cpu-float64-tutorial-nobias-step0" in subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--impl-path", str(EXAMPLE),
+         "tests/test_agreement.py"], capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).parent.parent).stdout
+
+
+@pytest.mark.parametrize("source,message", [
+    ("import not_a_module_anyone_has\n", "importing it failed: ModuleNotFoundError"),
+    ("def broken(:\n", "importing it failed: SyntaxError"),
+    ("x = 1\n", "expected exactly one Implementation subclass, found none"),
+    ("from impls.numpy_manual import NumpyManual\nclass A(NumpyManual):\n    name = 'a'\n"
+     "class B(NumpyManual):\n    name = 'b'\n", "found A, B"),
+    ("from impls.contract import Implementation\nclass A(Implementation):\n    name = 'a'\n"
+     "    def loss(self, s): ...\n", "A does not define loss_and_grads, parameters, prepare, step"),
+    ("from impls.numpy_manual import NumpyManual\nclass A(NumpyManual):\n    name = 'a'\n    relu_grad_at_zero = None\n",
+     "class attribute 'relu_grad_at_zero' is missing"),
+    ("from impls.numpy_manual import NumpyManual\nclass A(NumpyManual):\n    name = 'a'\n    backend = 'tensorflow'\n",
+     "backend 'tensorflow' is not one of numpy, torch, jax"),
+    ("from impls.numpy_manual import NumpyManual\nclass A(NumpyManual):\n    name = 'a'\n"
+     "    def __init__(self):\n        raise RuntimeError('no GPU')\n", "A() raised RuntimeError: no GPU"),
+])
+def test_plugin_that_cannot_load_gets_a_one_line_error(tmp_path, source, message):
+    path = tmp_path / "plugin.py"
+    path.write_text(source)
+    with pytest.raises(PluginError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        impls.load_plugin(str(path))
+
+
+def test_missing_plugin_file_and_attribute(tmp_path):
+    with pytest.raises(PluginError, match="no such file"):
+        impls.load_plugin(str(tmp_path / "nope.py"))
+    with pytest.raises(PluginError, match="has no attribute 'Nope'"):
+        impls.load_plugin(f"{EXAMPLE}:Nope")
+    assert impls.load_plugin("examples.my_impl:MyNumpyNet").name == "my-numpy-net"
+
+
+def test_pytest_reports_a_broken_plugin_as_a_usage_error(tmp_path):
+    path = tmp_path / "plugin.py"
+    path.write_text("raise ImportError('cannot find my framework')\n")
+    # The --opt=value form: a separate value outside the project would be read as a test path
+    # before the project's options are known, and move pytest's rootdir there.
+    run = subprocess.run([sys.executable, "-m", "pytest", f"--impl-path={path}", "--collect-only", "-q",
+                          "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parent.parent)
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "cannot find my framework" in run.stderr and "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize("old,new,code", [
+    ("        return loss, grads\n", "        return loss, {k: g[:-1] for k, g in grads.items()}\n", "shape"),
+    ("        return loss, grads\n", "        raise FloatingPointError('overflow in my kernel')\n", "error"),
+    ("        return loss, grads\n", "        while True:\n            pass\n", "timeout"),
+    ("        return loss, grads\n", "        return loss, {k: g * float('nan') for k, g in grads.items()}\n", "nan"),
+])
+def test_plugin_that_misbehaves_at_run_time_is_reported_and_the_run_goes_on(tmp_path, old, new, code):
+    plugin = impls.load_plugin(str(write_variant(tmp_path, f"bad_{code}", old, new)))
+    verdict = evaluate(Session(plugin, "cpu", "float64"), shapes=("odd",), timeout_s=2.0)
+    assert code in verdict.codes(), [(o.check, o.explanation) for o in verdict.outcomes]
+    assert len(verdict.outcomes) == 1 + 4 + 2  # relu tie, 2 biases x 2 points, 2 trainings: all ran
+
+
+def test_pytest_stops_a_hanging_plugin_and_goes_on(tmp_path):
+    pytest.importorskip("pytest_timeout")
+    hanging = write_variant(tmp_path, "hangs", "        return loss, grads\n", "        while True:\n            pass\n")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--impl-path={hanging}",
+                          "--dtype=float64", "tests/test_relu_tie.py"], capture_output=True, text=True, timeout=600,
+                         cwd=Path(__file__).parent.parent, env={**os.environ, "TWOLAYER_PLUGIN_TIMEOUT_S": "2"})
+    assert "Timeout" in run.stdout and "2 failed" in run.stdout and "1 passed" in run.stdout, run.stdout[-2000:]
