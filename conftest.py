@@ -11,10 +11,10 @@ import platform
 import pytest
 
 import impls
-from impls.backends import BACKENDS, DEVICES, DTYPES, thread_settings
+from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, thread_settings
 from impls.contract import Implementation, PluginError, Session, UnsupportedCase
 
-OPTIONS = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES}
+OPTIONS = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES, "mode": MODES}
 PLUGINS = pytest.StashKey[dict[str, Implementation]]()
 PLUGIN_TIMEOUT_S = float(os.environ.get("TWOLAYER_PLUGIN_TIMEOUT_S", 120))
 
@@ -112,9 +112,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture
-def session(request, impl_name: str, device: str, dtype: str) -> Session:
-    """The implementation under test on the device and dtype of this case; a skip if it cannot run here."""
+def session(request, impl_name: str, device: str, dtype: str, mode: str) -> Session:
+    """The implementation under test on the device, dtype and mode of this case; a skip if it cannot run here."""
     try:
-        return Session(implementation(request.config, impl_name), device, dtype)
+        return Session(implementation(request.config, impl_name), device, dtype, mode)
     except UnsupportedCase as reason:
         pytest.skip(str(reason))

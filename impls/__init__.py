@@ -22,6 +22,7 @@ REGISTRY: dict[str, str] = {
     "torch-function": "impls.torch_function:TorchFunction",
     "torch-nn": "impls.torch_nn:TorchNN",
     "torch-compile": "impls.torch_compile:TorchCompile",
+    "torch-cuda-graph": "impls.torch_cuda_graph:TorchCudaGraph",
     "jax-grad": "impls.jax_grad:JaxGrad",
     "jax-grad-eager": "impls.jax_grad:JaxGradEager",
 }

@@ -17,6 +17,10 @@ import numpy as np
 
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float64")
+#: How float32 matrix products are computed: "strict" keeps full float32 (TF32 off in torch,
+#: matmul precision "highest" in jax); "tf32" lets CUDA tensor cores round their inputs to
+#: TF32's 10-bit mantissa. Only float32 on CUDA has a tf32 mode.
+MODES = ("strict", "tf32")
 
 
 class Backend:
@@ -57,9 +61,16 @@ class Backend:
         """Wait until ``result`` is computed (asynchronous devices); return it."""
         return result
 
-    def scope(self, device: str, dtype: str) -> ContextManager:
-        """Context to run every call of a case in (jax: x64 mode and the device)."""
+    def scope(self, device: str, dtype: str, mode: str = "strict") -> ContextManager:
+        """Context to run every call of a case in: the matmul precision mode, jax's x64 mode and device."""
         return contextlib.nullcontext()
+
+    def mode_missing_reason(self, device: str, dtype: str, mode: str) -> str | None:
+        if mode == "strict":
+            return None
+        if dtype != "float32" or device != "cuda":
+            return f"{mode} mode applies to float32 on cuda only"
+        return None
 
     def sync_policy(self, device: str) -> str:
         """How a timed call waits for its result, as recorded in the benchmark CSV."""
@@ -68,6 +79,9 @@ class Backend:
 
 class NumpyBackend(Backend):
     name = module = "numpy"
+
+    def mode_missing_reason(self, device, dtype, mode):
+        return None if mode == "strict" else "numpy has no tf32 mode"
 
     def from_numpy(self, array, device, dtype):
         return array.astype(dtype, copy=True)
@@ -95,6 +109,17 @@ class TorchBackend(Backend):
 
     def sync_policy(self, device):
         return "torch.cuda.synchronize" if device == "cuda" else super().sync_policy(device)
+
+    @contextlib.contextmanager
+    def scope(self, device, dtype, mode="strict"):
+        # torch's TF32 switches are global: set for the case, restored after it.
+        matmul, cudnn = self.lib.backends.cuda.matmul, self.lib.backends.cudnn
+        saved = matmul.allow_tf32, cudnn.allow_tf32
+        matmul.allow_tf32 = cudnn.allow_tf32 = mode == "tf32"
+        try:
+            yield
+        finally:
+            matmul.allow_tf32, cudnn.allow_tf32 = saved
 
 
 class JaxBackend(Backend):
@@ -131,13 +156,15 @@ class JaxBackend(Backend):
     def sync_policy(self, device):
         return "jax.block_until_ready"
 
-    def scope(self, device, dtype):
+    def scope(self, device, dtype, mode="strict"):
         # x64 is switched on for this case only, never globally, so that no other test's float32
-        # arrays are silently promoted; jit caches are keyed on it, so both modes coexist.
+        # arrays are silently promoted; jit caches are keyed on it, so both settings coexist.
+        # jax's default matmul precision on GPUs is TF32: strict mode asks for "highest".
         import jax
         stack = contextlib.ExitStack()
         stack.enter_context(jax.enable_x64(dtype == "float64"))
         stack.enter_context(jax.default_device(self._device(device)))
+        stack.enter_context(jax.default_matmul_precision("tensorfloat32" if mode == "tf32" else "highest"))
         return stack
 
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from impls.backends import BACKENDS, DEVICES, DTYPES, Backend
+from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend
 from reference.problem import Inputs
 
 
@@ -80,26 +80,28 @@ class Implementation(ABC):
 class Session:
     """One implementation on one device in one dtype: numpy in, numpy out, everything checked."""
 
-    def __init__(self, impl: Implementation, device: str, dtype: str, precision: str | None = None):
-        """``precision`` names the arithmetic the results are judged by (reference.tolerance);
-        by default the dtype's own, 'tf32' where float32 products may run on TF32 tensor cores."""
+    def __init__(self, impl: Implementation, device: str, dtype: str, mode: str = "strict"):
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
         if dtype not in DTYPES:
             raise ValueError(f"unknown dtype {dtype!r}; known: {', '.join(DTYPES)}")
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         self.backend: Backend = BACKENDS[impl.backend]
         for reason in (self.backend.missing_reason(),
                        None if device in impl.devices else f"{impl.name} does not run on {device}",
                        None if dtype in impl.dtypes else f"{impl.name} does not support {dtype}",
-                       self.backend.device_missing_reason(device)):
+                       self.backend.device_missing_reason(device),
+                       self.backend.mode_missing_reason(device, dtype, mode)):
             if reason:
                 raise UnsupportedCase(reason)
-        self.impl, self.device, self.dtype = impl, device, dtype
-        self.precision = precision or dtype
+        self.impl, self.device, self.dtype, self.mode = impl, device, dtype, mode
+        #: The arithmetic the results are judged by (reference.tolerance.UNIT_ROUNDOFF).
+        self.precision = "tf32" if mode == "tf32" else dtype
 
     @property
     def label(self) -> str:
-        mode = "" if self.precision == self.dtype else f", {self.precision}"
+        mode = "" if self.mode == "strict" else f", {self.mode}"
         return f"{self.impl.name} [{self.device}, {self.dtype}{mode}]"
 
     def prepare(self, inputs: Inputs, lr: float = 0.0) -> Any:
@@ -110,7 +112,7 @@ class Session:
                                      {k: convert(v) for k, v in inputs.params.items()}, lr)
 
     def scope(self):
-        return self.backend.scope(self.device, self.dtype)
+        return self.backend.scope(self.device, self.dtype, self.mode)
 
     def loss(self, state: Any) -> float:
         with self.scope():

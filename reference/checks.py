@@ -186,3 +186,25 @@ def relu_grad_at_zero(session: Session, bias: bool = False) -> float:
     y_pred = np.maximum(inputs.x @ p["w1"] + p.get("b1", 0.0), 0.0) @ p["w2"] + p.get("b2", 0.0)
     direction = inputs.x.T @ (2.0 * (y_pred - inputs.y) @ p["w2"][0])  # (D_in,)
     return float(grads["w1"][:, 0] @ direction / (direction @ direction))
+
+
+#: The probe's exact loss when every product keeps float32's 24-bit mantissa (0 under TF32).
+PROBE_STRICT_LOSS = 2.0**-18
+
+
+def probe_inputs() -> Inputs:
+    """Inputs whose loss is exactly 2**-18 in float32 or float64 arithmetic and exactly 0 in TF32.
+
+    x = 1 + 2**-12 everywhere: exact in float32, but TF32 keeps 10 mantissa bits and rounds it
+    to 1. w1 = 2**-6 and w2 = 2**-4 are powers of two and every partial sum fits in 24 bits, so
+    strict float32 carries the 2**-12 through: y_pred = 1 + 2**-12 against y = 1, a residual
+    of 2**-12 in each of the 64 outputs.
+    """
+    N, D_in, H, D_out = 16, 64, 16, 4
+    return Inputs(np.full((N, D_in), 1.0 + 2.0**-12), np.ones((N, D_out)),
+                  {"w1": np.full((D_in, H), 2.0**-6), "w2": np.full((H, D_out), 2.0**-4)})
+
+
+def matmul_precision_probe(session: Session) -> float:
+    """The probe's loss as this implementation computes it, in this session's mode."""
+    return session.loss(session.prepare(probe_inputs()))

@@ -50,7 +50,7 @@ def test_pytest_runs_the_suite_on_a_plugin():
                           "tests/test_agreement.py", "-k", "tutorial and nobias"],
                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent)
     assert run.returncode == 0, run.stdout[-2000:]
-    assert "my-numpy-net-cpu-float64-tutorial-nobias-step0" in subprocess.run(
+    assert "my-numpy-net-cpu-float64-strict-tutorial-nobias-step0" in subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--impl-path", str(EXAMPLE),
          "tests/test_agreement.py"], capture_output=True, text=True, timeout=120,
         cwd=Path(__file__).parent.parent).stdout

@@ -58,6 +58,9 @@ class EmulatedTF32(NumpyManual):
 
     name = "numpy-emulated-tf32"
 
+    def loss(self, s):
+        return self.loss_and_grads(s)[0]
+
     def loss_and_grads(self, s):
         mm = lambda a, b: to_tf32(a) @ to_tf32(b)  # noqa: E731
         x, y, w1, w2 = s.x, s.y, s.params["w1"], s.params["w2"]
@@ -70,7 +73,9 @@ class EmulatedTF32(NumpyManual):
 
 
 def worst_ratio(impl, dtype, shape="tutorial", precision=None):
-    results = agreement(Session(impl, "cpu", dtype, precision), inputs_at(shape, False), calls=1).results
+    session = Session(impl, "cpu", dtype)
+    session.precision = precision or session.precision
+    results = agreement(session, inputs_at(shape, False), calls=1).results
     return max(r.comparison.ratio for r in results if "loss_and_grads" in r.label or "grad" in r.label)
 
 
