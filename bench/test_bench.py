@@ -19,6 +19,8 @@ from reference.problem import draw
 
 pytestmark = pytest.mark.bench
 LR = 1e-6
+#: latency: every call synchronized; throughput: calls queued, one synchronization per round.
+TIMINGS = ("latency", "throughput")
 
 
 def pytest_generate_tests(metafunc):
@@ -27,11 +29,11 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("problem", sizes, ids=[p.id for p in sizes])
 
 
-def phase_call(session, state, phase: str):
+def phase_call(session, state, phase: str, synchronized: bool = True):
     """The callable to time: one phase on the prepared state, ending with the device synchronized."""
     impl, sync, device = session.impl, session.backend.sync, session.device
     method = {"forward": impl.loss, "grads": impl.loss_and_grads, "step": impl.step}[phase]
-    return lambda: sync(method(state), device)
+    return (lambda: sync(method(state), device)) if synchronized else (lambda: method(state))
 
 
 def first_call_seconds(call) -> float:
@@ -40,20 +42,39 @@ def first_call_seconds(call) -> float:
     return time.perf_counter() - start
 
 
+#: Calls queued per timed round in throughput mode, with one synchronization at the end.
+QUEUED_CALLS = 20
+
+
+@pytest.mark.parametrize("timing", TIMINGS)
 @pytest.mark.parametrize("phase", PHASES)
-def test_phase(benchmark, session, problem, phase):
+def test_phase(benchmark, session, problem, phase, timing):
+    """One phase, timed per call (latency: each call synchronized) or per queue (throughput)."""
     inputs = draw(problem)
     state = session.prepare(inputs, LR)
     call = phase_call(session, state, phase)
-    benchmark.group = f"{session.device} {session.dtype} {problem.id} {phase}"
+    if timing == "throughput":
+        if session.backend.sync_policy(session.device).startswith("none"):
+            pytest.skip(f"{session.impl.name} on {session.device} runs synchronously: throughput = latency")
+        method = phase_call(session, state, phase, synchronized=False)
+        timed = lambda: session.backend.sync([method() for _ in range(QUEUED_CALLS)], session.device)  # noqa: E731
+    else:
+        timed = call
+    benchmark.group = f"{session.device} {session.dtype} {session.mode} {problem.id} {phase} {timing}"
     benchmark.extra_info.update(
         kind="case", impl=session.impl.name, framework=session.impl.backend, device=session.device,
-        dtype=session.dtype, N=problem.N, D_in=problem.D_in, H=problem.H, D_out=problem.D_out,
-        bias=problem.bias, phase=phase, sync=session.backend.sync_policy(session.device),
-        threads=thread_count(), flops=flops(problem, phase))
+        dtype=session.dtype, precision=session.mode, N=problem.N, D_in=problem.D_in, H=problem.H,
+        D_out=problem.D_out, bias=problem.bias, phase=phase, timing=timing,
+        calls_per_round=QUEUED_CALLS if timing == "throughput" else 1,
+        sync=session.backend.sync_policy(session.device), threads=thread_count(), flops=flops(problem, phase))
     with session.scope():
         benchmark.extra_info["first_call_s"] = first_call_seconds(call)
-        benchmark(call)
+        benchmark(timed)
+        if timing == "latency":
+            benchmark.extra_info.update(
+                device_time_s=session.backend.device_seconds(call, session.device),
+                peak_memory_bytes=session.backend.peak_memory_bytes(call, session.device),
+                kernels_per_call=session.backend.kernels_per_call(call, session.device))
 
 
 def _library_arrays(library: str, device: str, dtype: str, *shapes: tuple[int, int]):

@@ -56,3 +56,15 @@ def test_aa(benchmark, repeat):
                                 H=problem.H, D_out=problem.D_out)
     with session.scope():
         benchmark(call)
+
+
+LAUNCHES_PER_ROUND = 1000
+
+
+def test_kernel_launch(benchmark):
+    """The cost of launching one tiny CUDA kernel, queued back to back: the launch floor's unit."""
+    backend, (tiny,) = _library_arrays("torch", "cuda", "float32", (1, 1))
+    benchmark.group = "launch cuda"
+    benchmark.extra_info.update(kind="launch", library="torch", device="cuda", calls_per_round=LAUNCHES_PER_ROUND,
+                                sync=backend.sync_policy("cuda"))
+    benchmark(lambda: backend.sync([tiny.add_(0) for _ in range(LAUNCHES_PER_ROUND)], "cuda"))

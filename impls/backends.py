@@ -11,7 +11,7 @@ import contextlib
 import importlib
 import os
 from functools import cache
-from typing import Any, ContextManager
+from typing import Any, Callable, ContextManager
 
 import numpy as np
 
@@ -76,6 +76,18 @@ class Backend:
         """How a timed call waits for its result, as recorded in the benchmark CSV."""
         return "none (synchronous)"
 
+    def device_seconds(self, call: Callable[[], Any], device: str, repeats: int = 50) -> float | None:
+        """Median time the device spends on ``call`` (CUDA events), where the framework can tell."""
+        return None
+
+    def peak_memory_bytes(self, call: Callable[[], Any], device: str) -> int | None:
+        """Peak device memory allocated while ``call`` runs, where the framework can tell."""
+        return None
+
+    def kernels_per_call(self, call: Callable[[], Any], device: str) -> int | None:
+        """How many device kernels one ``call`` launches, where the framework can tell."""
+        return None
+
 
 class NumpyBackend(Backend):
     name = module = "numpy"
@@ -109,6 +121,39 @@ class TorchBackend(Backend):
 
     def sync_policy(self, device):
         return "torch.cuda.synchronize" if device == "cuda" else super().sync_policy(device)
+
+    def device_seconds(self, call, device, repeats=50):
+        if device != "cuda":
+            return None
+        cuda = self.lib.cuda
+        times = []
+        for _ in range(repeats):
+            start, end = cuda.Event(enable_timing=True), cuda.Event(enable_timing=True)
+            start.record()
+            call()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1e3)
+        return float(np.median(times))
+
+    def peak_memory_bytes(self, call, device):
+        if device != "cuda":
+            return None
+        cuda = self.lib.cuda
+        cuda.synchronize()
+        cuda.reset_peak_memory_stats()
+        call()
+        cuda.synchronize()
+        return int(cuda.max_memory_allocated())
+
+    def kernels_per_call(self, call, device):
+        if device != "cuda":
+            return None
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            call()
+            self.lib.cuda.synchronize()
+        return sum(1 for event in prof.events() if event.device_type.name == "CUDA")
 
     @contextlib.contextmanager
     def scope(self, device, dtype, mode="strict"):
