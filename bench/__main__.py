@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impl", default="all")
     parser.add_argument("--device", default="all")
     parser.add_argument("--dtype", default="all")
+    parser.add_argument("--mode", default="all", help="strict, tf32 or all (tf32 exists for float32 on cuda)")
+    parser.add_argument("--impl-path", action="append", default=[], help="a plug-in to time; repeatable")
     parser.add_argument("--results", type=Path, default=Path("results"))
     args = parser.parse_args(argv)
     if args.threads == "all":
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     env = thread_environment(threads, use_gpu=args.device in ("all", "cuda") or "cuda" in args.device)
     pytest_command = [sys.executable, "-m", "pytest", "bench", "-p", "no:cacheprovider", "-q",
                       f"--benchmark-json={raw}", *TIMING_OPTIONS, f"--preset={args.preset}",
-                      f"--impl={args.impl}", f"--device={args.device}", f"--dtype={args.dtype}"]
+                      f"--impl={args.impl}", f"--device={args.device}", f"--dtype={args.dtype}",
+                      f"--mode={args.mode}", *(f"--impl-path={path}" for path in args.impl_path)]
     print("running:", shlex.join(pytest_command), flush=True)
     started = time.perf_counter()
     status = subprocess.run(pytest_command, env=env).returncode

@@ -29,14 +29,15 @@ from reference.problem import Problem
 DEFAULT = Problem()
 SIZE = ["N", "D_in", "H", "D_out"]
 #: What makes two case rows the same case, in one run and across runs.
-CASE_ID = ["impl", "device", "dtype", "precision", *SIZE, "bias", "phase"]
-#: The implementations timed against each other: same device, numerics, size and phase.
-RACE = ["device", "dtype", "precision", *SIZE, "bias", "phase"]
+CASE_ID = ["impl", "device", "dtype", "precision", *SIZE, "bias", "phase", "timing"]
+#: The implementations timed against each other: same device, numerics, size, phase and timing.
+RACE = ["device", "dtype", "precision", *SIZE, "bias", "phase", "timing"]
 STATS = {"rounds": "rounds", "min": "min_s", "median": "median_s", "q1": "q1_s", "q3": "q3_s",
          "iqr": "iqr_s", "mean": "mean_s", "stddev": "stddev_s"}
-COLUMNS = ["impl", "framework", "device", "dtype", "precision", *SIZE, "bias", "phase", "threads", "sync",
-           *STATS.values(), "first_call_s", "flops", "gflops", "pct_peak", "gemm_floor_s", "ratio_to_floor",
-           "ratio_to_fastest", "grads_over_forward", "noise", "noisy"]
+COLUMNS = ["impl", "framework", "device", "dtype", "precision", *SIZE, "bias", "phase", "timing", "calls_per_round",
+           "threads", "sync", *STATS.values(), "first_call_s", "flops", "gflops", "pct_peak", "gemm_floor_s",
+           "ratio_to_floor", "ratio_to_fastest", "grads_over_forward", "noise", "noisy", "device_time_s",
+           "peak_memory_bytes", "kernels_per_call", "launch_floor_s"]
 #: extra_info keys each kind of benchmark must have; the report cannot place a row without them.
 REQUIRED = {
     "case": ("impl", "framework", "device", "dtype", *SIZE, "bias", "phase"),
@@ -44,9 +45,13 @@ REQUIRED = {
     "peak": ("library", "device", "dtype", "n", "flops"),
     "aa": ("repeat", "impl", "device", "dtype", "phase"),
     "overhead": (),
+    "launch": ("library", "device", "calls_per_round"),
 }
 #: Optional extra_info keys: older runs lack them, the CSV keeps the column empty.
-OPTIONAL = {"case": ("threads", "sync", "first_call_s", "precision")}
+OPTIONAL = {"case": ("threads", "sync", "first_call_s", "precision", "timing", "calls_per_round", "device_time_s",
+                     "peak_memory_bytes", "kernels_per_call")}
+#: Stats that are times, divided by calls_per_round where a round queues several calls.
+TIMES = ["min_s", "median_s", "q1_s", "q3_s", "iqr_s", "mean_s", "stddev_s"]
 
 NOISY = 0.10  # IQR/median above which a median is flagged as unreliable
 FLOOR_MISS = 1.3  # a compiled or hand-written grads phase should stay within this of the GEMM floor
@@ -84,7 +89,11 @@ def load_raw(raw_json: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
         missing = [key for key in REQUIRED[kind] if key not in info] + [key for key in STATS if key not in stats]
         if missing:
             raise ReportError(f"{raw_json}: {kind} benchmark {bench.get('name')!r} lacks {', '.join(missing)}")
-        rows[kind].append({**info, **{new: stats[old] for old, new in STATS.items()}})
+        row = {**info, **{new: stats[old] for old, new in STATS.items()}}
+        # Throughput timing queues several calls per round: every figure is per call.
+        for key in TIMES:
+            row[key] /= info.get("calls_per_round") or 1
+        rows[kind].append(row)
 
     frames = {kind: pd.DataFrame(found, columns=None if found else [*REQUIRED[kind], *STATS.values()])
               for kind, found in rows.items()}
@@ -144,13 +153,24 @@ def ceilings_table(peak_table: pd.DataFrame, floors: pd.DataFrame) -> pd.DataFra
     floor_rows = floors.rename(columns={"floor_gflops": "gflops"}).assign(ceiling="gemm_floor")
     columns = ["ceiling", "device", "dtype", "library", "n", *SIZE, "phase", "median_s", "floor_s", "gflops",
                "winners"]
-    return pd.concat([peak_rows, floor_rows], ignore_index=True).reindex(columns=columns)
+    table = pd.concat([peak_rows, floor_rows], ignore_index=True).reindex(columns=columns)
+    return table.astype({key: "Int64" for key in ("n", *SIZE)})
 
 
-def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFrame, raw_json: Path) -> pd.DataFrame:
+def launch_cost(launch: pd.DataFrame, devices: pd.Series) -> pd.Series:
+    """The measured cost of one kernel launch on each row's device (NaN where not measured)."""
+    per_device = launch.groupby("device")["median_s"].min() if not launch.empty else pd.Series(dtype=float)
+    return devices.map(per_device).astype(float)
+
+
+def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFrame, raw_json: Path,
+               launch: pd.DataFrame | None = None) -> pd.DataFrame:
     """benchmarks.csv: one row per case with its derived measures (see the module's COLUMNS)."""
     cases = case.copy()
-    cases["precision"] = cases["precision"].fillna(cases["dtype"])
+    cases["precision"] = cases["precision"].astype(object).fillna("strict")
+    cases["timing"] = cases["timing"].astype(object).fillna("latency")
+    cases["calls_per_round"] = cases["calls_per_round"].fillna(1).astype(int)
+    cases["threads"] = cases["threads"].astype("Int64")
     duplicated = cases.duplicated(CASE_ID)
     if duplicated.any():
         first = cases.loc[duplicated, CASE_ID].iloc[0].to_dict()
@@ -174,6 +194,7 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
     phase_median = {phase: same_impl["median_s"].transform(lambda m, p=phase: m[cases.loc[m.index, "phase"] == p].max())
                     for phase in ("grads", "forward")}
     cases["grads_over_forward"] = phase_median["grads"] / phase_median["forward"]
+    cases["launch_floor_s"] = cases["kernels_per_call"] * launch_cost(launch, cases["device"])
     cases["noise"] = cases["iqr_s"] / cases["median_s"]
     cases["noisy"] = cases["noise"] > NOISY
 
@@ -183,17 +204,19 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
 
 
 def at_default_size(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows at the tutorial's size (N=64, D_in=1000, H=100, D_out=10, no bias)."""
+    """The rows at the tutorial's size (N=64, D_in=1000, H=100, D_out=10, no bias), latency timing."""
     mask = np.logical_and.reduce([table[key] == getattr(DEFAULT, key) for key in SIZE])
     if "bias" in table:
         mask &= table["bias"] == DEFAULT.bias
+    if "timing" in table:
+        mask &= table["timing"] == "latency"
     return table[mask]
 
 
 # --- plots ------------------------------------------------------------------------------------
 
 def _panel(device: str, dtype: str, precision: str) -> str:
-    return f"{device} {dtype}" if precision == dtype else f"{device} {dtype} ({precision})"
+    return f"{device} {dtype}" if precision in (dtype, "strict") else f"{device} {dtype} ({precision})"
 
 
 def _panels(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
@@ -296,9 +319,9 @@ def plot_grads_over_forward(table: pd.DataFrame, floors: pd.DataFrame, path: Pat
 
 # --- summary ----------------------------------------------------------------------------------
 
-def _markdown(frame: pd.DataFrame) -> str:
-    """A GitHub markdown table; text columns left-aligned, the rest right-aligned."""
-    align = ["---" if frame[c].dtype == object and i < 2 else "---:" for i, c in enumerate(frame.columns)]
+def _markdown(frame: pd.DataFrame, left: int) -> str:
+    """A GitHub markdown table: the first ``left`` (label) columns left-aligned, the figures right-aligned."""
+    align = ["---" if i < left else "---:" for i in range(len(frame.columns))]
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
     return "\n".join(lines)
@@ -352,7 +375,33 @@ def default_size_table(rows: pd.DataFrame) -> str:
         "grads/forward": [_number(v, ".2f") if phase == "grads" else ""
                           for v, phase in zip(rows["grads_over_forward"], rows["phase"])],
     })
-    return _markdown(table)
+    return _markdown(table, left=2)
+
+
+def timing_statements(table: pd.DataFrame) -> list[str]:
+    """At the default size: each call synchronized against calls queued, and the CUDA launch floor."""
+    rows = table[np.logical_and.reduce([table[key] == getattr(DEFAULT, key) for key in SIZE])]
+    queued = rows[rows["timing"] == "throughput"]
+    if queued.empty and rows["device_time_s"].isna().all():
+        return ["Only latency timing in this run (throughput timing applies where calls are asynchronous: "
+                "jax, and torch on cuda)."]
+    key = [k for k in CASE_ID if k != "timing"]
+    latency = rows[rows["timing"] == "latency"][[*key, "median_s", "device_time_s", "kernels_per_call",
+                                                   "launch_floor_s"]]
+    paired = queued.merge(latency, on=key, how="left", suffixes=("", "_latency")).set_index(key)
+    frame = pd.DataFrame({
+        "impl": paired.index.get_level_values("impl"),
+        "case": [f"{_panel(d, t, p)} {ph}" for d, t, p, ph in zip(*(paired.index.get_level_values(k) for k in
+                                                                   ("device", "dtype", "precision", "phase")))],
+        "latency µs": [_number(v * 1e6, ",.1f") for v in paired["median_s_latency"]],
+        "throughput µs/call": [_number(v * 1e6, ",.1f") for v in paired["median_s"]],
+        "device µs": [_number(v * 1e6, ",.1f") for v in paired["device_time_s_latency"]],
+        "kernels": [_number(v, ".0f") for v in paired["kernels_per_call_latency"]],
+        "launch floor µs": [_number(v * 1e6, ",.1f") for v in paired["launch_floor_s_latency"]],
+    })
+    return ["Latency: each call synchronized; throughput: calls queued and synchronized once per round, time "
+            "per call; device: CUDA-event time; launch floor: kernels per call × the measured cost of one "
+            "launch.", "", _markdown(frame, left=2)]
 
 
 def overhead_statement(overhead: pd.DataFrame, default: pd.DataFrame) -> str:
@@ -377,7 +426,7 @@ def aa_statement(aa: pd.DataFrame) -> str:
     a1, a2 = medians["A1"], medians["A2"]
     return (f"A/A: {first['impl']} {first['phase']} on {first['device']} {first['dtype']} timed twice: "
             f"{a1 * 1e6:.1f} µs and {a2 * 1e6:.1f} µs, a difference of {100 * abs(a1 - a2) / ((a1 + a2) / 2):.2f}% "
-            "of their mean; differences between cases of this order are not evidence.")
+            "of their mean: differences between cases smaller than this are within what timing one case twice gives.")
 
 
 def floor_statements(default: pd.DataFrame) -> list[str]:
@@ -451,6 +500,8 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
     else:
         lines += ["This run has one size only, so there is no plot of time against size.", ""]
 
+    lines += ["## Latency, throughput and launches", "", *timing_statements(table), ""]
+
     lines += ["## Checks", "", f"- {overhead_statement(frames['overhead'], default)}", f"- {aa_statement(frames['aa'])}",
               "", "Non-eager implementations on cpu at the default size, grads phase against the GEMM floor:", "",
               *floor_statements(default), ""]
@@ -461,8 +512,8 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
         lines.append(f"No case has IQR/median above {100 * NOISY:.0f}%.")
     else:
         lines.append(f"{len(noisy)} case(s) with IQR/median above {100 * NOISY:.0f}%; compare their medians with care:")
-        lines += ["", *(f"- {r.impl} {r.phase} {_panel(r.device, r.dtype, r.precision)} N={r.N} D_in={r.D_in} "
-                        f"H={r.H} D_out={r.D_out}: {100 * r.noise:.1f}%" for r in noisy.itertuples())]
+        lines += ["", *(f"- {r.impl} {r.phase} ({r.timing}) {_panel(r.device, r.dtype, r.precision)} N={r.N} "
+                        f"D_in={r.D_in} H={r.H} D_out={r.D_out}: {100 * r.noise:.1f}%" for r in noisy.itertuples())]
     lines.append("")
 
     lines += ["## Ceilings", ""]
@@ -471,12 +522,12 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
     else:
         peak_rows = peak_table.assign(gflops=[f"{v:.1f}" for v in peak_table["gflops"]],
                                       median_ms=[f"{v * 1e3:.2f}" for v in peak_table["median_s"]])
-        lines.append(_markdown(peak_rows[["device", "dtype", "library", "n", "median_ms", "gflops"]]))
+        lines.append(_markdown(peak_rows[["device", "dtype", "library", "n", "median_ms", "gflops"]], left=3))
     floor_rows = at_default_size(floors)
     if not floor_rows.empty:
         floor_rows = floor_rows.assign(floor_us=[f"{v * 1e6:.1f}" for v in floor_rows["floor_s"]])
         lines += ["", "GEMM floor at the default size:", "",
-                  _markdown(floor_rows[["device", "dtype", "phase", "floor_us", "winners"]])]
+                  _markdown(floor_rows[["device", "dtype", "phase", "floor_us", "winners"]], left=3)]
     ignored = len(document["benchmarks"]) - sum(len(frame) for frame in frames.values())
     if ignored:
         lines += ["", f"{ignored} benchmark(s) in the raw JSON have no known extra_info kind and were left out."]
@@ -494,7 +545,7 @@ def build(raw_json: Path, run_dir: Path, command: str = "") -> None:
     document, frames = load_raw(raw_json)
     peak_table = peaks(frames["peak"])
     floors = gemm_floors(frames["gemm"])
-    table = case_table(frames["case"], peak_table, floors, raw_json)
+    table = case_table(frames["case"], peak_table, floors, raw_json, frames["launch"])
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -510,7 +561,7 @@ def build(raw_json: Path, run_dir: Path, command: str = "") -> None:
         plot_grads_over_forward(default, floors, run_dir / PLOTS["grads_over_forward"])
         plots += [PLOTS["default"], PLOTS["gflops"], PLOTS["grads_over_forward"]]
     if len(table[SIZE].drop_duplicates()) > 1:
-        plot_sizes(table, run_dir / PLOTS["sizes"])
+        plot_sizes(table[table["timing"] == "latency"], run_dir / PLOTS["sizes"])
         plots.append(PLOTS["sizes"])
     (run_dir / "summary.md").write_text(
         summary(document, frames, table, peak_table, floors, plots, raw_json, run_dir, command))

@@ -93,7 +93,12 @@ def _library_arrays(library: str, device: str, dtype: str, *shapes: tuple[int, i
 def test_gemm(benchmark, problem, product, library, dtype_name, device_name):
     """One matrix product of the step, timed alone; the report sums the fastest library's into the GEMM floor."""
     _, m, k, n = next(p for p in matmuls(problem, "step") if p[0] == product)
-    backend, (a, b) = _library_arrays(library, device_name, dtype_name, (m, k), (k, n))
+    # Operands laid out as in the step: "x.T" is a transposed view of x (N, D_in), not a copy.
+    left, right = product.split("@")
+    backend, (a, b) = _library_arrays(library, device_name, dtype_name,
+                                      (k, m) if left.endswith(".T") else (m, k),
+                                      (n, k) if right.endswith(".T") else (k, n))
+    a, b = (a.T if left.endswith(".T") else a), (b.T if right.endswith(".T") else b)
     benchmark.group = f"gemm {device_name} {dtype_name} {problem.id}"
     benchmark.extra_info.update(
         kind="gemm", library=library, device=device_name, dtype=dtype_name, N=problem.N, D_in=problem.D_in,
