@@ -69,7 +69,7 @@ def load_plugin(spec: str) -> Implementation:
             raise PluginError(f"{spec}: importing {target!r} failed: {type(error).__name__}: {error}") from error
     if attr:
         if not hasattr(module, attr):
-            raise PluginError(f"{spec}: {module.__name__} has no attribute {attr!r}")
+            raise PluginError(f"{spec}: {target} defines no {attr!r}")
         candidate = getattr(module, attr)
     else:
         found = [c for _, c in inspect.getmembers(module, inspect.isclass)
@@ -96,5 +96,8 @@ def instantiate(spec: str, candidate: object) -> Implementation:
             raise PluginError(f"{spec}: {candidate.__name__}() raised {type(error).__name__}: {error}") from error
     if not isinstance(candidate, Implementation):
         raise PluginError(f"{spec}: {type(candidate).__name__} is not an Implementation")
-    candidate.validate_declaration()
+    try:
+        candidate.validate_declaration()
+    except PluginError as error:
+        raise PluginError(f"{spec}: {error}") from None
     return candidate

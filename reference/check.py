@@ -5,7 +5,7 @@
     python -m reference.check torch-nn
 
 Exit status: 0 if every check passes, 1 if any fails, 2 if the implementation cannot be
-loaded or the arguments are wrong.
+loaded or the arguments are wrong. Shapes: tutorial, batch1, hidden1, out1, square, odd, large.
 """
 
 from __future__ import annotations
@@ -19,6 +19,18 @@ from impls.backends import DEVICES, DTYPES
 from impls.contract import PluginError, Session, UnsupportedCase
 from reference.cases import SHAPES
 from reference.verdict import DEFAULT_TIMEOUT_S, Verdict, evaluate
+
+
+def limit_threads(threads: int) -> None:
+    """Cap the BLAS and OpenMP pools (threadpoolctl) and, if loaded, torch's intra-op threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        print("note: threadpoolctl is not installed; BLAS keeps its default thread count", file=sys.stderr)
+    else:
+        threadpool_limits(threads)
+    if "torch" in sys.modules and sys.modules["torch"] is not None:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 def table(verdict: Verdict) -> str:
@@ -37,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default=",".join(DTYPES), help="comma list (default: float32,float64)")
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma list of {', '.join(SHAPES)}")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per check (default 120)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/torch threads (default 1: the checks' small products gain nothing from more, "
+                             "and on a busy machine more threads than free cores slow them down many times)")
     args = parser.parse_args(argv)
     dtypes = [d for d in args.dtype.split(",") if d]
     shapes = tuple(s for s in args.shapes.split(",") if s)
@@ -50,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
+    limit_threads(args.threads)  # after loading: a torch implementation has imported torch by now
     failed = 0
     for dtype in dtypes:
         try:

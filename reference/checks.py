@@ -1,8 +1,9 @@
 """The checks that decide whether an implementation computes what the reference computes.
 
-Each check runs an implementation through a ``Session`` and returns ``Comparison`` results
-(from reference.tolerance) or raises nothing but reports; the tests assert on them, so that the
-same code serves the test suite, the known-wrong catalogue and the command line.
+Each check runs an implementation through a ``Session`` and returns its comparisons with the
+reference (``Result``s wrapping reference.tolerance's ``Comparison``) without asserting: the
+tests assert on them, the verdict of ``python -m reference.check`` diagnoses them, so one
+piece of code serves the test suite, the known-wrong catalogue and the command line.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Result:
 
     label: str
     comparison: Comparison
+    call: int = 1  # which call on the same prepared state produced it
 
     @property
     def passed(self) -> bool:
@@ -68,12 +70,12 @@ def agreement(session: Session, inputs: Inputs, calls: int = 2) -> Agreement:
         value, grads = session.loss_and_grads(state, names)
         outputs.append({"loss()": forward_only, "loss": value, **grads})
         results.append(Result(f"{where} loss()", compare("loss", forward_only, ref_loss, scales["loss"],
-                                                         problem, session.precision)))
+                                                         problem, session.precision), call))
         results.append(Result(f"{where} loss_and_grads()", compare("loss", value, ref_loss, scales["loss"],
-                                                                   problem, session.precision)))
+                                                                   problem, session.precision), call))
         for name in names:
             results.append(Result(f"{where} grad", compare(name, grads[name], ref_grads[name], scales[name],
-                                                            problem, session.precision)))
+                                                            problem, session.precision), call))
     return Agreement(results, outputs)
 
 

@@ -99,14 +99,14 @@ def diagnose(quantity: str, got, inputs: Inputs, precision: str) -> Diagnosis:
         return compare(quantity, got, candidate, candidate_scale, problem, p).passed
 
     if not np.all(np.isfinite(got)):
-        return Diagnosis("nan", f"{quantity} contains NaN or inf")
+        return Diagnosis("nan", f"{quantity}: NaN or inf")
     if got.shape != expected.shape:
         if got.shape == expected.shape[::-1]:
             return Diagnosis("transposed", f"{quantity} has the transposed shape {got.shape}, expected "
                              f"{expected.shape}: (out, in) layout returned where (in, out) belongs")
         return Diagnosis("shape", f"{quantity} has shape {got.shape}, expected {expected.shape}")
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and matches(expected.T, np.asarray(scale).T):
-        return Diagnosis("transposed", f"{quantity} is the transpose of the right answer: a layout mix-up "
+        return Diagnosis("transposed", f"{quantity}: the transpose of the right answer, a layout mix-up "
                          "that a square shape hides")
     for code, (text, mutant) in _mutants(inputs).items():
         value, grads = mutant()
@@ -119,14 +119,14 @@ def diagnose(quantity: str, got, inputs: Inputs, precision: str) -> Diagnosis:
         factor = float(np.sum(got * expected) / norm)
         for code, (value, text) in _scale_factors(problem).items():
             if abs(factor / value - 1) < 1e-3 and matches(value * expected, abs(value) * np.asarray(scale)):
-                return Diagnosis(code, f"{quantity} is off by a constant factor {text}")
+                return Diagnosis(code, f"{quantity}: off by a constant factor {text}")
         if abs(factor) > 1e-12 and abs(factor - 1) > 1e-3 and matches(factor * expected, abs(factor) * np.asarray(scale)):
-            return Diagnosis("scale:other", f"{quantity} is off by a constant factor {factor:.6g}")
+            return Diagnosis("scale:other", f"{quantity}: off by a constant factor {factor:.6g}")
         if matches(np.zeros_like(expected)) or not np.any(got):
-            return Diagnosis("zero", f"{quantity} is all zeros")
+            return Diagnosis("zero", f"{quantity}: all zeros")
     for lower in ("float32", "tf32", "bfloat16"):
         if UNIT_ROUNDOFF[lower] > UNIT_ROUNDOFF.get(precision, 0) and matches(expected, p=lower):
-            return Diagnosis("precision", f"{quantity} has {lower}-level rounding error where {precision} "
+            return Diagnosis("precision", f"{quantity}: {lower}-level rounding error where {precision} "
                              "was asked for: computed in a lower precision and cast back")
     return Diagnosis("unknown", f"{quantity} disagrees in no pattern the suite knows")
 
@@ -155,25 +155,38 @@ def diagnose_points(quantity: str, at_start, at_later, later: Inputs, precision:
 
 
 def diagnose_training(losses: np.ndarray, reference_losses: np.ndarray, start: Mapping[str, np.ndarray],
-                      after_one: Mapping[str, np.ndarray], own_grads: Mapping[str, np.ndarray], lr: float
-                      ) -> Diagnosis:
-    """Why a training run leaves the reference's path."""
-    moved = {k: np.asarray(after_one[k], np.float64) - np.asarray(start[k], np.float64) for k in start}
-    if not any(np.any(m) for m in moved.values()):
+                      after_one: Mapping[str, np.ndarray], ref_grads: Mapping[str, np.ndarray], grads_agree: bool,
+                      lr: float) -> Diagnosis:
+    """Why a training run leaves the reference's path.
+
+    The first step is read against the reference gradient: moving by -lr_eff * g says the
+    path is the reference's at learning rate lr_eff, whether the lr or the gradient is off.
+    """
+    names = sorted(start)
+    moved = np.concatenate([np.ravel(np.asarray(after_one[k], np.float64) - np.asarray(start[k], np.float64))
+                            for k in names])
+    if not np.any(moved):
         return Diagnosis("update-missing", f"the parameters do not change and the loss stays at {losses[0]:.6g}: "
                          "the update never reaches them (a rebinding `w = w - lr * g`, or a zeroed gradient)")
-    grad = np.concatenate([np.ravel(own_grads[k]) for k in sorted(start)]).astype(np.float64)
-    step = np.concatenate([np.ravel(moved[k]) for k in sorted(start)])
-    effective_lr = float(-(step @ grad) / (grad @ grad)) if grad @ grad > 0 else float("nan")
-    if effective_lr < 0:
+    grad = np.concatenate([np.ravel(ref_grads[k]) for k in names]).astype(np.float64)
+    effective_lr = float(-(moved @ grad) / (grad @ grad))
+    along_gradient = np.linalg.norm(moved + effective_lr * grad) <= 1e-3 * np.linalg.norm(moved)
+    cause = ("the gradients it uses are off by that factor (see the agreement rows)" if not grads_agree
+             else "the update uses another learning rate than the one asked for")
+    if along_gradient and effective_lr < 0:
         return Diagnosis("wrong-direction", f"the first step goes up the gradient (effective lr {effective_lr:.3g}): "
-                         "`w += lr * g` where `w -= lr * g` belongs")
-    if np.isfinite(effective_lr) and abs(effective_lr / lr - 1) > 1e-2:
-        return Diagnosis("lr-mismatch", f"the trajectory matches lr = {effective_lr:.3g}, not the {lr:.3g} asked for")
+                         + ("`w += lr * g` where `w -= lr * g` belongs" if grads_agree else
+                            "the gradients it uses have the wrong sign (see the agreement rows)"))
+    if along_gradient and abs(effective_lr / lr - 1) > 1e-2:
+        return Diagnosis("lr-mismatch", f"the trajectory matches lr = {effective_lr:.3g} ({effective_lr / lr:.4g} x "
+                         f"the {lr:.3g} asked for): {cause}")
+    if not grads_agree:
+        return Diagnosis("gradients-wrong", "training follows the implementation's own gradients, which disagree "
+                         "with the reference (see the agreement rows)")
     if not np.all(np.isfinite(losses)):
         return Diagnosis("diverging", f"the loss becomes NaN or inf at step {int(np.argmin(np.isfinite(losses)))}")
     if losses[-1] > losses[0]:
         return Diagnosis("diverging", f"the loss grows from {losses[0]:.4g} to {losses[-1]:.4g}")
     departs = int(np.argmax(~np.isclose(losses, reference_losses, rtol=1e-3)))
-    return Diagnosis("trajectory", f"the steps use gradients other than loss_and_grads' (the curve leaves the "
-                     f"reference at step {departs}): stale parameters or a different loss in step()")
+    return Diagnosis("trajectory", f"step() does not use the gradients loss_and_grads() returns (the curve "
+                     f"leaves the reference at step {departs}): stale parameters or a different loss in step()")

@@ -14,8 +14,10 @@ from typing import Callable, Iterator
 
 from impls.contract import Session
 from reference.cases import POINTS, SHAPES, inputs_at
-from reference.checks import Agreement, agreement, relu_grad_at_zero, training
+from reference import model
+from reference.checks import TUTORIAL_LR, Agreement, agreement, relu_grad_at_zero, training
 from reference.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
+from reference.tolerance import compare
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -96,13 +98,20 @@ def agreement_outcome(check: str, run: Agreement, inputs, precision: str) -> Out
     ratio = max(r.comparison.ratio for r in run.results)
     if run.passed:
         return Outcome(check, True, ratio)
-    first_call = [r for r in run.results if r.label.split(" call ")[1].startswith("1")]
+    first_call = [r for r in run.results if r.call == 1]
     failing = [r.comparison.quantity for r in first_call if not r.passed]
     grads = [k for k in inputs.params]
     diagnoses = []
     if failing:
+        # One line per kind of mistake, naming every quantity it explains.
+        by_code: dict[str, list[tuple[str, Diagnosis]]] = {}
         for quantity in dict.fromkeys(failing):
-            diagnoses.append(diagnose(quantity, run.outputs[0][quantity], inputs, precision))
+            found = diagnose(quantity, run.outputs[0][quantity], inputs, precision)
+            by_code.setdefault(found.code, []).append((quantity, found))
+        for code, found in by_code.items():
+            (first, diagnosis), names = found[0], ", ".join(q for q, _ in found)
+            text = names + diagnosis.text[len(first):] if diagnosis.text.startswith(first) else diagnosis.text
+            diagnoses.append(Diagnosis(code, text))
         wrong = [k for k in grads if k in failing]
         right = [k for k in grads if k not in failing]
         if wrong and right:
@@ -170,8 +179,13 @@ def evaluate(session: Session, shapes: tuple[str, ...] = tuple(SHAPES), timeout_
                 return Outcome(check, False, ratio, tuple(stale) or (
                     Diagnosis("stale-gradients", "gradients after training disagree with the reference at the "
                               "parameters reached"),))
+            inputs = inputs_at("tutorial", bias)
+            _, ref_grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
+            scales = model.error_scales(inputs.x, inputs.y, inputs.params)
+            grads_agree = all(compare(k, run.own_grads[k], ref_grads[k], scales[k], inputs.problem, precision).passed
+                              for k in ref_grads)
             return Outcome(check, False, ratio, (diagnose_training(
-                run.losses, run.reference_losses, run.start, run.after_one, run.own_grads, 1e-6),))
+                run.losses, run.reference_losses, run.start, run.after_one, ref_grads, grads_agree, TUTORIAL_LR),))
 
         verdict.run(check, train)
     return verdict

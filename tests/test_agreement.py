@@ -5,14 +5,18 @@ import pytest
 
 from reference.cases import POINTS, SHAPES, inputs_at
 from reference.checks import agreement
+from reference.verdict import agreement_outcome
 
 
 @pytest.mark.parametrize("point", POINTS, ids=lambda p: f"step{p}")
 @pytest.mark.parametrize("bias", [False, True], ids=["nobias", "bias"])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_loss_and_gradients_agree(session, shape, bias, point):
-    failures = agreement(session, inputs_at(shape, bias, point)).failures()
-    assert not failures, "\n".join(failures)
+    inputs = inputs_at(shape, bias, point)
+    run = agreement(session, inputs)
+    if not run.passed:
+        diagnosis = agreement_outcome(f"{shape}", run, inputs, session.precision).explanation
+        pytest.fail(f"{session.label}: probably {diagnosis}\n" + "\n".join(run.failures()))
 
 
 def test_outputs_have_the_requested_dtype(session):

@@ -81,7 +81,7 @@ def test_plugin_that_cannot_load_gets_a_one_line_error(tmp_path, source, message
 def test_missing_plugin_file_and_attribute(tmp_path):
     with pytest.raises(PluginError, match="no such file"):
         impls.load_plugin(str(tmp_path / "nope.py"))
-    with pytest.raises(PluginError, match="has no attribute 'Nope'"):
+    with pytest.raises(PluginError, match="my_impl.py defines no 'Nope'"):
         impls.load_plugin(f"{EXAMPLE}:Nope")
     assert impls.load_plugin("examples.my_impl:MyNumpyNet").name == "my-numpy-net"
 
