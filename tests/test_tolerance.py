@@ -20,20 +20,27 @@ def sequential_matmul(a, b):
     return np.cumsum(a[:, :, None] * b[None, :, :], axis=1, dtype=a.dtype)[:, -1, :]
 
 
-class SequentialSum(NumpyManual):
-    """numpy-manual with every matrix product summed sequentially."""
+class OwnProducts(NumpyManual):
+    """numpy-manual's network with every matrix product computed by ``matmul``."""
 
-    name = "numpy-sequential-sum"
+    def __init__(self, name, matmul):
+        self.name, self.matmul = name, matmul
+
+    def loss(self, s):
+        return self.loss_and_grads(s)[0]
 
     def loss_and_grads(self, s):
-        x, y, w1, w2 = s.x, s.y, s.params["w1"], s.params["w2"]
-        h = sequential_matmul(x, w1)
+        mm, x, y, w1, w2 = self.matmul, s.x, s.y, s.params["w1"], s.params["w2"]
+        h = mm(x, w1)
         h_relu = np.maximum(h, 0)
-        y_pred = sequential_matmul(h_relu, w2)
+        y_pred = mm(h_relu, w2)
         grad_y_pred = 2.0 * (y_pred - y)
-        grad_h = sequential_matmul(grad_y_pred, w2.T) * (h > 0)
-        grads = {"w1": sequential_matmul(x.T, grad_h), "w2": sequential_matmul(h_relu.T, grad_y_pred)}
-        return np.square(y_pred - y).sum(), grads
+        grad_h = mm(grad_y_pred, w2.T) * (h > 0)
+        return np.square(y_pred - y).sum(), {"w1": mm(x.T, grad_h), "w2": mm(h_relu.T, grad_y_pred)}
+
+
+def SequentialSum():
+    return OwnProducts("numpy-sequential-sum", sequential_matmul)
 
 
 def to_tf32(a):
@@ -53,23 +60,9 @@ class Float32ComputedAsFloat64(NumpyManual):
         return np.float64(loss), {k: g.astype(np.float64) for k, g in grads.items()}
 
 
-class EmulatedTF32(NumpyManual):
-    """float32 with every matrix product's inputs rounded to TF32, as a GPU with TF32 on computes."""
-
-    name = "numpy-emulated-tf32"
-
-    def loss(self, s):
-        return self.loss_and_grads(s)[0]
-
-    def loss_and_grads(self, s):
-        mm = lambda a, b: to_tf32(a) @ to_tf32(b)  # noqa: E731
-        x, y, w1, w2 = s.x, s.y, s.params["w1"], s.params["w2"]
-        h = mm(x, w1)
-        h_relu = np.maximum(h, 0)
-        y_pred = mm(h_relu, w2)
-        grad_y_pred = 2.0 * (y_pred - y)
-        grad_h = mm(grad_y_pred, w2.T) * (h > 0)
-        return np.square(y_pred - y).sum(), {"w1": mm(x.T, grad_h), "w2": mm(h_relu.T, grad_y_pred)}
+def EmulatedTF32():
+    """float32 with every product's inputs rounded to TF32, as a GPU with TF32 on computes."""
+    return OwnProducts("numpy-emulated-tf32", lambda a, b: to_tf32(a) @ to_tf32(b))
 
 
 def worst_ratio(impl, dtype, shape="tutorial", precision=None):
