@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from bench.sizes import PHASES, flops, matmuls
 from reference.problem import Problem
@@ -276,6 +277,8 @@ def plot_sizes(table: pd.DataFrame, path: Path) -> None:
                 ax.plot(line["flops"], line["median_s"], marker="o", markersize=3, label=impl)
             ax.set(title=f"{title} {phase}", xscale="log", yscale="log", xlabel="FLOPs of the phase",
                    ylabel="median (s)")
+            for axis in (ax.xaxis, ax.yaxis):  # labelled minor ticks overlap over a narrow log range
+                axis.set_minor_formatter(NullFormatter())
     handles, labels = axes[0, 0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize="small")
     figure.savefig(path, dpi=110)
@@ -294,7 +297,7 @@ def plot_gflops(table: pd.DataFrame, peak_table: pd.DataFrame, path: Path) -> No
             ax.axhline(best["gflops"], color="black", linestyle="--",
                        label=f"measured peak {best['gflops']:.0f} GFLOP/s ({best['library']}, n={best['n']})")
         ax.set(title=f"{title}, default size", ylabel="GFLOP/s (log scale)", yscale="log")
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))  # outside: the peak line is at the top
     figure.savefig(path, dpi=110)
 
 
