@@ -112,7 +112,15 @@ def read_run(run_dir: Path) -> pd.DataFrame:
     csv = run_dir / "benchmarks.csv"
     if not csv.is_file():
         raise ReportError(f"{run_dir}: no benchmarks.csv in this folder; is it a run folder written by 'build'?")
-    return pd.read_csv(csv)
+    try:
+        table = pd.read_csv(csv)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ReportError(f"{csv}: not a readable CSV ({str(error).splitlines()[0]})") from None
+    # compare joins on these; a CSV from an older report or another tool may lack some.
+    missing = [column for column in [*CASE_ID, "median_s", "q1_s", "q3_s"] if column not in table]
+    if missing:
+        raise ReportError(f"{csv}: lacks column(s) {', '.join(missing)}; was it written by this report's 'build'?")
+    return table
 
 
 # --- tables -----------------------------------------------------------------------------------

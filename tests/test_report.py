@@ -4,7 +4,10 @@ A mislabelled column is the classic failure of such reports, so every derived fi
 recomputed here from the fixture's own numbers, by formulas written out independently.
 """
 
+import contextlib
+import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +50,12 @@ def case(impl, phase, median, timing="latency", calls=1, spread=0.02):
                            "threads": 2, "flops": 0, "first_call_s": 0.5}}
 
 
+#: machine.json as bench.machine writes it (the runner writes it before the report is built).
+MACHINE = {"cpu": "Planted EPYC 9999", "cores": 2, "python": "3.11.7",
+           "frameworks": {"numpy": {"version": "2.9.0", "blas": "scipy-openblas 0.3.30"}},
+           "threads": {"OMP_NUM_THREADS": "2", "XLA_FLAGS": ""}}
+
+
 def fixture_document():
     benchmarks = [case(impl, phase, m) for impl, phases in MEDIANS.items() for phase, m in phases.items()]
     benchmarks.append(case("fast", "grads", 200e-6, timing="throughput", calls=20))
@@ -64,11 +73,15 @@ def fixture_document():
     return {"machine_info": {}, "commit_info": {}, "benchmarks": benchmarks, "datetime": "now", "version": "5"}
 
 
-@pytest.fixture
-def built(tmp_path):
-    raw = tmp_path / "raw.json"
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The planted fixture built once (no test writes into it; the plots take most of a second)."""
+    folder = tmp_path_factory.mktemp("built")
+    raw = folder / "raw.json"
     raw.write_text(json.dumps(fixture_document()))
-    run = tmp_path / "run"
+    run = folder / "run"
+    run.mkdir()
+    (run / "machine.json").write_text(json.dumps(MACHINE))
     report.build(raw, run, command="pytest bench")
     return run
 
@@ -191,15 +204,21 @@ def test_gate_exits_1_on_a_slowdown_and_0_otherwise(built, tmp_path):
     table = rows(built)
     slow = write_run(tmp_path / "b", planted(table, "slow", "grads", 2.0))
     same = write_run(tmp_path / "c", planted(table, "slow", "grads", 1.02))
+    # Once through the real entry point, then through main() (a subprocess costs a second).
     assert run_cli("compare", built, slow, "--gate").returncode == 1
-    assert run_cli("compare", built, same, "--gate").returncode == 0
-    assert run_cli("compare", built, slow).returncode == 0
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert report.main(["compare", str(built), str(same), "--gate"]) == 0
+        assert report.main(["compare", str(built), str(slow)]) == 0
+    assert "1 slower, 0 faster" in printed.getvalue()
 
 
-def test_real_run_fixture_builds(tmp_path):
-    report.build(DATA / "bench_fixture.json", tmp_path / "run")
-    table = rows(tmp_path / "run")
-    assert set(table["impl"]) and (table["flops"] > 0).all() and table["median_s"].notna().all()
+def assert_cli_error(argv, path):
+    """The CLI's answer to bad input: exit 2 and one 'error: ...' line naming the path, no traceback."""
+    capture = io.StringIO()
+    with contextlib.redirect_stderr(capture):
+        assert report.main(argv) == 2
+    lines = capture.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(path) in lines[0], lines
 
 
 @pytest.mark.parametrize("content,message", [
@@ -215,13 +234,117 @@ def test_bad_raw_json_is_a_one_line_error(tmp_path, content, message):
     with pytest.raises(report.ReportError, match=message) as error:
         report.build(raw, tmp_path / "run")
     assert str(raw) in str(error.value) and "\n" not in str(error.value)
-    cli = run_cli("build", raw, tmp_path / "run2")
-    assert cli.returncode == 2 and cli.stderr.startswith("error: ") and "Traceback" not in cli.stderr
+    assert_cli_error(["build", str(raw), str(tmp_path / "run2")], raw)
 
 
-def test_missing_run_folder_and_reuse_of_a_run_folder_are_errors(built, tmp_path):
-    with pytest.raises(report.ReportError, match=f"{tmp_path / 'nowhere'}: no such run folder"):
-        report.compare(tmp_path / "nowhere", built)
+def test_missing_or_incomplete_run_folders_are_errors(built, tmp_path):
+    nowhere = tmp_path / "nowhere"
+    with pytest.raises(report.ReportError, match=re.escape(f"{nowhere}: no such run folder")):
+        report.compare(nowhere, built)
+    assert_cli_error(["compare", str(nowhere), str(built)], nowhere)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(report.ReportError, match=re.escape(f"{empty}: no benchmarks.csv")):
+        report.compare(built, empty)
+    foreign = write_run(tmp_path / "foreign", pd.DataFrame({"impl": ["x"], "median_s": [1.0]}))
+    with pytest.raises(report.ReportError, match=re.escape(f"{foreign / 'benchmarks.csv'}: lacks column(s) device")):
+        report.compare(built, foreign)
+
+
+def test_a_run_folder_is_never_reused(built):
+    before = (built / "benchmarks.csv").read_bytes()
+    with pytest.raises(report.ReportError, match=re.escape(f"{built / 'benchmarks.csv'}: already exists")):
+        report.build(DATA / "bench_fixture.json", built)
+    assert (built / "benchmarks.csv").read_bytes() == before
+
+
+def test_summary_shows_the_machine_and_states_what_the_data_say(built):
+    summary = (built / "summary.md").read_text()
+    assert "- CPU: Planted EPYC 9999, 2 cores" in summary
+    assert "numpy 2.9.0 (scipy-openblas 0.3.30)" in summary
+    assert "OMP_NUM_THREADS=2" in summary and "XLA_FLAGS" not in summary  # empty settings are left out
+    assert "No case has IQR/median above 10%." in summary  # every planted spread is 2%
+    assert "This run has one size only, so there is no plot of time against size." in summary
+    for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", summary):
+        assert (built / link).is_file(), link
+
+
+def test_a_sweep_gets_a_plot_of_time_against_size(tmp_path):
+    document = fixture_document()
+    bigger = json.loads(json.dumps([b for b in document["benchmarks"] if b["extra_info"]["kind"] == "case"]))
+    for bench in bigger:
+        bench["extra_info"]["N"] = 4 * N
+        bench["stats"] = {k: v * 4 if k not in ("rounds", "iterations") else v for k, v in bench["stats"].items()}
+    document["benchmarks"] += bigger
     raw = tmp_path / "raw.json"
-    with pytest.raises(report.ReportError, match="already exists; a run never overwrites"):
-        report.build(raw, built)
+    raw.write_text(json.dumps(document))
+    report.build(raw, tmp_path / "run")
+    pngs = sorted(p.name for p in (tmp_path / "run").glob("*.png"))
+    assert "sizes.png" in pngs and len(pngs) <= 6
+    assert (tmp_path / "run" / "sizes.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![Median time against FLOPs](sizes.png)" in (tmp_path / "run" / "summary.md").read_text()
+    table = rows(tmp_path / "run")
+    assert one(table, impl="fast", phase="grads", timing="latency", N=4 * N)["median_s"] == pytest.approx(1e-3)
+    # No GEMM was timed at the bigger size: no floor there, rather than the default size's.
+    assert table[table["N"] == 4 * N]["gemm_floor_s"].isna().all()
+
+
+# --- the trimmed real run: every derived figure recomputed here from its raw numbers ----------------
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    run = tmp_path_factory.mktemp("real") / "run"
+    report.build(DATA / "bench_fixture.json", run)
+    return run, json.loads((DATA / "bench_fixture.json").read_text())["benchmarks"]
+
+
+def raw_of(benchmarks, kind):
+    return [(b["extra_info"], b["stats"]) for b in benchmarks if b["extra_info"]["kind"] == kind]
+
+
+def test_real_rows_carry_their_own_medians_flops_and_noise(real):
+    run, benchmarks = real
+    table = rows(run)
+    cases = raw_of(benchmarks, "case")
+    assert len(table) == len(cases)
+    written_out = {"forward": FORWARD_FLOPS, "grads": GRADS_FLOPS, "step": GRADS_FLOPS}
+    for info, stat in cases:
+        row = one(table, impl=info["impl"], dtype=info["dtype"], phase=info["phase"])
+        assert row["median_s"] == stat["median"] and row["q1_s"] == stat["q1"] and row["q3_s"] == stat["q3"]
+        assert row["flops"] == written_out[info["phase"]]
+        assert row["gflops"] == pytest.approx(row["flops"] / stat["median"] / 1e9)
+        assert row["noisy"] == (stat["iqr"] / stat["median"] > 0.10)
+    for _, group in table.groupby(["dtype", "phase"]):
+        assert (group["ratio_to_fastest"] == 1.0).sum() == 1
+    summary = (run / "summary.md").read_text()
+    assert "torch-autograd grads (latency) cpu float32" in summary  # a noisy case (IQR 10.4% of the median)
+
+
+def test_real_gemm_floor_and_the_statement_built_on_it(real):
+    run, benchmarks = real
+    table = rows(run)
+    best = {}
+    for info, stat in raw_of(benchmarks, "gemm"):
+        key = (info["dtype"], info["product"])
+        best[key] = min(best.get(key, float("inf")), stat["median"])
+    names = [name for name, *_ in PRODUCTS]
+    float32 = {"forward": best["float32", "x@w1"] + best["float32", "h_relu@w2"],
+               "grads": sum(best["float32", name] for name in names)}
+    float32["step"] = float32["grads"]
+    for row in table[table["dtype"] == "float32"].itertuples():
+        assert row.gemm_floor_s == pytest.approx(float32[row.phase])
+        assert row.ratio_to_floor == pytest.approx(row.median_s / float32[row.phase])
+    # The fixture keeps only two float64 products: a forward floor, none for the five-product phases.
+    float64 = table[table["dtype"] == "float64"]
+    assert float64[float64["phase"] == "forward"]["gemm_floor_s"].tolist() == pytest.approx(
+        [best["float64", "x@w1"] + best["float64", "h_relu@w2"]] * 2)
+    assert float64[float64["phase"] != "forward"]["gemm_floor_s"].isna().all()
+
+    grads = table[(table["dtype"] == "float32") & (table["phase"] == "grads")]
+    eager = grads["impl"].str.contains("eager")
+    missing = grads[~eager & (grads["median_s"] > 1.3 * float32["grads"])].sort_values("median_s")
+    summary = (run / "summary.md").read_text()
+    statement = next(line for line in summary.splitlines() if line.startswith("- cpu float32: grads above"))
+    assert ", ".join(f"{r.impl} ({r.median_s / float32['grads']:.2f}×)" for r in missing.itertuples()) in statement
+    assert "eager" not in statement
+    assert "- cpu float64: GEMM floor not measured; no comparison." in summary
