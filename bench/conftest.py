@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from bench.sizes import PRESETS
+
 
 def pytest_addoption(parser):
     parser.getgroup("twolayer-bench").addoption(

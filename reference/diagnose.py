@@ -131,13 +131,17 @@ def diagnose(quantity: str, got, inputs: Inputs, precision: str) -> Diagnosis:
     return Diagnosis("unknown", f"{quantity} disagrees in no pattern the suite knows")
 
 
-def diagnose_calls(quantity: str, first, second, inputs: Inputs, precision: str) -> Diagnosis | None:
-    """A second call on the same state that differs from a right first call."""
-    problem = inputs.problem
+def _agrees(quantity: str, got, expected, inputs: Inputs, precision: str, factor: float = 1.0) -> bool:
+    """Whether ``got`` equals ``factor * expected`` within the tolerance at ``inputs``."""
     scale = model.error_scales(inputs.x, inputs.y, inputs.params)[quantity]
-    first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
-    if first.shape == second.shape and compare(quantity, second, 2 * first, 2 * np.asarray(scale), problem,
-                                               precision).passed:
+    got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    return got.shape == expected.shape and compare(quantity, got, factor * expected, factor * np.asarray(scale),
+                                                   inputs.problem, precision).passed
+
+
+def diagnose_calls(quantity: str, first, second, inputs: Inputs, precision: str) -> Diagnosis:
+    """A second call on the same state that differs from a right first call."""
+    if _agrees(quantity, second, first, inputs, precision, factor=2.0):
         return Diagnosis("accumulates", f"the second call's {quantity} is twice the first: gradients accumulate "
                          "across calls (never zeroed)")
     return Diagnosis("call-dependent", f"the second call's {quantity} differs from the first: the call changes state")
@@ -145,10 +149,7 @@ def diagnose_calls(quantity: str, first, second, inputs: Inputs, precision: str)
 
 def diagnose_points(quantity: str, at_start, at_later, later: Inputs, precision: str) -> Diagnosis | None:
     """A result at a later parameter point that equals the result at the start."""
-    problem = later.problem
-    scale = model.error_scales(later.x, later.y, later.params)[quantity]
-    at_start, at_later = np.asarray(at_start, dtype=np.float64), np.asarray(at_later, dtype=np.float64)
-    if at_start.shape == at_later.shape and compare(quantity, at_later, at_start, scale, problem, precision).passed:
+    if _agrees(quantity, at_later, at_start, later, precision):
         return Diagnosis("unchanged", f"{quantity} does not change when the parameters change: computed from "
                          "stale or cached parameters")
     return None
