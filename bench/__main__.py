@@ -19,25 +19,11 @@ from pathlib import Path
 
 from bench import report
 from bench.sizes import PRESETS
+from impls.threads import thread_environment
 
 #: pytest-benchmark settings: warm-up on, enough rounds for a median and an IQR, bounded time.
 TIMING_OPTIONS = ["--benchmark-warmup=on", "--benchmark-warmup-iterations=20", "--benchmark-min-rounds=25",
                   "--benchmark-max-time=0.5", "--benchmark-disable-gc", "--benchmark-sort=name"]
-
-
-def thread_environment(threads: int, use_gpu: bool) -> dict[str, str]:
-    """The same thread count for every framework, through the variables each of them reads."""
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = str(threads)
-    if threads == 1:
-        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
-                            " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
-    if not use_gpu:
-        env["JAX_PLATFORMS"] = "cpu"
-    # jax would otherwise take 75% of the GPU's memory at start-up, leaving torch little.
-    env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
-    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     command = shlex.join(["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])])
     env = thread_environment(threads, use_gpu=args.device in ("all", "cuda") or "cuda" in args.device)
-    pytest_command = [sys.executable, "-m", "pytest", "bench", "-p", "no:cacheprovider", "-q",
+    pytest_command = [sys.executable, "-m", "pytest", "bench", "-n", "0", "-p", "no:cacheprovider", "-q",
                       f"--benchmark-json={raw}", *TIMING_OPTIONS, f"--preset={args.preset}",
                       f"--impl={args.impl}", f"--device={args.device}", f"--dtype={args.dtype}",
                       f"--mode={args.mode}", *(f"--impl-path={path}" for path in args.impl_path)]

@@ -1,10 +1,11 @@
-"""Options for the benchmarks: the size preset and the selection shared with the test suite."""
+"""Options for the benchmarks: the size preset (the selection is the project plugin's, shared with the tests)."""
 
 from __future__ import annotations
 
 import os
 
 from bench.sizes import PRESETS
+from impls.threads import limit_threads
 
 
 def pytest_addoption(parser):
@@ -13,12 +14,8 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    # Threads are set by the environment (bench.__main__ sets OMP/MKL/OPENBLAS/XLA); torch
-    # reads its own count at start-up from OMP_NUM_THREADS, and is told again here to be sure.
+    # Threads come from the environment (bench.__main__ sets it for every framework); torch and
+    # BLAS are told again here, in case a pool started before the variables were read.
     threads = os.environ.get("OMP_NUM_THREADS")
     if threads:
-        try:
-            import torch
-        except ImportError:
-            return
-        torch.set_num_threads(int(threads))
+        limit_threads(int(threads))

@@ -11,7 +11,8 @@ import subprocess
 import sys
 from typing import Any
 
-from impls.backends import BACKENDS, DEVICES, thread_settings
+from impls.backends import BACKENDS, DEVICES
+from impls.threads import thread_settings
 
 
 def _run(*command: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reference.problem import Problem
+from reference.problem.inputs import Problem
 
 PHASES = ("forward", "grads", "step")
 

@@ -13,12 +13,14 @@ import time
 import numpy as np
 import pytest
 
+from bench.schema import CaseInfo, GemmInfo
 from bench.sizes import PHASES, PRESETS, flops, matmuls
-from impls.backends import BACKENDS, DEVICES, DTYPES, thread_count
-from reference.problem import draw
+from impls.backends import BACKENDS, DEVICES, DTYPES
+from impls.threads import thread_count
+from reference.problem.cases import TUTORIAL_LR
+from reference.problem.inputs import draw
 
 pytestmark = pytest.mark.bench
-LR = 1e-6
 #: latency: every call synchronized; throughput: calls queued, one synchronization per round.
 TIMINGS = ("latency", "throughput")
 
@@ -51,7 +53,7 @@ QUEUED_CALLS = 20
 def test_phase(benchmark, session, problem, phase, timing):
     """One phase, timed per call (latency: each call synchronized) or per queue (throughput)."""
     inputs = draw(problem)
-    state = session.prepare(inputs, LR)
+    state = session.prepare(inputs, TUTORIAL_LR)
     call = phase_call(session, state, phase)
     if timing == "throughput":
         if session.backend.sync_policy(session.device).startswith("none"):
@@ -61,20 +63,19 @@ def test_phase(benchmark, session, problem, phase, timing):
     else:
         timed = call
     benchmark.group = f"{session.device} {session.dtype} {session.mode} {problem.id} {phase} {timing}"
-    benchmark.extra_info.update(
-        kind="case", impl=session.impl.name, framework=session.impl.backend, device=session.device,
-        dtype=session.dtype, precision=session.mode, N=problem.N, D_in=problem.D_in, H=problem.H,
-        D_out=problem.D_out, bias=problem.bias, phase=phase, timing=timing,
-        calls_per_round=QUEUED_CALLS if timing == "throughput" else 1,
-        sync=session.backend.sync_policy(session.device), threads=thread_count(), flops=flops(problem, phase))
     with session.scope():
-        benchmark.extra_info["first_call_s"] = first_call_seconds(call)
+        first_call_s = first_call_seconds(call)
         benchmark(timed)
-        if timing == "latency":
-            benchmark.extra_info.update(
-                device_time_s=session.backend.device_seconds(call, session.device),
-                peak_memory_bytes=session.backend.peak_memory_bytes(call, session.device),
-                kernels_per_call=session.backend.kernels_per_call(call, session.device))
+        device_measures = {} if timing != "latency" else dict(
+            device_time_s=session.backend.device_seconds(call, session.device),
+            peak_memory_bytes=session.backend.peak_memory_bytes(call, session.device),
+            kernels_per_call=session.backend.kernels_per_call(call, session.device))
+    benchmark.extra_info.update(CaseInfo(
+        impl=session.impl.name, framework=session.impl.backend, eager_by_design=session.impl.eager_by_design,
+        device=session.device, dtype=session.dtype, mode=session.mode, N=problem.N, D_in=problem.D_in, H=problem.H,
+        D_out=problem.D_out, bias=problem.bias, phase=phase, timing=timing,
+        calls_per_round=QUEUED_CALLS if timing == "throughput" else 1, sync=session.backend.sync_policy(session.device),
+        threads=thread_count(), flops=flops(problem, phase), first_call_s=first_call_s, **device_measures).extra_info())
 
 
 def _library_arrays(library: str, device: str, dtype: str, *shapes: tuple[int, int]):
@@ -100,8 +101,7 @@ def test_gemm(benchmark, problem, product, library, dtype_name, device_name):
                                       (n, k) if right.endswith(".T") else (k, n))
     a, b = (a.T if left.endswith(".T") else a), (b.T if right.endswith(".T") else b)
     benchmark.group = f"gemm {device_name} {dtype_name} {problem.id}"
-    benchmark.extra_info.update(
-        kind="gemm", library=library, device=device_name, dtype=dtype_name, N=problem.N, D_in=problem.D_in,
-        H=problem.H, D_out=problem.D_out, product=product, flops=2 * m * k * n,
-        sync=backend.sync_policy(device_name))
+    benchmark.extra_info.update(GemmInfo(
+        library=library, device=device_name, dtype=dtype_name, N=problem.N, D_in=problem.D_in, H=problem.H,
+        D_out=problem.D_out, product=product, flops=2 * m * k * n, sync=backend.sync_policy(device_name)).extra_info())
     benchmark(lambda: backend.sync(a @ b, device_name))

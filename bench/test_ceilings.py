@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 
 import impls
+from bench.schema import AAInfo, LaunchInfo, OverheadInfo, PeakInfo
 from bench.test_bench import _library_arrays, phase_call
 from impls.backends import DEVICES, DTYPES
-from impls.contract import Session, UnsupportedCase
-from reference.problem import Problem, draw
+from impls.contract import UnsupportedCase
+from reference.check.session import Session
+from reference.problem.cases import TUTORIAL_LR
+from reference.problem.inputs import Problem, draw
 
 pytestmark = pytest.mark.bench
 PEAK_SIZE = 2048
@@ -24,15 +27,15 @@ def test_peak(benchmark, library, dtype_name, device_name):
     n = PEAK_SIZE
     backend, (a, b) = _library_arrays(library, device_name, dtype_name, (n, n), (n, n))
     benchmark.group = f"peak {device_name} {dtype_name}"
-    benchmark.extra_info.update(kind="peak", library=library, device=device_name, dtype=dtype_name,
-                                n=n, flops=2 * n**3, sync=backend.sync_policy(device_name))
+    benchmark.extra_info.update(PeakInfo(library=library, device=device_name, dtype=dtype_name, n=n, flops=2 * n**3,
+                                         sync=backend.sync_policy(device_name)).extra_info())
     benchmark(lambda: backend.sync(a @ b, device_name))
 
 
 def test_harness_overhead(benchmark):
     """An empty callable: what the timing loop itself adds to every measurement."""
     benchmark.group = "overhead"
-    benchmark.extra_info.update(kind="overhead")
+    benchmark.extra_info.update(OverheadInfo().extra_info())
     benchmark(lambda: None)
 
 
@@ -49,11 +52,11 @@ def _aa_session() -> Session:
 def test_aa(benchmark, repeat):
     """The same case twice in one run; the report states how far apart their medians are."""
     session, problem = _aa_session(), Problem()
-    call = phase_call(session, session.prepare(draw(problem), 1e-6), "grads")
+    call = phase_call(session, session.prepare(draw(problem), TUTORIAL_LR), "grads")
     benchmark.group = "A/A"
-    benchmark.extra_info.update(kind="aa", repeat=repeat, impl=session.impl.name, device="cpu",
-                                dtype="float32", phase="grads", N=problem.N, D_in=problem.D_in,
-                                H=problem.H, D_out=problem.D_out)
+    benchmark.extra_info.update(AAInfo(repeat=repeat, impl=session.impl.name, device="cpu", dtype="float32",
+                                       phase="grads", N=problem.N, D_in=problem.D_in, H=problem.H,
+                                       D_out=problem.D_out).extra_info())
     with session.scope():
         benchmark(call)
 
@@ -65,6 +68,6 @@ def test_kernel_launch(benchmark):
     """The cost of launching one tiny CUDA kernel, queued back to back: the launch floor's unit."""
     backend, (tiny,) = _library_arrays("torch", "cuda", "float32", (1, 1))
     benchmark.group = "launch cuda"
-    benchmark.extra_info.update(kind="launch", library="torch", device="cuda", calls_per_round=LAUNCHES_PER_ROUND,
-                                sync=backend.sync_policy("cuda"))
+    benchmark.extra_info.update(LaunchInfo(library="torch", device="cuda", calls_per_round=LAUNCHES_PER_ROUND,
+                                           sync=backend.sync_policy("cuda")).extra_info())
     benchmark(lambda: backend.sync([tiny.add_(0) for _ in range(LAUNCHES_PER_ROUND)], "cuda"))

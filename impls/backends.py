@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import os
 from functools import cache
 from typing import Any, Callable, ContextManager
 
@@ -21,6 +20,11 @@ DTYPES = ("float32", "float64")
 #: matmul precision "highest" in jax); "tf32" lets CUDA tensor cores round their inputs to
 #: TF32's 10-bit mantissa. Only float32 on CUDA has a tf32 mode.
 MODES = ("strict", "tf32")
+
+
+def mode_applies(device: str, dtype: str, mode: str) -> bool:
+    """tf32 is a way of computing float32 products on CUDA tensor cores; strict applies everywhere."""
+    return mode == "strict" or (dtype == "float32" and device == "cuda")
 
 
 class Backend:
@@ -66,11 +70,7 @@ class Backend:
         return contextlib.nullcontext()
 
     def mode_missing_reason(self, device: str, dtype: str, mode: str) -> str | None:
-        if mode == "strict":
-            return None
-        if dtype != "float32" or device != "cuda":
-            return f"{mode} mode applies to float32 on cuda only"
-        return None
+        return None if mode_applies(device, dtype, mode) else f"{mode} mode applies to float32 on cuda only"
 
     def sync_policy(self, device: str) -> str:
         """How a timed call waits for its result, as recorded in the benchmark CSV."""
@@ -214,18 +214,3 @@ class JaxBackend(Backend):
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (NumpyBackend(), TorchBackend(), JaxBackend())}
-
-
-def thread_count() -> int:
-    """Threads each framework was told to use: OMP_NUM_THREADS where set, else every core."""
-    return int(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
-
-
-def thread_settings() -> dict[str, str]:
-    """The thread-related environment and per-framework thread counts, for reports and headers."""
-    settings = {var: os.environ.get(var, "") for var in
-                ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS")}
-    settings["cpu_count"] = str(os.cpu_count())
-    if BACKENDS["torch"].missing_reason() is None:
-        settings["torch_threads"] = str(BACKENDS["torch"].lib.get_num_threads())
-    return settings

@@ -76,3 +76,4 @@ class JaxGradEager(JaxGrad):
     name = "jax-grad-eager"
     summary = "the same jax code without jax.jit: every operation dispatched one at a time"
     compile = staticmethod(lambda f: f)
+    eager_by_design = True

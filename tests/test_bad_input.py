@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import impls
-from impls.contract import Session, UnsupportedCase
+from impls.contract import UnsupportedCase
 from impls.numpy_manual import NumpyManual
-from reference.cases import inputs_at
+from reference.check.session import Session
+from reference.model.points import inputs_at
 
 
 def numpy_session(dtype="float64"):
@@ -93,7 +94,7 @@ def test_missing_framework_is_unsupported_not_an_import_error(monkeypatch):
 
 @pytest.mark.parametrize("option,value", [("--impl", "numpy-manual,nope"), ("--device", "gpu"), ("--dtype", "half")])
 def test_unknown_name_on_the_command_line_is_a_usage_error(option, value):
-    run = subprocess.run([sys.executable, "-m", "pytest", option, value, "--collect-only", "-q", "-p", "no:cacheprovider"],
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", option, value, "--collect-only", "-q", "-p", "no:cacheprovider"],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == pytest.ExitCode.USAGE_ERROR, run.stdout + run.stderr
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR")]

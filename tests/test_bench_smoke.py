@@ -11,7 +11,7 @@ pytest.importorskip("pytest_benchmark", reason="the benchmarks need pytest-bench
 
 def run_benchmarks_once(*options: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
-    return subprocess.run([sys.executable, "-m", "pytest", "bench", "--benchmark-disable", "-q",
+    return subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "bench", "--benchmark-disable", "-q",
                            "-p", "no:cacheprovider", *options], capture_output=True, text=True, env=env, timeout=600)
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 import impls
-from impls.contract import PluginError, Session
-from reference.verdict import evaluate
+from impls.contract import PluginError
+from reference.check.catalogue import select
+from reference.check.run import evaluate
+from reference.check.session import Session
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "my_impl.py"
 QUICK = ("tutorial", "odd")
@@ -27,33 +29,39 @@ def write_variant(tmp_path, name, old, new):
 def run_check(*args, block=()):
     """python -m reference.check in a child process, optionally with frameworks made unimportable."""
     blocker = "".join(f"sys.modules[{m!r}] = None; " for m in block)
-    code = f"import sys; {blocker}from reference.check import main; sys.exit(main(sys.argv[1:]))"
+    code = f"import sys; {blocker}from reference.check.__main__ import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
                           timeout=600, cwd=Path(__file__).parent.parent)
 
 
 def test_example_plugin_passes_with_numpy_alone():
-    run = run_check(EXAMPLE, "--shapes", ",".join(QUICK), block=("torch", "jax"))
+    run = run_check(EXAMPLE, "--shape", ",".join(QUICK), block=("torch", "jax"))
     assert run.returncode == 0, run.stdout + run.stderr
     assert "verdict: PASS" in run.stdout
 
 
 def test_broken_copy_of_the_example_gets_the_right_diagnosis(tmp_path):
     broken = write_variant(tmp_path, "halved", "grad_y_pred = 2 * (y_pred - s.y)", "grad_y_pred = (y_pred - s.y)")
-    run = run_check(broken, "--shapes", ",".join(QUICK), "--dtype", "float64")
+    run = run_check(broken, "--shape", ",".join(QUICK), "--dtype", "float64")
     assert run.returncode == 1, run.stdout + run.stderr
     assert "factor 2 from the derivative of the square is missing" in run.stdout
 
 
-def test_pytest_runs_the_suite_on_a_plugin():
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--impl-path", str(EXAMPLE),
-                          "tests/test_agreement.py", "-k", "tutorial and nobias"],
-                         capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent)
-    assert run.returncode == 0, run.stdout[-2000:]
-    assert "my-numpy-net-cpu-float64-strict-tutorial-nobias-step0" in subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--impl-path", str(EXAMPLE),
-         "tests/test_agreement.py"], capture_output=True, text=True, timeout=120,
-        cwd=Path(__file__).parent.parent).stdout
+def pytest_run(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", *map(str, args)],
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent, env=env)
+
+
+def test_pytest_runs_the_whole_catalogue_on_a_plugin():
+    # README's command as written: --impl-path alone selects the plug-in's cases and nothing else.
+    run = pytest_run(f"--impl-path={EXAMPLE}", "-q")
+    summary = run.stdout.strip().splitlines()[-1]
+    assert run.returncode == 0, run.stdout[-3000:]
+    checks = len(select())
+    # Both dtypes through every check; the one skip is the cuda-vs-cpu comparison, with no cuda here.
+    assert summary.startswith(f"{2 * checks} passed, 1 skipped, ") and "failed" not in summary, summary
+    collected = pytest_run(f"--impl-path={EXAMPLE}", "--collect-only", "-q").stdout
+    assert "my-numpy-net-cpu-float64-strict-agreement-tutorial-nobias-step0" in collected
 
 
 @pytest.mark.parametrize("source,message", [
@@ -91,7 +99,7 @@ def test_pytest_reports_a_broken_plugin_as_a_usage_error(tmp_path):
     path.write_text("raise ImportError('cannot find my framework')\n")
     # The --opt=value form: a separate value outside the project would be read as a test path
     # before the project's options are known, and move pytest's rootdir there.
-    run = subprocess.run([sys.executable, "-m", "pytest", f"--impl-path={path}", "--collect-only", "-q",
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", f"--impl-path={path}", "--collect-only", "-q",
                           "-p", "no:cacheprovider"], capture_output=True, text=True, timeout=120,
                          cwd=Path(__file__).parent.parent)
     assert run.returncode == pytest.ExitCode.USAGE_ERROR
@@ -106,15 +114,15 @@ def test_pytest_reports_a_broken_plugin_as_a_usage_error(tmp_path):
 ])
 def test_plugin_that_misbehaves_at_run_time_is_reported_and_the_run_goes_on(tmp_path, old, new, code):
     plugin = impls.load_plugin(str(write_variant(tmp_path, f"bad_{code}", old, new)))
-    verdict = evaluate(Session(plugin, "cpu", "float64"), shapes=("odd",), timeout_s=2.0)
-    assert code in verdict.codes(), [(o.check, o.explanation) for o in verdict.outcomes]
-    assert len(verdict.outcomes) == 1 + 4 + 2  # relu tie, 2 biases x 2 points, 2 trainings: all ran
+    checks = select(["odd"])
+    rows = evaluate(Session(plugin, "cpu", "float64"), checks, timeout_s=0.5)
+    assert code in set().union(*(row.outcome.codes for row in rows)), [(r.check.id, r.outcome.explanation) for r in rows]
+    assert [row.check for row in rows] == checks  # every check ran, whatever the earlier ones met
 
 
 def test_pytest_stops_a_hanging_plugin_and_goes_on(tmp_path):
-    pytest.importorskip("pytest_timeout")
     hanging = write_variant(tmp_path, "hangs", "        return loss, grads\n", "        while True:\n            pass\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--impl-path={hanging}",
-                          "--dtype=float64", "tests/test_relu_tie.py"], capture_output=True, text=True, timeout=600,
-                         cwd=Path(__file__).parent.parent, env={**os.environ, "TWOLAYER_PLUGIN_TIMEOUT_S": "2"})
-    assert "Timeout" in run.stdout and "2 failed" in run.stdout and "1 passed" in run.stdout, run.stdout[-2000:]
+    run = pytest_run("-q", f"--impl-path={hanging}", "--dtype=float64", "-k", "relu-at-zero or matmul-precision",
+                     env={**os.environ, "TWOLAYER_CHECK_TIMEOUT_S": "2"})
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert run.stdout.count("timed out: no result after 2 s") == 2 and "2 failed" in run.stdout, run.stdout[-2000:]

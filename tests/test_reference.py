@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from reference import model
-from reference.problem import (KINK_MARGIN, Problem, draw, kink_margin_ok, make_inputs, pre_activation,
-                               with_kink_margin)
+from reference.model import network
+from reference.model.margin import KINK_MARGIN, kink_margin_ok, make_inputs, pre_activation, with_kink_margin
+from reference.problem.inputs import Problem, draw
 
 SMALL = [Problem(N=3, D_in=5, H=4, D_out=2, bias=b, seed=s) for b in (False, True) for s in (0, 1)]
 ids = [p.id + f"-seed{p.seed}" for p in SMALL]
@@ -14,16 +14,16 @@ ids = [p.id + f"-seed{p.seed}" for p in SMALL]
 @pytest.mark.parametrize("problem", SMALL, ids=ids)
 def test_gradients_match_central_differences_entry_by_entry(problem):
     inputs = make_inputs(problem)
-    _, grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
+    _, grads = network.loss_and_grads(inputs.x, inputs.y, inputs.params)
     eps = 1e-6
     for name, param in inputs.params.items():
         numeric = np.zeros_like(param)
         for index in np.ndindex(param.shape):
             shifted = {k: v.copy() for k, v in inputs.params.items()}
             shifted[name][index] += eps
-            up = model.loss(inputs.x, inputs.y, shifted)
+            up = network.loss(inputs.x, inputs.y, shifted)
             shifted[name][index] -= 2 * eps
-            down = model.loss(inputs.x, inputs.y, shifted)
+            down = network.loss(inputs.x, inputs.y, shifted)
             numeric[index] = (up - down) / (2 * eps)
         np.testing.assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max(),
                                    err_msg=f"d loss / d {name}")
@@ -34,7 +34,7 @@ def test_gradients_match_central_differences_entry_by_entry(problem):
 def test_taylor_remainder_shrinks_as_eps_squared(problem):
     # |L(p + eps d) - L(p) - eps <grad, d>| = O(eps^2): halving eps quarters the remainder.
     inputs = make_inputs(problem)
-    value, grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
+    value, grads = network.loss_and_grads(inputs.x, inputs.y, inputs.params)
     rng = np.random.default_rng(1)
     direction = {k: rng.standard_normal(v.shape) for k, v in inputs.params.items()}
     slope = sum(np.sum(grads[k] * direction[k]) for k in grads)
@@ -43,7 +43,7 @@ def test_taylor_remainder_shrinks_as_eps_squared(problem):
     remainders = []
     for eps in epsilons:
         moved = {k: v + eps * direction[k] for k, v in inputs.params.items()}
-        remainders.append(abs(model.loss(inputs.x, inputs.y, moved) - value - eps * slope))
+        remainders.append(abs(network.loss(inputs.x, inputs.y, moved) - value - eps * slope))
     orders = np.log2(np.array(remainders[:-1]) / np.array(remainders[1:]))
     np.testing.assert_allclose(orders, 2.0, atol=0.1, err_msg=f"remainders {remainders}")
 
@@ -63,19 +63,19 @@ def test_gradients_match_torch_gradcheck(bias):
 
     assert torch.autograd.gradcheck(torch_loss, tensors, eps=1e-6, atol=1e-5, rtol=1e-6)
     torch_grads = torch.autograd.grad(torch_loss(*tensors), tensors)
-    _, grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
+    _, grads = network.loss_and_grads(inputs.x, inputs.y, inputs.params)
     for name, expected in zip(names, torch_grads):
         np.testing.assert_allclose(grads[name], expected.numpy(), rtol=1e-12, atol=1e-12 * np.abs(expected.numpy()).max())
 
 
 def test_gradient_descent_step_moves_against_the_gradient():
     inputs = make_inputs(Problem(N=5, D_in=7, H=6, D_out=2, bias=True))
-    value, grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
-    before, after = model.step(inputs.x, inputs.y, inputs.params, lr=1e-3)
+    value, grads = network.loss_and_grads(inputs.x, inputs.y, inputs.params)
+    before, after = network.step(inputs.x, inputs.y, inputs.params, lr=1e-3)
     assert before == value
     for name in grads:
         np.testing.assert_array_equal(after[name], inputs.params[name] - 1e-3 * grads[name])
-    assert model.loss(inputs.x, inputs.y, after) < value
+    assert network.loss(inputs.x, inputs.y, after) < value
 
 
 @pytest.mark.parametrize("problem", [Problem(), Problem(N=37, D_in=123, H=45, D_out=7, bias=True),
@@ -102,8 +102,8 @@ def test_plain_draws_do_violate_the_margin():
 
 def test_error_scales_bound_the_values():
     inputs = make_inputs(Problem(N=9, D_in=20, H=11, D_out=4, bias=True))
-    value, grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
-    scales = model.error_scales(inputs.x, inputs.y, inputs.params)
+    value, grads = network.loss_and_grads(inputs.x, inputs.y, inputs.params)
+    scales = network.error_scales(inputs.x, inputs.y, inputs.params)
     assert value <= scales["loss"]
     for name, grad in grads.items():
         assert np.all(np.abs(grad) <= scales[name] * (1 + 1e-12)), name

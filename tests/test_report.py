@@ -17,6 +17,7 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 from bench import report  # noqa: E402
+from bench.schema import TIMES  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 N, D_IN, H, D_OUT = 64, 1000, 100, 10
@@ -25,6 +26,7 @@ PRODUCTS = [("x@w1", N, D_IN, H), ("h_relu@w2", N, H, D_OUT), ("h_relu.T@grad_y_
             ("grad_y_pred@w2.T", N, D_OUT, H), ("x.T@grad_h", D_IN, N, H)]
 FORWARD_FLOPS = 2 * N * D_IN * H + 2 * N * H * D_OUT
 GRADS_FLOPS = FORWARD_FLOPS + 2 * H * N * D_OUT + 2 * N * D_OUT * H + 2 * D_IN * N * H
+FLOPS = {"forward": FORWARD_FLOPS, "grads": GRADS_FLOPS, "step": GRADS_FLOPS}
 #: Planted medians (seconds): impl -> phase -> median. Forward and grads differ by a
 #: different factor for each implementation, so swapped labels cannot go unnoticed.
 MEDIANS = {"fast": {"forward": 100e-6, "grads": 250e-6, "step": 300e-6},
@@ -45,9 +47,9 @@ def stats(median, spread=0.02, calls=1):
 def case(impl, phase, median, timing="latency", calls=1, spread=0.02):
     return {"name": f"test_phase[{impl}-{phase}-{timing}]", "stats": stats(median, spread, calls),
             "extra_info": {"kind": "case", "impl": impl, "framework": "numpy", "device": "cpu", "dtype": "float32",
-                           "precision": "strict", "N": N, "D_in": D_IN, "H": H, "D_out": D_OUT, "bias": False,
+                           "mode": "strict", "eager_by_design": impl == "eager", "N": N, "D_in": D_IN, "H": H, "D_out": D_OUT, "bias": False,
                            "phase": phase, "timing": timing, "calls_per_round": calls, "sync": "none",
-                           "threads": 2, "flops": 0, "first_call_s": 0.5}}
+                           "threads": 2, "flops": FLOPS[phase], "first_call_s": 0.5}}
 
 
 #: machine.json as bench.machine writes it (the runner writes it before the report is built).
@@ -61,7 +63,8 @@ def fixture_document():
     benchmarks.append(case("fast", "grads", 200e-6, timing="throughput", calls=20))
     benchmarks += [{"name": f"test_gemm[{lib}-{product}]", "stats": stats(m),
                     "extra_info": {"kind": "gemm", "library": lib, "device": "cpu", "dtype": "float32", "N": N,
-                                   "D_in": D_IN, "H": H, "D_out": D_OUT, "product": product}}
+                                   "D_in": D_IN, "H": H, "D_out": D_OUT, "product": product,
+                                   "flops": next(2 * m * k * n for name, m, k, n in PRODUCTS if name == product)}}
                    for (lib, product), m in GEMM.items()]
     benchmarks += [{"name": f"test_peak[{lib}]", "stats": stats(m),
                     "extra_info": {"kind": "peak", "library": lib, "device": "cpu", "dtype": "float32", "n": 1024,
@@ -168,7 +171,7 @@ def planted(table, impl, phase, factor):
     """A copy of the table where one case is ``factor`` times slower, quartiles moved with it."""
     changed = table.copy()
     mask = (changed["impl"] == impl) & (changed["phase"] == phase) & (changed["timing"] == "latency")
-    for key in report.TIMES:
+    for key in TIMES:
         changed.loc[mask, key] *= factor
     return changed
 
@@ -341,7 +344,7 @@ def test_real_gemm_floor_and_the_statement_built_on_it(real):
     assert float64[float64["phase"] != "forward"]["gemm_floor_s"].isna().all()
 
     grads = table[(table["dtype"] == "float32") & (table["phase"] == "grads")]
-    eager = grads["impl"].str.contains("eager")
+    eager = grads["eager_by_design"]
     missing = grads[~eager & (grads["median_s"] > 1.3 * float32["grads"])].sort_values("median_s")
     summary = (run / "summary.md").read_text()
     statement = next(line for line in summary.splitlines() if line.startswith("- cpu float32: grads above"))

@@ -9,15 +9,22 @@ import numpy as np
 import pytest
 
 import impls.numpy_manual as numpy_manual
-from impls.contract import Session
 from impls.numpy_manual import NumpyManual
-from reference.cases import inputs_at
-from reference.checks import agreement
+from reference.check.measure import agreement, matmul_precision_probe
+from reference.check.session import Session
+from reference.model.points import inputs_at
 
 
 def sequential_matmul(a, b):
-    """a @ b accumulated one term at a time, in a's dtype: the least accurate order a correct code uses."""
-    return np.cumsum(a[:, :, None] * b[None, :, :], axis=1, dtype=a.dtype)[:, -1, :]
+    """a @ b accumulated one term at a time, in a's dtype: the least accurate order a correct code uses.
+
+    Every entry's sum runs over k in order, each product rounded and then added; the loop over k
+    is vectorized over all entries at once.
+    """
+    total = np.zeros((a.shape[0], b.shape[1]), dtype=a.dtype)
+    for k in range(a.shape[1]):
+        total += np.multiply.outer(a[:, k], b[k])
+    return total
 
 
 class OwnProducts(NumpyManual):
@@ -85,3 +92,9 @@ def test_tf32_products_pass_their_own_tolerance_with_room():
     # The float32 tolerance does not tell TF32 from float32 (they differ by 2**13 in u, the
     # tolerance's room is larger); the exact precision probe in tests/test_precision.py does.
     assert worst_ratio(EmulatedTF32(), "float32", precision="tf32") < 1e-3
+
+
+def test_the_probe_catches_tf32_products():
+    # The float32 tolerance cannot tell TF32 from float32; the catalogue's matmul-precision
+    # check reads this exact probe instead.
+    assert matmul_precision_probe(Session(EmulatedTF32(), "cpu", "float32")) == 0.0

@@ -18,6 +18,7 @@ from impls.torch_autograd import TorchAutograd
 from impls.torch_function import TorchFunction
 from impls.torch_manual import TorchManual
 from impls.torch_nn import State, TorchNN
+from tests.known_wrong import tutorial_mistakes as tm
 
 
 def numpy_backward(x, y, w1, w2, b1=None, b2=None, *, grad_scale=2.0, mask="h < 0", w2_from="h_relu",
@@ -291,3 +292,7 @@ CATALOGUE = [BatchMean, ForgotFactorTwo, OppositeSign, MissingReluMask, InPlaceR
              ReshapeNotTranspose, TransposedGradients, BiasGradWrongAxis, CachedGradients, HardcodedLearningRate,
              GradientAscent, ZeroGradBeforeStep, JaxFloat32Inside, TorchNNDefaultFloat32, HardcodedBatch64,
              JaxMeanLoss, JaxStepKeepsOldParams, InPlaceOnSavedInput, LinearWithDefaultBias]
+
+#: The whole public catalogue: the tutorials' five mistakes, then the twenty above.
+MISTAKES = [tm.RebindingUpdate, tm.MinibatchOverwrite, tm.GradW2FromPreactivation, tm.GradsNeverZeroed, tm.MSELossMean,
+            *CATALOGUE]

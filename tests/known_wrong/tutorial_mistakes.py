@@ -1,4 +1,4 @@
-"""The five mistakes found in the tutorials this project grew from (../shared/seeds/README.md)."""
+"""The five mistakes found in the tutorials this project grew from (the "learning PyTorch by examples" notebooks)."""
 
 import numpy as np
 import torch

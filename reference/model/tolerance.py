@@ -2,7 +2,7 @@
 
 Model: an entry computed in a precision with unit roundoff u, from inputs rounded to that
 precision, differs from the exact value by about ``c(n) * u * scale``. ``scale`` is the same
-computation carried out on absolute values (reference.model.error_scales): the sum of the
+computation carried out on absolute values (reference.model.network.error_scales): the sum of the
 absolute values of every product that feeds the entry, through the ReLU mask. ``n`` is the
 length of the longest chain of roundings behind it: the reductions over D_in and H in the
 forward pass, then D_out and N in the backward pass, plus a few elementwise operations.
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reference.problem import Problem
+from reference.problem.inputs import Problem
 
 #: Unit roundoff (half the machine epsilon) of each precision an implementation may compute in.
 #: "tf32" is float32 storage with matrix products on a 10-bit mantissa (NVIDIA tensor cores).
@@ -112,3 +112,12 @@ def compare(quantity: str, got: np.ndarray | float, expected: np.ndarray | float
     normwise = float(np.linalg.norm(got_a - ref_a) / norm_ref) if norm_ref > 0 else float(np.linalg.norm(got_a))
     return Comparison(quantity, float(ratios[worst]), tuple(int(i) for i in worst),
                       float(got_a[worst]), float(ref_a[worst]), float(tol[worst]), normwise)
+
+
+def curve_growth(step: int) -> float:
+    """How a training curve's tolerance grows with the step.
+
+    Each step adds its own rounding to the parameters; independent roundings add up like a
+    random walk, so the deviation from the reference's path grows like sqrt(steps).
+    """
+    return float(np.sqrt(1.0 + step))

@@ -1,31 +1,38 @@
 """The float64 reference: forward, loss, analytic gradients, gradient descent, and error scales.
 
 Written once, plainly, in float64 numpy; verified by finite differences, a Taylor test and
-torch.autograd.gradcheck (tests/test_reference.py). Everything else is compared with it.
+torch.autograd.gradcheck (tests/test_reference.py). Everything else is compared with it, and
+every other piece of the reference that needs the network's values calls ``forward``.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
 
-from reference.problem import Inputs
+from reference.problem.inputs import Inputs
 
 Params = Mapping[str, np.ndarray]
 
 
+def forward(x: np.ndarray, params: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """h, h_relu and y_pred: the network's one forward pass."""
+    h = x @ params["w1"] + params.get("b1", 0.0)           # (N, H)
+    h_relu = np.maximum(h, 0.0)                             # (N, H)
+    y_pred = h_relu @ params["w2"] + params.get("b2", 0.0)  # (N, D_out)
+    return h, h_relu, y_pred
+
+
 def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params) -> tuple[float, dict[str, np.ndarray]]:
     """loss = sum((relu(x @ w1 + b1) @ w2 + b2 - y) ** 2) and its gradient for every parameter."""
-    w1, w2 = params["w1"], params["w2"]
-    h = x @ w1 + params.get("b1", 0.0)           # (N, H)
-    h_relu = np.maximum(h, 0.0)                   # (N, H)
-    y_pred = h_relu @ w2 + params.get("b2", 0.0)  # (N, D_out)
+    h, h_relu, y_pred = forward(x, params)
     loss = float(np.sum((y_pred - y) ** 2))
 
     grad_y_pred = 2.0 * (y_pred - y)              # (N, D_out)
     grad_w2 = h_relu.T @ grad_y_pred              # (H, D_out)
-    grad_h = (grad_y_pred @ w2.T) * (h > 0)       # (N, H); the kink margin keeps h away from 0
+    grad_h = (grad_y_pred @ params["w2"].T) * (h > 0)  # (N, H); the kink margin keeps h away from 0
     grad_w1 = x.T @ grad_h                        # (D_in, H)
     grads = {"w1": grad_w1, "w2": grad_w2}
     if "b1" in params:
@@ -34,7 +41,7 @@ def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params) -> tuple[float,
 
 
 def loss(x: np.ndarray, y: np.ndarray, params: Params) -> float:
-    return loss_and_grads(x, y, params)[0]
+    return float(np.sum((forward(x, params)[2] - y) ** 2))
 
 
 def step(x: np.ndarray, y: np.ndarray, params: Params, lr: float) -> tuple[float, dict[str, np.ndarray]]:
@@ -60,17 +67,15 @@ def error_scales(x: np.ndarray, y: np.ndarray, params: Params) -> dict[str, np.n
     Forward and backward are sums of products; rounding in a sum of k products perturbs it by at
     most about k*u times the sum of the products' absolute values. Propagating absolute values
     through the network (the relu mask kept, residuals bounded by |y_pred| + |y|) gives that sum
-    for every entry of the loss and the gradients. reference/tolerance.py turns it into a bound.
+    for every entry of the loss and the gradients. reference/model/tolerance.py turns it into a bound.
     """
-    w1, w2 = np.abs(params["w1"]), np.abs(params["w2"])
-    h = x @ params["w1"] + params.get("b1", 0.0)
+    h, _, y_pred = forward(x, params)
     mask = h > 0
-    h_scale = np.abs(x) @ w1 + np.abs(params.get("b1", 0.0))            # (N, H)
-    h_relu_scale = h_scale * mask                                         # (N, H)
-    y_pred = np.maximum(h, 0.0) @ params["w2"] + params.get("b2", 0.0)
-    residual_scale = h_relu_scale @ w2 + np.abs(params.get("b2", 0.0)) + np.abs(y)  # (N, D_out)
+    absolute = {name: np.abs(value) for name, value in params.items()}
+    h_relu_scale = (forward(np.abs(x), absolute)[0]) * mask               # (N, H)
+    residual_scale = h_relu_scale @ absolute["w2"] + absolute.get("b2", 0.0) + np.abs(y)  # (N, D_out)
     grad_y_pred_scale = 2.0 * residual_scale                              # (N, D_out)
-    grad_h_scale = (grad_y_pred_scale @ w2.T) * mask                      # (N, H)
+    grad_h_scale = (grad_y_pred_scale @ absolute["w2"].T) * mask          # (N, H)
     scales: dict[str, np.ndarray | float] = {
         "loss": float(np.sum(np.abs(y_pred - y) * residual_scale)),
         "w1": np.abs(x).T @ grad_h_scale,                                 # (D_in, H)
@@ -79,3 +84,13 @@ def error_scales(x: np.ndarray, y: np.ndarray, params: Params) -> dict[str, np.n
     if "b1" in params:
         scales |= {"b1": grad_h_scale.sum(axis=0), "b2": grad_y_pred_scale.sum(axis=0)}
     return scales
+
+
+@lru_cache(maxsize=64)
+def reference_at(inputs: Inputs) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray | float]]:
+    """The reference's loss, gradients and error scales at ``inputs``, computed once per Inputs object.
+
+    Checks and diagnoses ask for these many times over the same (cached) inputs.
+    """
+    value, grads = loss_and_grads(inputs.x, inputs.y, inputs.params)
+    return value, grads, error_scales(inputs.x, inputs.y, inputs.params)

@@ -11,13 +11,14 @@ one parameter right and another wrong). Every diagnosis has a stable ``code`` fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from functools import lru_cache
+from typing import Mapping
 
 import numpy as np
 
-from reference import model
-from reference.problem import Inputs
-from reference.tolerance import UNIT_ROUNDOFF, compare
+from reference.model import network
+from reference.model.tolerance import UNIT_ROUNDOFF, compare
+from reference.problem.inputs import Inputs
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,18 @@ def _scale_factors(problem) -> dict[str, tuple[float, str]]:
     return unique
 
 
-def _mutants(inputs: Inputs) -> dict[str, tuple[str, Callable[[], tuple[float, dict]]]]:
-    """Reference variants with one known mistake each: code -> (explanation, loss and grads)."""
+@lru_cache(maxsize=16)
+def _mutants(inputs: Inputs) -> dict[str, tuple[str, float, dict[str, np.ndarray]]]:
+    """Reference variants with one known mistake each: code -> (explanation, loss, grads).
+
+    Computed once per inputs: every failing quantity of every failing check is tested against them.
+    """
     x, y, p = inputs.x, inputs.y, dict(inputs.params)
     problem = inputs.problem
     (D_in, H), D_out = p["w1"].shape, p["w2"].shape[1]
 
     def backward(grad_h_from: str = "mask", w2_from: str = "h_relu", bias_axis: int = 0):
-        h = x @ p["w1"] + p.get("b1", 0.0)
-        h_relu = np.maximum(h, 0.0)
-        y_pred = h_relu @ p["w2"] + p.get("b2", 0.0)
+        h, h_relu, y_pred = network.forward(x, p)
         grad_y_pred = 2.0 * (y_pred - y)
         grad_h_relu = grad_y_pred @ p["w2"].T
         mask = {"mask": h > 0, "none": 1.0, "inverted": h < 0}[grad_h_from]
@@ -69,7 +72,7 @@ def _mutants(inputs: Inputs) -> dict[str, tuple[str, Callable[[], tuple[float, d
     def reshaped():
         # nn.Linear weights filled by reshape: the (out, in) tensor holds w.reshape(out, in).
         bad = {**p, "w1": p["w1"].reshape(H, D_in).T, "w2": p["w2"].reshape(D_out, H).T}
-        return model.loss_and_grads(x, y, bad)
+        return network.loss_and_grads(x, y, bad)
 
     mutants = {
         "relu-mask-missing": ("the ReLU mask is missing in the backward pass (grad_h = grad_h_relu)",
@@ -83,14 +86,13 @@ def _mutants(inputs: Inputs) -> dict[str, tuple[str, Callable[[], tuple[float, d
     if "b1" in p and problem.N in (H, D_out):
         mutants["bias-axis"] = ("a bias gradient summed over the wrong axis (features instead of the batch)",
                                 lambda: backward(bias_axis=1))
-    return mutants
+    return {code: (text, *mutant()) for code, (text, mutant) in mutants.items()}
 
 
 def diagnose(quantity: str, got, inputs: Inputs, precision: str) -> Diagnosis:
     """The most likely reason ``got`` (the loss or one gradient) disagrees with the reference."""
     problem = inputs.problem
-    ref_loss, ref_grads = model.loss_and_grads(inputs.x, inputs.y, inputs.params)
-    scales = model.error_scales(inputs.x, inputs.y, inputs.params)
+    ref_loss, ref_grads, scales = network.reference_at(inputs)
     expected = np.asarray(ref_loss if quantity == "loss" else ref_grads[quantity], dtype=np.float64)
     scale = scales[quantity]
     got = np.asarray(got, dtype=np.float64)
@@ -108,8 +110,7 @@ def diagnose(quantity: str, got, inputs: Inputs, precision: str) -> Diagnosis:
     if expected.ndim == 2 and expected.shape[0] == expected.shape[1] and matches(expected.T, np.asarray(scale).T):
         return Diagnosis("transposed", f"{quantity}: the transpose of the right answer, a layout mix-up "
                          "that a square shape hides")
-    for code, (text, mutant) in _mutants(inputs).items():
-        value, grads = mutant()
+    for code, (text, value, grads) in _mutants(inputs).items():
         candidate = value if quantity == "loss" else grads.get(quantity)
         if candidate is not None and np.shape(candidate) == got.shape and not np.allclose(candidate, expected) \
                 and matches(candidate):
@@ -133,7 +134,7 @@ def diagnose(quantity: str, got, inputs: Inputs, precision: str) -> Diagnosis:
 
 def _agrees(quantity: str, got, expected, inputs: Inputs, precision: str, factor: float = 1.0) -> bool:
     """Whether ``got`` equals ``factor * expected`` within the tolerance at ``inputs``."""
-    scale = model.error_scales(inputs.x, inputs.y, inputs.params)[quantity]
+    scale = network.reference_at(inputs)[2][quantity]
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     return got.shape == expected.shape and compare(quantity, got, factor * expected, factor * np.asarray(scale),
                                                    inputs.problem, precision).passed

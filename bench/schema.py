@@ -1,0 +1,154 @@
+"""The typed boundary between the benchmarks and the report: one definition of every record and column.
+
+The benchmarks (bench/test_bench.py, bench/test_ceilings.py) write each measurement's
+``extra_info`` from one of these records; the report (bench/report/) reads them back through the
+same classes, so a key renamed or added on one side is renamed or added on the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, fields
+from typing import Any, ClassVar
+
+from reference.problem.inputs import Problem
+
+SIZE = ["N", "D_in", "H", "D_out"]
+
+
+class SchemaError(ValueError):
+    """extra_info that does not match its record: the message names what is missing."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One benchmark's extra_info. Fields without a default are required when reading."""
+
+    KIND: ClassVar[str]
+
+    def extra_info(self) -> dict[str, Any]:
+        return {"kind": self.KIND, **asdict(self)}
+
+    @classmethod
+    def from_extra_info(cls, info: dict[str, Any]) -> "Record":
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [name for name in required if name not in info]
+        if missing:
+            raise SchemaError(f"lacks {', '.join(missing)}")
+        return cls(**{f.name: info[f.name] for f in fields(cls) if f.name in info})
+
+
+@dataclass(frozen=True)
+class CaseInfo(Record):
+    """One implementation's phase timed on one device, dtype, mode and size."""
+
+    KIND = "case"
+    impl: str
+    framework: str
+    eager_by_design: bool      # left out of the GEMM-floor targets (Implementation.eager_by_design)
+    device: str
+    dtype: str
+    mode: str                  # strict or tf32 (impls.backends.MODES)
+    N: int
+    D_in: int
+    H: int
+    D_out: int
+    bias: bool
+    phase: str                 # forward, grads or step (bench.sizes.PHASES)
+    timing: str                # latency or throughput
+    calls_per_round: int
+    sync: str
+    threads: int
+    flops: int                 # bench.sizes.flops of this size and phase, recorded by the writer
+    first_call_s: float
+    device_time_s: float | None = None
+    peak_memory_bytes: int | None = None
+    kernels_per_call: int | None = None
+
+    def problem(self) -> Problem:
+        return Problem(N=self.N, D_in=self.D_in, H=self.H, D_out=self.D_out, bias=self.bias)
+
+
+@dataclass(frozen=True)
+class GemmInfo(Record):
+    """One matrix product of a phase timed alone with one library (the GEMM floor's parts)."""
+
+    KIND = "gemm"
+    library: str
+    device: str
+    dtype: str
+    N: int
+    D_in: int
+    H: int
+    D_out: int
+    product: str
+    flops: int
+    sync: str = ""
+
+
+@dataclass(frozen=True)
+class PeakInfo(Record):
+    """A large square product: the device's measured matmul peak."""
+
+    KIND = "peak"
+    library: str
+    device: str
+    dtype: str
+    n: int
+    flops: int
+    sync: str = ""
+
+
+@dataclass(frozen=True)
+class AAInfo(Record):
+    """The same case timed twice in one run."""
+
+    KIND = "aa"
+    repeat: str
+    impl: str
+    device: str
+    dtype: str
+    phase: str
+    N: int = 0
+    D_in: int = 0
+    H: int = 0
+    D_out: int = 0
+
+
+@dataclass(frozen=True)
+class OverheadInfo(Record):
+    """An empty callable: the timing loop's own cost."""
+
+    KIND = "overhead"
+
+
+@dataclass(frozen=True)
+class LaunchInfo(Record):
+    """Tiny CUDA kernels queued back to back: the cost of one launch."""
+
+    KIND = "launch"
+    library: str
+    device: str
+    calls_per_round: int
+    sync: str = ""
+
+
+KINDS: dict[str, type[Record]] = {cls.KIND: cls for cls in (CaseInfo, GemmInfo, PeakInfo, AAInfo, OverheadInfo,
+                                                             LaunchInfo)}
+
+#: pytest-benchmark's stats -> the report's column names (seconds).
+STATS = {"rounds": "rounds", "min": "min_s", "median": "median_s", "q1": "q1_s", "q3": "q3_s",
+         "iqr": "iqr_s", "mean": "mean_s", "stddev": "stddev_s"}
+#: Stats that are times, divided by calls_per_round where a round queues several calls.
+TIMES = ["min_s", "median_s", "q1_s", "q3_s", "iqr_s", "mean_s", "stddev_s"]
+
+#: What makes two case rows the same case, in one run and across runs.
+CASE_ID = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase", "timing"]
+#: The implementations timed against each other: same device, numerics, size, phase and timing.
+RACE = ["device", "dtype", "mode", *SIZE, "bias", "phase", "timing"]
+#: benchmarks.csv, in order: the case's record, its stats, then what the report derives.
+COLUMNS = ["impl", "framework", "eager_by_design", "device", "dtype", "mode", *SIZE, "bias", "phase", "timing",
+           "calls_per_round", "threads", "sync", *STATS.values(), "first_call_s", "flops", "gflops", "pct_peak",
+           "gemm_floor_s", "ratio_to_floor", "ratio_to_fastest", "grads_over_forward", "noise", "noisy",
+           "device_time_s", "peak_memory_bytes", "kernels_per_call", "launch_floor_s"]
+#: Columns renamed since earlier runs were written: old name -> new name (read_run applies them).
+RENAMED = {"precision": "mode"}

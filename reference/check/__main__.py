@@ -1,0 +1,117 @@
+"""Check implementations, yours or built-in ones, and print a verdict table with diagnoses.
+
+    python -m reference.check examples/my_impl.py
+    python -m reference.check path/to/file.py:MyClass --dtype float64 --shape tutorial,odd --timeout 30
+    python -m reference.check torch-nn jax-grad --json verdict.json
+
+Runs every check of the catalogue (reference/check/catalogue.py) on every implementation, device,
+dtype and mode asked for. Exit status: 0 if every check passes, 1 if any fails, 2 if an
+implementation cannot be loaded or the arguments are wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import impls
+from impls.backends import DEVICES, DTYPES, MODES, mode_applies
+from impls.contract import Implementation, PluginError, UnsupportedCase
+from impls.threads import limit_threads
+from reference.check.catalogue import select
+from reference.check.run import DEFAULT_TIMEOUT_S, Row, evaluate
+from reference.check.session import Session
+from reference.problem.cases import SHAPES
+
+
+def table(rows: list[Row]) -> str:
+    lines = [("check", "result", "error/tol", "time", "diagnosis")]
+    for row in rows:
+        ratio = "" if math.isnan(row.outcome.ratio) else f"{row.outcome.ratio:.3g}"
+        lines.append((row.check.id, "pass" if row.outcome.passed else "FAIL", ratio, f"{row.seconds:.2f} s",
+                      row.outcome.explanation))
+    widths = [max(len(line[i]) for line in lines) for i in range(4)]
+    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}  {d:>{widths[3]}}  {e}".rstrip()
+                     for a, b, c, d, e in lines)
+
+
+def record(session: Session, row: Row) -> dict:
+    """One row as plain data, for --json."""
+    ratio = row.outcome.ratio
+    return {**session.case._asdict(), "check": row.check.id, "passed": row.outcome.passed,
+            "ratio": None if math.isnan(ratio) else ratio, "codes": sorted(row.outcome.codes),
+            "diagnosis": row.outcome.explanation, "seconds": row.seconds}
+
+
+def comma_list(parser: argparse.ArgumentParser, raw: str, known, what: str) -> list[str]:
+    values = [v for v in raw.split(",") if v]
+    for value in values:
+        if value not in known:
+            parser.error(f"unknown {what} {value!r}; choose from {', '.join(known)}")
+    return values
+
+
+def load(spec: str) -> Implementation:
+    return impls.load(spec) if spec in impls.REGISTRY else impls.load_plugin(spec)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reference.check", description=__doc__.split("\n\n")[0])
+    parser.add_argument("implementations", nargs="+", metavar="implementation",
+                        help="FILE.py[:Class], module:Class, or a registered name")
+    parser.add_argument("--device", default="cpu", help=f"comma list of {', '.join(DEVICES)} (default: cpu)")
+    parser.add_argument("--dtype", default=",".join(DTYPES), help="comma list (default: float32,float64)")
+    parser.add_argument("--mode", default="strict", help=f"comma list of {', '.join(MODES)} (default: strict)")
+    parser.add_argument("--shape", default=",".join(SHAPES), help=f"comma list of {', '.join(SHAPES)} (default: all)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per check (default 120)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/torch threads (default 1: the checks' small products gain nothing from more, "
+                             "and on a busy machine more threads than free cores slow them down many times)")
+    parser.add_argument("--json", type=Path, help="also write every row as JSON to this file (not overwritten)")
+    args = parser.parse_args(argv)
+    devices = comma_list(parser, args.device, DEVICES, "device")
+    dtypes = comma_list(parser, args.dtype, DTYPES, "dtype")
+    modes = comma_list(parser, args.mode, MODES, "mode")
+    checks = select(comma_list(parser, args.shape, SHAPES, "shape"))
+    if args.json and args.json.exists():
+        parser.error(f"--json {args.json}: already exists; a run never overwrites an earlier one's file")
+    try:
+        loaded = [load(spec) for spec in args.implementations]
+    except (PluginError, UnsupportedCase, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    limit_threads(args.threads)  # after loading: a torch implementation has imported torch by now
+    failed, records = 0, []
+    for impl in loaded:
+        print(f"{impl.name}: {impl.summary}\n")
+        for device, dtype, mode in ((d, t, m) for d in devices for t in dtypes for m in modes):
+            if not mode_applies(device, dtype, mode):
+                continue
+            try:
+                session = Session(impl, device, dtype, mode)
+            except UnsupportedCase as reason:
+                print(f"{impl.name} [{device}, {dtype}, {mode}]: skipped: {reason}\n")
+                continue
+            started = time.perf_counter()
+            rows = evaluate(session, checks, args.timeout)
+            passed = sum(row.outcome.passed for row in rows)
+            print(f"{session.label}: {passed} of {len(rows)} checks pass "
+                  f"({time.perf_counter() - started:.1f} s)\n{table(rows)}\n", flush=True)
+            failed += len(rows) - passed
+            records += [record(session, row) for row in rows]
+    if args.json:
+        args.json.write_text(json.dumps(records, indent=1) + "\n")
+    if not records:
+        print("verdict: nothing was checked (every case was skipped)", file=sys.stderr)
+        return 2
+    print("verdict:", "PASS" if failed == 0 else f"FAIL ({failed} checks)")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

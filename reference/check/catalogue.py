@@ -1,0 +1,239 @@
+"""The one catalogue of checks. Every driver iterates ``CHECKS``; nothing else decides a verdict.
+
+A check is an id, one line saying what it catches, and ``run(session) -> Outcome``: it runs the
+implementation through the session, compares with the float64 model, and on a disagreement says
+what is probably wrong. ``python -m reference.check``, the pytest plugin (one test per check),
+the bug-catalogue score and the benchmarks' verification all take their checks from here, so a
+check added to ``CHECKS`` appears in every one of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import numpy as np
+
+from reference.check import measure
+from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
+from reference.check.session import Session
+from reference.model import network
+from reference.model.points import inputs_at
+from reference.model.tolerance import compare
+from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_LR, TUTORIAL_STEPS
+from reference.problem.inputs import Inputs
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check found: pass or fail, the worst error/tolerance, why, and every failing comparison."""
+
+    passed: bool
+    ratio: float = math.nan                 # worst error / tolerance (nan where the check is no comparison)
+    diagnoses: tuple[Diagnosis, ...] = ()
+    details: tuple[str, ...] = field(default=(), compare=False)  # failing comparisons, worst entry first
+
+    @property
+    def codes(self) -> set[str]:
+        return {d.code for d in self.diagnoses}
+
+    @property
+    def explanation(self) -> str:
+        """The diagnosis line: what the CLI's table and a failing pytest case both show."""
+        return "; ".join(dict.fromkeys(d.text for d in self.diagnoses))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the catalogue."""
+
+    id: str                                  # stable, unique; part of every test id and table row
+    catches: str                             # one line: the mistake this check exists to find
+    run: Callable[[Session], Outcome] = field(repr=False)
+    shape: str | None = None                 # the named shape it runs at, if it is about one
+
+
+def _bias(bias: bool) -> str:
+    return "bias" if bias else "nobias"
+
+
+def _failed(results: list[measure.Result]) -> tuple[str, ...]:
+    failing = sorted((r for r in results if not r.passed), key=lambda r: -r.comparison.ratio)
+    return tuple(r.describe() for r in failing)
+
+
+# --- agreement ------------------------------------------------------------------------------------
+
+def agreement_outcome(run: measure.Agreement, inputs: Inputs, precision: str) -> Outcome:
+    """Pass, or fail with a diagnosis per kind of mistake that explains the failing quantities."""
+    ratio = max(r.comparison.ratio for r in run.results)
+    if run.passed:
+        return Outcome(True, ratio)
+    first_call = [r for r in run.results if r.call == 1]
+    failing = [r.comparison.quantity for r in first_call if not r.passed]
+    diagnoses = []
+    if failing:
+        # One line per kind of mistake, naming every quantity it explains.
+        by_code: dict[str, list[tuple[str, Diagnosis]]] = {}
+        for quantity in dict.fromkeys(failing):
+            found = diagnose(quantity, run.outputs[0][quantity], inputs, precision)
+            by_code.setdefault(found.code, []).append((quantity, found))
+        for code, found in by_code.items():
+            (first, diagnosis), names = found[0], ", ".join(q for q, _ in found)
+            text = names + diagnosis.text[len(first):] if diagnosis.text.startswith(first) else diagnosis.text
+            diagnoses.append(Diagnosis(code, text))
+        wrong = [k for k in inputs.params if k in failing]
+        right = [k for k in inputs.params if k not in failing]
+        if wrong and right:
+            diagnoses.append(Diagnosis("one-param", f"the gradients of {', '.join(right)} are right and those of "
+                                       f"{', '.join(wrong)} wrong"))
+        if "loss" not in failing and any(not r.passed and "loss()" in r.label for r in first_call):
+            diagnoses.append(Diagnosis("forward-only", "loss() disagrees with loss_and_grads()"))
+    else:
+        second = [r.comparison.quantity for r in run.results if not r.passed]
+        for quantity in dict.fromkeys(q for q in second if q != "loss"):
+            diagnoses.append(diagnose_calls(quantity, run.outputs[0][quantity], run.outputs[1][quantity],
+                                            inputs, precision))
+        if not diagnoses:
+            diagnoses.append(Diagnosis("call-dependent", "the second call's loss differs from the first"))
+    return Outcome(False, ratio, tuple(diagnoses), _failed(run.results))
+
+
+def agreement(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome]:
+    def run(session: Session) -> Outcome:
+        inputs = inputs_at(shape, bias, point)
+        result = measure.agreement(session, inputs)
+        outcome = agreement_outcome(result, inputs, session.precision)
+        if outcome.passed or point == POINTS[0]:
+            return outcome
+        # A later point that gives the start's results: the parameters' change never reached them.
+        start = measure.agreement(session, inputs_at(shape, bias, POINTS[0]), calls=1).outputs[0]
+        stale = [d for q in inputs.params
+                 if (d := diagnose_points(q, start[q], result.outputs[0][q], inputs, session.precision))]
+        return Outcome(False, outcome.ratio, (*stale[:1], *outcome.diagnoses), outcome.details)
+    return run
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+def training(bias: bool) -> Callable[[Session], Outcome]:
+    def run(session: Session) -> Outcome:
+        inputs = inputs_at("tutorial", bias)
+        result = measure.training(session, inputs)
+        comparisons = result.curve + result.first_update + result.after_training
+        ratio = max(r.comparison.ratio for r in comparisons)
+        falls = result.losses[-1] < result.losses[0]
+        if result.passed and falls:
+            return Outcome(True, ratio)
+        details = _failed(comparisons)
+        if result.passed:
+            return Outcome(False, ratio, (Diagnosis("not-decreasing", (
+                f"every step agrees with the reference, but the loss does not fall over {TUTORIAL_STEPS} steps "
+                f"({result.losses[0]:.4g} to {result.losses[-1]:.4g})")),), details)
+        if all(r.passed for r in result.curve + result.first_update):
+            stale = [d for k in result.start
+                     if (d := diagnose_points(k, result.own_grads[k], result.final_grads[k], inputs, session.precision))]
+            return Outcome(False, ratio, tuple(stale) or (
+                Diagnosis("stale-gradients", "gradients after training disagree with the reference at the "
+                          "parameters reached"),), details)
+        _, ref_grads, scales = network.reference_at(inputs)
+        grads_agree = all(compare(k, result.own_grads[k], ref_grads[k], scales[k], inputs.problem,
+                                  session.precision).passed for k in ref_grads)
+        return Outcome(False, ratio, (diagnose_training(
+            result.losses, result.reference_losses, result.start, result.after_one, ref_grads, grads_agree,
+            TUTORIAL_LR),), details)
+    return run
+
+
+def first_step(bias: bool) -> Callable[[Session], Outcome]:
+    def run(session: Session) -> Outcome:
+        result = measure.training(session, inputs_at("odd", bias), lr=FIRST_STEP_LR, steps=1)
+        ratio = max(r.comparison.ratio for r in result.first_update)
+        if all(r.passed for r in result.first_update):
+            return Outcome(True, ratio)
+        return Outcome(False, ratio, (Diagnosis("update-rule", (
+            f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to w - lr * g for the g that "
+            "loss_and_grads() returns")),), _failed(result.first_update))
+    return run
+
+
+# --- contract and numerics ------------------------------------------------------------------------
+
+def relu_at_zero(session: Session) -> Outcome:
+    declared = session.impl.relu_grad_at_zero
+    measured = {bias: measure.relu_grad_at_zero(session, bias) for bias in (False, True)}
+    wrong = {bias: value for bias, value in measured.items() if abs(value - declared) > 1e-6}
+    if not wrong:
+        return Outcome(True)
+    text = ", ".join(f"{value:.6g} ({_bias(bias)})" for bias, value in wrong.items())
+    return Outcome(False, diagnoses=(Diagnosis("relu-declaration", f"relu'(0) measured {text}, declared {declared}"),))
+
+
+def inputs_untouched(session: Session) -> Outcome:
+    inputs = inputs_at("odd", True)
+    before = {k: v.copy() for k, v in inputs.params.items()}
+    session.step(session.prepare(inputs, lr=FIRST_STEP_LR))
+    changed = [k for k, v in inputs.params.items() if not np.array_equal(v, before[k])]
+    if not changed:
+        return Outcome(True)
+    return Outcome(False, diagnoses=(Diagnosis("inputs-changed", (
+        f"prepare() and step() changed the caller's {', '.join(changed)}: the state shares memory with the "
+        "arrays handed in; copy them in prepare()")),))
+
+
+def repeatable(session: Session) -> Outcome:
+    inputs = inputs_at("odd", True)
+    _, _, scales = network.reference_at(inputs)
+    runs = []
+    for _ in range(3):
+        value, grads = session.loss_and_grads(session.prepare(inputs), tuple(inputs.params))
+        runs.append({"loss": value, **grads})
+    results = [measure.Result(f"{session.label} repeat {i}", compare(
+        name, run[name], runs[0][name], 2 * np.asarray(scales[name]), inputs.problem, session.precision))
+        for i, run in enumerate(runs[1:], 2) for name in run]
+    ratio = max(r.comparison.ratio for r in results)
+    if all(r.passed for r in results):
+        return Outcome(True, ratio)
+    return Outcome(False, ratio, (Diagnosis("not-repeatable", (
+        "three fresh prepare() + loss_and_grads() on the same inputs disagree: state leaks between sessions "
+        "or the result depends on something other than the inputs")),), _failed(results))
+
+
+def matmul_precision(session: Session) -> Outcome:
+    loss = measure.matmul_precision_probe(session)
+    allowed = (PROBE_STRICT_LOSS,) if session.mode == "strict" else (PROBE_STRICT_LOSS, 0.0)
+    if loss in allowed:
+        return Outcome(True)
+    reading = "0, the TF32 answer" if loss == 0.0 else repr(loss)
+    return Outcome(False, diagnoses=(Diagnosis("precision-mode", (
+        f"the probe's loss is {reading}; exactly {PROBE_STRICT_LOSS!r} when products keep float32's mantissa"
+        + (" (strict mode must not use TF32)" if session.mode == "strict" else "")),),))
+
+
+# --- the catalogue --------------------------------------------------------------------------------
+
+CHECKS: list[Check] = [
+    Check("relu-at-zero", "a relu'(0) other than the one the implementation declares (integer inputs on the kink)",
+          relu_at_zero),
+    Check("matmul-precision", f"products in a lower precision than the mode promises (an exact probe: loss "
+          f"{PROBE_STRICT_LOSS!r} in float32, 0 in TF32)", matmul_precision),
+    *(Check(f"agreement-{shape}-{_bias(bias)}-step{point}",
+            f"a loss or gradient off the reference at {shape} ({SHAPES[shape].N}, {SHAPES[shape].D_in}, "
+            f"{SHAPES[shape].H}, {SHAPES[shape].D_out}), {_bias(bias)}, {point} steps in, on either of two calls",
+            agreement(shape, bias, point), shape)
+      for shape in SHAPES for bias in (False, True) for point in POINTS),
+    *(Check(f"training-{_bias(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps at lr "
+            f"{TUTORIAL_LR:g}), a loss that does not fall, or stale gradients once trained", training(bias),
+            "tutorial") for bias in (False, True)),
+    *(Check(f"first-step-{_bias(bias)}", f"a step() that is not w - lr * g for its own g (odd shape, lr "
+            f"{FIRST_STEP_LR:g})", first_step(bias)) for bias in (False, True)),
+    Check("inputs-untouched", "prepare() or step() writing into the caller's arrays", inputs_untouched),
+    Check("repeatable", "results that differ between fresh sessions on the same inputs", repeatable),
+]
+
+
+def select(shapes: Iterable[str] | None = None, checks: Iterable[Check] | None = None) -> list[Check]:
+    """The checks to run: every check not about a shape, and those about one of ``shapes`` (default: all)."""
+    chosen = None if shapes is None else set(shapes)
+    return [c for c in (CHECKS if checks is None else checks) if chosen is None or c.shape is None or c.shape in chosen]
