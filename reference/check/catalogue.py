@@ -51,7 +51,7 @@ class Check:
     id: str                                  # stable, unique; part of every test id and table row
     catches: str                             # one line: the mistake this check exists to find
     run: Callable[[Session], Outcome] = field(repr=False)
-    shape: str | None = None                 # the named shape it runs at, if it is about one
+    shape: str | None = None                 # the named shape it is about; None: it runs whatever --shape says
 
 
 def _bias(bias: bool) -> str:
@@ -224,8 +224,8 @@ CHECKS: list[Check] = [
             agreement(shape, bias, point), shape)
       for shape in SHAPES for bias in (False, True) for point in POINTS),
     *(Check(f"training-{_bias(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps at lr "
-            f"{TUTORIAL_LR:g}), a loss that does not fall, or stale gradients once trained", training(bias),
-            "tutorial") for bias in (False, True)),
+            f"{TUTORIAL_LR:g}), a loss that does not fall, or stale gradients once trained", training(bias))
+      for bias in (False, True)),
     *(Check(f"first-step-{_bias(bias)}", f"a step() that is not w - lr * g for its own g (odd shape, lr "
             f"{FIRST_STEP_LR:g})", first_step(bias)) for bias in (False, True)),
     Check("inputs-untouched", "prepare() or step() writing into the caller's arrays", inputs_untouched),

@@ -94,3 +94,11 @@ def reference_at(inputs: Inputs) -> tuple[float, dict[str, np.ndarray], dict[str
     """
     value, grads = loss_and_grads(inputs.x, inputs.y, inputs.params)
     return value, grads, error_scales(inputs.x, inputs.y, inputs.params)
+
+
+@lru_cache(maxsize=16)
+def reference_training(inputs: Inputs, lr: float, steps: int) -> tuple[np.ndarray, list[dict[str, np.ndarray]], np.ndarray]:
+    """``train(inputs, lr, steps)`` and the loss's error scale before each step, computed once per Inputs object."""
+    losses, trajectory = train(inputs, lr, steps)
+    loss_scales = np.array([error_scales(inputs.x, inputs.y, params)["loss"] for params in trajectory[:steps]])
+    return losses, trajectory, loss_scales
