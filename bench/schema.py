@@ -63,6 +63,7 @@ class CaseInfo(Record):
     device_time_s: float | None = None
     peak_memory_bytes: int | None = None
     kernels_per_call: int | None = None
+    summary: str = ""          # Implementation.summary: what this way of writing demonstrates
 
     def problem(self) -> Problem:
         return Problem(N=self.N, D_in=self.D_in, H=self.H, D_out=self.D_out, bias=self.bias)

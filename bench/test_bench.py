@@ -71,7 +71,8 @@ def test_phase(benchmark, session, problem, phase, timing):
             peak_memory_bytes=session.backend.peak_memory_bytes(call, session.device),
             kernels_per_call=session.backend.kernels_per_call(call, session.device))
     benchmark.extra_info.update(CaseInfo(
-        impl=session.impl.name, framework=session.impl.backend, eager_by_design=session.impl.eager_by_design,
+        impl=session.impl.name, summary=session.impl.summary, framework=session.impl.backend,
+        eager_by_design=session.impl.eager_by_design,
         device=session.device, dtype=session.dtype, mode=session.mode, N=problem.N, D_in=problem.D_in, H=problem.H,
         D_out=problem.D_out, bias=problem.bias, phase=phase, timing=timing,
         calls_per_round=QUEUED_CALLS if timing == "throughput" else 1, sync=session.backend.sync_policy(session.device),

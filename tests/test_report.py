@@ -49,7 +49,8 @@ def case(impl, phase, median, timing="latency", calls=1, spread=0.02):
             "extra_info": {"kind": "case", "impl": impl, "framework": "numpy", "device": "cpu", "dtype": "float32",
                            "mode": "strict", "eager_by_design": impl == "eager", "N": N, "D_in": D_IN, "H": H, "D_out": D_OUT, "bias": False,
                            "phase": phase, "timing": timing, "calls_per_round": calls, "sync": "none",
-                           "threads": 2, "flops": FLOPS[phase], "first_call_s": 0.5}}
+                           "threads": 2, "flops": FLOPS[phase], "first_call_s": 0.5,
+                           "summary": f"the {impl} way of writing the network"}}
 
 
 #: machine.json as bench.machine writes it (the runner writes it before the report is built).
@@ -267,6 +268,7 @@ def test_summary_shows_the_machine_and_states_what_the_data_say(built):
     assert "numpy 2.9.0 (scipy-openblas 0.3.30)" in summary
     assert "OMP_NUM_THREADS=2" in summary and "XLA_FLAGS" not in summary  # empty settings are left out
     assert "No case has IQR/median above 10%." in summary  # every planted spread is 2%
+    assert "- `fast`: the fast way of writing the network" in summary
     assert "This run has one size only, so there is no plot of time against size." in summary
     for link in re.findall(r"!\[[^]]*\]\(([^)]+)\)", summary):
         assert (built / link).is_file(), link

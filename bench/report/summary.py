@@ -173,6 +173,11 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
             facts = [f"- machine.json could not be read ({error})"]
         lines += ["## Machine", "", *facts, ""]
 
+    described = frames["case"].drop_duplicates("impl").sort_values("impl")
+    if described["summary"].astype(bool).any():
+        lines += ["## Implementations", "", *(f"- `{r.impl}`: {r.summary}" for r in described.itertuples()
+                                               if r.summary), ""]
+
     default = at_default_size(table)
     lines += ["## Default size",
               "",
