@@ -100,3 +100,19 @@ def test_unknown_name_on_the_command_line_is_a_usage_error(option, value):
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and f"{option}: unknown" in errors[0], run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_the_implementation_gets_copies_of_the_callers_arrays():
+    class WritesIntoItsInputs(NumpyManual):
+        name = "writes-into-its-inputs"
+
+        def prepare(self, x, y, params, lr):
+            x *= 2.0
+            params["w1"][:] = 0.0
+            return super().prepare(x, y, params, lr)
+
+    inputs = inputs_at("odd", True)
+    before = {"x": inputs.x.copy(), **{k: v.copy() for k, v in inputs.params.items()}}
+    numpy_session().step(numpy_session().prepare(inputs, lr=1e-3))
+    for name, array in {"x": inputs.x, **inputs.params}.items():
+        np.testing.assert_array_equal(array, before[name], err_msg=f"the caller's {name} changed")
