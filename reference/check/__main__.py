@@ -6,7 +6,7 @@
 
 Runs every check of the catalogue (reference/check/catalogue.py) on every implementation, device,
 dtype and mode asked for. Exit status: 0 if every check passes, 1 if any fails, 2 if an
-implementation cannot be loaded or the arguments are wrong.
+implementation cannot be loaded, the arguments are wrong or nothing could be checked.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 import impls
-from impls.backends import DEVICES, DTYPES, MODES, mode_applies
+from impls.backends import DEVICES, DTYPES, MODES
 from impls.contract import Implementation, PluginError, UnsupportedCase
 from impls.threads import limit_threads
 from reference.check.catalogue import select
 from reference.check.run import DEFAULT_TIMEOUT_S, Row, evaluate
-from reference.check.session import Session
+from reference.check.session import Session, combinations
 from reference.problem.cases import SHAPES
 
 
@@ -89,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     failed, records = 0, []
     for impl in loaded:
         print(f"{impl.name}: {impl.summary}\n")
-        for device, dtype, mode in ((d, t, m) for d in devices for t in dtypes for m in modes):
-            if not mode_applies(device, dtype, mode):
-                continue
+        for device, dtype, mode in combinations(devices, dtypes, modes):
             try:
                 session = Session(impl, device, dtype, mode)
             except UnsupportedCase as reason:

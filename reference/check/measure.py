@@ -45,9 +45,6 @@ class Agreement:
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
-    def failures(self) -> list[str]:
-        return [r.describe() for r in self.results if not r.passed]
-
 
 def agreement(session: Session, inputs: Inputs, calls: int = 2) -> Agreement:
     """Loss (forward only, and with the gradients) and every gradient against the reference.

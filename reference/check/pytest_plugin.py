@@ -20,7 +20,7 @@ from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, mode_applies
 from impls.contract import Implementation, PluginError, UnsupportedCase
 from impls.threads import thread_settings
 from reference.check.catalogue import Check, select
-from reference.check.session import Case, Session, absent_reason
+from reference.check.session import Case, Session, absent_reason, combinations
 from reference.problem.cases import SHAPES
 
 OPTIONS = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES, "mode": MODES, "shape": tuple(SHAPES)}
@@ -98,8 +98,8 @@ def cases(config) -> list[Case]:
             declared_devices, declared_dtypes = impl.devices, impl.dtypes
         except UnsupportedCase:
             declared_devices, declared_dtypes = DEVICES, DTYPES
-        found += [Case(name, device, dtype, mode) for device in devices if device in declared_devices
-                  for dtype in dtypes if dtype in declared_dtypes for mode in modes if mode_applies(device, dtype, mode)]
+        found += [Case(name, *triple) for triple in combinations([d for d in devices if d in declared_devices],
+                                                                  [t for t in dtypes if t in declared_dtypes], modes)]
     return found
 
 

@@ -1,17 +1,18 @@
 """One implementation on one device, dtype and mode: numpy in, numpy out, everything checked.
 
 ``Session`` converts the canonical float64 inputs to the implementation's framework, device
-and dtype once, checks the shape and dtype of every output, and hands numpy back. ``cases``
-lists the (device, dtype, mode) combinations a set of selections means for an implementation.
+and dtype once, checks the shape and dtype of every output, and hands numpy back.
+``combinations`` lists the (device, dtype, mode) triples that exist among a selection; both
+drivers enumerate their cases with it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Iterable, Iterator, Mapping, NamedTuple
 
 import numpy as np
 
-from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend
+from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, mode_applies
 from impls.contract import Implementation, UnsupportedCase
 from reference.problem.inputs import Inputs
 
@@ -27,6 +28,12 @@ class Case(NamedTuple):
     @property
     def id(self) -> str:
         return f"{self.impl}-{self.device}-{self.dtype}-{self.mode}"
+
+
+def combinations(devices: Iterable[str], dtypes: Iterable[str], modes: Iterable[str]) -> Iterator[tuple[str, str, str]]:
+    """Every (device, dtype, mode) of the selection that can exist: tf32 only for float32 on cuda."""
+    dtypes, modes = list(dtypes), list(modes)
+    return ((d, t, m) for d in devices for t in dtypes for m in modes if mode_applies(d, t, m))
 
 
 def absent_reason(device: str) -> str | None:
