@@ -53,7 +53,7 @@ QUEUED_CALLS = 20
 def test_phase(benchmark, session, problem, phase, timing):
     """One phase, timed per call (latency: each call synchronized) or per queue (throughput)."""
     inputs = draw(problem)
-    state = session.prepare(inputs, TUTORIAL_LR)
+    state = session.link.state(session.prepare(inputs, TUTORIAL_LR))
     call = phase_call(session, state, phase)
     if timing == "throughput":
         if session.backend.sync_policy(session.device).startswith("none"):

@@ -52,7 +52,7 @@ def _aa_session() -> Session:
 def test_aa(benchmark, repeat):
     """The same case twice in one run; the report states how far apart their medians are."""
     session, problem = _aa_session(), Problem()
-    call = phase_call(session, session.prepare(draw(problem), TUTORIAL_LR), "grads")
+    call = phase_call(session, session.link.state(session.prepare(draw(problem), TUTORIAL_LR)), "grads")
     benchmark.group = "A/A"
     benchmark.extra_info.update(AAInfo(repeat=repeat, impl=session.impl.name, device="cpu", dtype="float32",
                                        phase="grads", N=problem.N, D_in=problem.D_in, H=problem.H,

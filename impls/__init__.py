@@ -42,6 +42,25 @@ def load(name: str) -> Implementation:
     return getattr(module, attr)()
 
 
+def load_any(spec: str) -> Implementation:
+    """A registered name, or a plug-in spec; a bare name that is neither is a one-line PluginError."""
+    if spec in REGISTRY:
+        return load(spec)
+    if ":" not in spec and not spec.endswith(".py"):
+        raise PluginError(f"unknown implementation {spec!r}; give a registered name ({', '.join(REGISTRY)}), "
+                          "FILE.py[:Class] or module:Class")
+    return load_plugin(spec)
+
+
+def spec_of(impl: Implementation) -> str:
+    """The ``module:Class`` another process loads ``impl``'s class by (a class defined in a function has none)."""
+    cls = type(impl)
+    if "<locals>" in cls.__qualname__ or cls.__module__ in ("__main__", "builtins"):
+        raise PluginError(f"{cls.__qualname__} is not importable from another process: define it at a module's "
+                          "top level")
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
 def load_plugin(spec: str) -> Implementation:
     """An implementation from outside the registry: ``path/to/file.py[:Class]`` or ``module:Class``.
 

@@ -54,6 +54,10 @@ class Backend:
     def from_numpy(self, array: np.ndarray, device: str, dtype: str) -> Any:
         raise NotImplementedError
 
+    def is_array(self, value: Any) -> bool:
+        """Whether ``value`` is this framework's own array type (what implementations must return)."""
+        raise NotImplementedError
+
     def to_numpy(self, array: Any) -> np.ndarray:
         return np.asarray(array)
 
@@ -98,6 +102,9 @@ class NumpyBackend(Backend):
     def from_numpy(self, array, device, dtype):
         return array.astype(dtype, copy=True)
 
+    def is_array(self, value):
+        return isinstance(value, (np.ndarray, np.generic))
+
 
 class TorchBackend(Backend):
     name = module = "torch"
@@ -110,6 +117,9 @@ class TorchBackend(Backend):
     def from_numpy(self, array, device, dtype):
         torch = self.lib
         return torch.tensor(array, dtype=getattr(torch, dtype), device=device)
+
+    def is_array(self, value):
+        return isinstance(value, self.lib.Tensor)
 
     def to_numpy(self, array):
         return array.detach().cpu().numpy()
@@ -193,6 +203,9 @@ class JaxBackend(Backend):
         import jax
         with self.scope(device, dtype):
             return jax.device_put(array.astype(dtype), self._device(device))
+
+    def is_array(self, value):
+        return isinstance(value, self.lib.Array)
 
     def sync(self, result, device):
         import jax

@@ -10,6 +10,7 @@ validates and speaks numpy on both sides is ``reference.check.session.Session``,
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Mapping
 
 from impls.backends import BACKENDS, DEVICES, DTYPES
@@ -21,6 +22,10 @@ class UnsupportedCase(ValueError):
 
 class PluginError(ValueError):
     """A plug-in implementation that cannot be loaded or does not meet the contract."""
+
+
+class ContractViolation(ValueError):
+    """An implementation returned something the contract does not allow (a list of the wrong length, a foreign type)."""
 
 
 class Implementation(ABC):
@@ -75,3 +80,40 @@ class Implementation(ABC):
     @abstractmethod
     def parameters(self, state: Any) -> Mapping[str, Any]:
         """The current parameters, canonical layout."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What an implementation declares about itself, as plain data: all the harness needs to plan its cases.
+
+    A child process that runs an implementation sends this back instead of the object, so the
+    harness never executes the implementation's code to learn its name or devices.
+    """
+
+    name: str
+    backend: str
+    summary: str
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    relu_grad_at_zero: float
+    compiles_per_shape: bool = False
+    eager_by_design: bool = False
+
+    @classmethod
+    def of(cls, impl: Implementation) -> "Declaration":
+        impl.validate_declaration()
+        return cls(impl.name, impl.backend, impl.summary, tuple(impl.devices), tuple(impl.dtypes),
+                   float(impl.relu_grad_at_zero), bool(impl.compiles_per_shape), bool(impl.eager_by_design))
+
+    @classmethod
+    def from_message(cls, message: Any) -> "Declaration":
+        """The declaration a child sent, checked as if the class itself had declared it (PluginError if not)."""
+        try:
+            declaration = cls(**{**message, "devices": tuple(message["devices"]), "dtypes": tuple(message["dtypes"])})
+        except (TypeError, KeyError) as error:
+            raise PluginError(f"the implementation's process sent an unreadable declaration: {error}") from None
+        Implementation.validate_declaration(declaration)  # the checks a class's own declaration gets
+        return declaration
+
+    def as_message(self) -> dict[str, Any]:
+        return asdict(self)

@@ -113,6 +113,7 @@ def test_the_implementation_gets_copies_of_the_callers_arrays():
 
     inputs = inputs_at("odd", True)
     before = {"x": inputs.x.copy(), **{k: v.copy() for k, v in inputs.params.items()}}
-    numpy_session().step(numpy_session().prepare(inputs, lr=1e-3))
+    session = numpy_session()
+    session.step(session.prepare(inputs, lr=1e-3))
     for name, array in {"x": inputs.x, **inputs.params}.items():
         np.testing.assert_array_equal(array, before[name], err_msg=f"the caller's {name} changed")

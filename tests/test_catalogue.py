@@ -5,6 +5,7 @@ import pytest
 pytest.importorskip("torch", reason="the catalogue is written in numpy, torch and jax")
 pytest.importorskip("jax", reason="the catalogue is written in numpy, torch and jax")
 from reference.check.catalogue import select  # noqa: E402
+from reference.check.isolation import Pool  # noqa: E402
 from reference.check.score import score  # noqa: E402
 from tests.known_wrong.catalogue import MISTAKES  # noqa: E402
 
@@ -13,11 +14,19 @@ from tests.known_wrong.catalogue import MISTAKES  # noqa: E402
 SHAPES = ("tutorial", "square", "odd", "large")
 
 
+@pytest.fixture(scope="module")
+def pool():
+    """One child process per worker serves every mistake (they share a module)."""
+    pool = Pool()
+    yield pool
+    pool.close()
+
+
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda cls: cls.name)
-def test_catalogue_mistake_is_rejected_and_named(mistake):
+def test_catalogue_mistake_is_rejected_and_named(mistake, pool):
     # float64, where every mistake in the catalogue is a mistake (float32 work passed off as
     # float64 is the precision class's whole point).
-    (found,) = score([mistake()], select(SHAPES))
+    (found,) = score([mistake()], select(SHAPES), pool=pool)
     assert found.rejected, f"{mistake.name} passed every check"
     if found.planted:
         first = next(row for row in found.rows if not row.outcome.passed)

@@ -5,8 +5,10 @@
     python -m reference.check torch-nn jax-grad --json verdict.json
 
 Runs every check of the catalogue (reference/check/catalogue.py) on every implementation, device,
-dtype and mode asked for. Exit status: 0 if every check passes, 1 if any fails, 2 if an
-implementation cannot be loaded, the arguments are wrong or nothing could be checked.
+dtype and mode asked for. Each implementation runs in a child process of its own: an exit, a
+crash, a signal, an allocation past --memory-limit or a hang there is a failed check that says so,
+and the other checks still run. Exit status: 0 if every check ran and passed, 1 if any failed,
+2 if an implementation cannot be loaded, the arguments are wrong or nothing could be checked.
 """
 
 from __future__ import annotations
@@ -18,25 +20,32 @@ import sys
 import time
 from pathlib import Path
 
-import impls
 from impls.backends import DEVICES, DTYPES, MODES
-from impls.contract import Implementation, PluginError, UnsupportedCase
-from impls.threads import limit_threads
+from impls.contract import PluginError, UnsupportedCase
 from reference.check.catalogue import select
+from reference.check.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
 from reference.check.run import DEFAULT_TIMEOUT_S, Row, evaluate
 from reference.check.session import Session, combinations
 from reference.problem.cases import SHAPES
 
 
 def table(rows: list[Row]) -> str:
+    """One line per check; under a failing one, its worst entry (got, reference, tolerance)."""
     lines = [("check", "result", "error/tol", "time", "diagnosis")]
+    worst = {}
     for row in rows:
         ratio = "" if math.isnan(row.outcome.ratio) else f"{row.outcome.ratio:.3g}"
         lines.append((row.check.id, "pass" if row.outcome.passed else "FAIL", ratio, f"{row.seconds:.2f} s",
                       row.outcome.explanation))
+        if not row.outcome.passed and row.outcome.details:
+            worst[len(lines) - 1] = row.outcome.details[0].strip().splitlines()[-1]
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
-    return "\n".join(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}  {d:>{widths[3]}}  {e}".rstrip()
-                     for a, b, c, d, e in lines)
+    out = []
+    for i, (a, b, c, d, e) in enumerate(lines):
+        out.append(f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}  {d:>{widths[3]}}  {e}".rstrip())
+        if i in worst:
+            out.append(f"    worst: {worst[i]}")
+    return "\n".join(out)
 
 
 def record(session: Session, row: Row) -> dict:
@@ -55,10 +64,6 @@ def comma_list(parser: argparse.ArgumentParser, raw: str, known, what: str) -> l
     return values
 
 
-def load(spec: str) -> Implementation:
-    return impls.load(spec) if spec in impls.REGISTRY else impls.load_plugin(spec)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference.check", description=__doc__.split("\n\n")[0])
     parser.add_argument("implementations", nargs="+", metavar="implementation",
@@ -67,43 +72,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default=",".join(DTYPES), help="comma list (default: float32,float64)")
     parser.add_argument("--mode", default="strict", help=f"comma list of {', '.join(MODES)} (default: strict)")
     parser.add_argument("--shape", default=",".join(SHAPES), help=f"comma list of {', '.join(SHAPES)} (default: all)")
+    parser.add_argument("--check", default="", help="comma list of check ids to run (default: every check)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per check (default 120)")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/torch threads (default 1: the checks' small products gain nothing from more, "
                              "and on a busy machine more threads than free cores slow them down many times)")
+    parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT / 2**30, metavar="GIB",
+                        help="address space each implementation's process may use (default 8; 0: no limit, "
+                             "as CUDA needs)")
     parser.add_argument("--json", type=Path, help="also write every row as JSON to this file (not overwritten)")
     args = parser.parse_args(argv)
     devices = comma_list(parser, args.device, DEVICES, "device")
     dtypes = comma_list(parser, args.dtype, DTYPES, "dtype")
     modes = comma_list(parser, args.mode, MODES, "mode")
     checks = select(comma_list(parser, args.shape, SHAPES, "shape"))
+    if args.check:
+        checks = [c for c in checks if c.id in comma_list(parser, args.check, [c.id for c in checks], "check")]
     if args.json and args.json.exists():
         parser.error(f"--json {args.json}: already exists; a run never overwrites an earlier one's file")
+    memory_limit = 0 if "cuda" in devices else int(args.memory_limit * 2**30)
+    pool = Pool(memory_limit=memory_limit, threads=args.threads)
     try:
-        loaded = [load(spec) for spec in args.implementations]
-    except (PluginError, UnsupportedCase, ValueError) as error:
+        return check_all(pool, args.implementations, devices, dtypes, modes, checks, args.timeout, args.json)
+    finally:
+        pool.close()
+
+
+def check_all(pool: Pool, specs: list[str], devices, dtypes, modes, checks, timeout_s: float, json_path) -> int:
+    try:
+        declared = {spec: pool.declaration(spec) for spec in specs}
+    except (PluginError, UnsupportedCase, ChildDied, CheckTimeout) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    limit_threads(args.threads)  # after loading: a torch implementation has imported torch by now
     failed, records = 0, []
-    for impl in loaded:
+    for spec, impl in declared.items():
         print(f"{impl.name}: {impl.summary}\n")
         for device, dtype, mode in combinations(devices, dtypes, modes):
             try:
-                session = Session(impl, device, dtype, mode)
+                session = Session.isolated(spec, device, dtype, mode, pool)
             except UnsupportedCase as reason:
                 print(f"{impl.name} [{device}, {dtype}, {mode}]: skipped: {reason}\n")
                 continue
             started = time.perf_counter()
-            rows = evaluate(session, checks, args.timeout)
+            rows = evaluate(session, checks, timeout_s)
             passed = sum(row.outcome.passed for row in rows)
             print(f"{session.label}: {passed} of {len(rows)} checks pass "
                   f"({time.perf_counter() - started:.1f} s)\n{table(rows)}\n", flush=True)
             failed += len(rows) - passed
             records += [record(session, row) for row in rows]
-    if args.json:
-        args.json.write_text(json.dumps(records, indent=1) + "\n")
+    if json_path:
+        json_path.write_text(json.dumps(records, indent=1) + "\n")
     if not records:
         print("verdict: nothing was checked (every case was skipped)", file=sys.stderr)
         return 2

@@ -102,7 +102,7 @@ def training(session: Session, inputs: Inputs, lr: float = TUTORIAL_LR, steps: i
     start = session.parameters(state, names)
     losses = [session.step(state)]
     after_one = session.parameters(state, names)
-    losses += [session.step(state) for _ in range(steps - 1)]
+    losses += session.steps(state, steps - 1)
     # Gradients once more at the parameters training reached: a result cached from an
     # earlier point, or computed from stale parameters, shows here.
     final = inputs.with_params({k: v.astype(np.float64) for k, v in session.parameters(state, names).items()})

@@ -17,17 +17,22 @@ import pytest
 
 import impls
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, mode_applies
-from impls.contract import Implementation, PluginError, UnsupportedCase
+from impls.contract import Declaration, PluginError, UnsupportedCase
 from impls.threads import thread_settings
 from reference.check.catalogue import Check, select
+from reference.check.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
 from reference.check.session import Case, Session, absent_reason, combinations
 from reference.problem.cases import SHAPES
 
 OPTIONS = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES, "mode": MODES, "shape": tuple(SHAPES)}
-PLUGINS = pytest.StashKey[dict[str, Implementation]]()
-LOADED = pytest.StashKey[dict[str, "Implementation | UnsupportedCase"]]()
+#: Plug-ins by name: the spec they were given as, and what they declare (read in a child process).
+PLUGINS = pytest.StashKey[dict[str, tuple[str, Declaration]]]()
+LOADED = pytest.StashKey[dict[str, "Declaration | UnsupportedCase"]]()
+POOL = pytest.StashKey[Pool]()
 #: Seconds a check may run in pytest before it fails as timed out (the CLI's --timeout).
 CHECK_TIMEOUT_S = float(os.environ.get("TWOLAYER_CHECK_TIMEOUT_S", 120))
+#: Address space (GiB) each implementation's process may use (the CLI's --memory-limit); 0: no limit.
+MEMORY_LIMIT_GIB = float(os.environ.get("TWOLAYER_MEMORY_LIMIT_GIB", DEFAULT_MEMORY_LIMIT / 2**30))
 
 
 def pytest_addoption(parser):
@@ -70,18 +75,35 @@ def devices_and_modes(config) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return devices, modes
 
 
-def implementation(config, name: str) -> Implementation:
-    """A registered implementation or a plug-in, by name, loaded once (UnsupportedCase if it cannot load here)."""
+def spec(config, name: str) -> str:
+    """What loads the implementation called ``name``: its registered name, or the plug-in's --impl-path."""
+    plugins = config.stash.get(PLUGINS, {})
+    return plugins[name][0] if name in plugins else name
+
+
+def implementation(config, name: str) -> Declaration:
+    """What a registered implementation or a plug-in declares, by name (UnsupportedCase if it cannot load here).
+
+    Registered ones are the project's own code and load here; plug-ins were read in a child process.
+    """
     loaded = config.stash.setdefault(LOADED, {})
     if name not in loaded:
         plugins = config.stash.get(PLUGINS, {})
         try:
-            loaded[name] = plugins[name] if name in plugins else impls.load(name)
+            loaded[name] = plugins[name][1] if name in plugins else Declaration.of(impls.load(name))
         except UnsupportedCase as reason:
             loaded[name] = reason
     if isinstance(loaded[name], UnsupportedCase):
         raise loaded[name]
     return loaded[name]
+
+
+def pool(config) -> Pool:
+    """The child processes this pytest process checks implementations in, started on first use."""
+    if POOL not in config.stash:
+        on_cuda = "cuda" in devices_and_modes(config)[0]
+        config.stash[POOL] = Pool(memory_limit=0 if on_cuda else int(MEMORY_LIMIT_GIB * 2**30), threads=1)
+    return config.stash[POOL]
 
 
 def cases(config) -> list[Case]:
@@ -108,18 +130,24 @@ def checks(config) -> list[Check]:
 
 
 def pytest_configure(config):
+    config.stash[PLUGINS] = {}
     plugins = {}
-    for spec in config.getoption("impl_path"):
+    for given in config.getoption("impl_path"):
         try:
-            plugin = impls.load_plugin(spec)
-        except PluginError as error:
-            raise pytest.UsageError(f"--impl-path: {error}") from None
-        plugins[plugin.name] = plugin
+            declared = pool(config).declaration(given)
+        except (PluginError, UnsupportedCase, ChildDied, CheckTimeout) as error:
+            raise pytest.UsageError(f"--impl-path: {given}: {error}") from None
+        plugins[declared.name] = (given, declared)
     config.stash[PLUGINS] = plugins
     for option in OPTIONS:
         selected(config, option)
     config.addinivalue_line("markers", "slow: long-running case, deselected by default (-m slow runs it)")
     config.addinivalue_line("markers", "bench: a benchmark (run by the main job, not the test suite)")
+
+
+def pytest_unconfigure(config):
+    if POOL in config.stash:
+        config.stash[POOL].close()
 
 
 def pytest_report_header(config):
@@ -136,7 +164,7 @@ def pytest_report_header(config):
         lines.append(f"not generated: {what}{mode} ({reason}); ask with --device/--mode to see each case skip")
     plugins = config.stash.get(PLUGINS, {})
     if plugins:
-        lines.append("plug-ins: " + ", ".join(f"{p.name} ({p.summary})" for p in plugins.values()))
+        lines.append("plug-ins: " + ", ".join(f"{p.name} ({p.summary})" for _, p in plugins.values()))
     return lines
 
 
@@ -176,8 +204,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def session(request, case: Case) -> Session:
-    """The implementation under test on the device, dtype and mode of this case; a skip if it cannot run here."""
+    """The implementation under test, in a child process, on this case's device, dtype and mode; a skip if it cannot run here."""
     try:
-        return Session(implementation(request.config, case.impl), case.device, case.dtype, case.mode)
+        implementation(request.config, case.impl)
+        return Session.isolated(spec(request.config, case.impl), case.device, case.dtype, case.mode,
+                                pool(request.config))
     except UnsupportedCase as reason:
         pytest.skip(str(reason))

@@ -6,56 +6,41 @@ table and in pytest.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable
 
+from impls.contract import ContractViolation
 from reference.check.catalogue import Check, Outcome
 from reference.check.diagnose import Diagnosis
+from reference.check.isolation import CheckTimeout, ChildDied, Raised
 from reference.check.session import Session
 
 DEFAULT_TIMEOUT_S = 120.0
 
 
-class CheckTimeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Interrupt the block after ``seconds`` (Unix main thread; elsewhere, no limit)."""
-    if seconds <= 0 or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise CheckTimeout(f"no result after {seconds:g} s")
-    try:
-        previous = signal.signal(signal.SIGALRM, interrupt)
-    except ValueError:  # not the main thread
-        yield
-        return
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def run_check(check: Check, session: Session, timeout_s: float = DEFAULT_TIMEOUT_S) -> Outcome:
-    """``check.run(session)``; an exception or running past ``timeout_s`` becomes a failed outcome naming it."""
+    """``check.run(session)``; whatever the implementation does instead of answering becomes a failed outcome naming it."""
     try:
-        with time_limit(timeout_s):
+        with session.time_limit(timeout_s):
             return check.run(session)
     except CheckTimeout as stop:
         return Outcome(False, diagnoses=(Diagnosis("timeout", f"timed out: {stop}"),))
-    except Exception as error:  # noqa: BLE001 (the implementation's own failure is the finding)
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return Outcome(False, diagnoses=(Diagnosis("error", f"raised {type(error).__name__}: {message}"),),
+    except ChildDied as death:
+        return Outcome(False, diagnoses=(Diagnosis("crash", str(death)),))
+    except ContractViolation as violation:
+        return Outcome(False, diagnoses=(Diagnosis("contract", first_line(violation)),))
+    except Raised as error:
+        return Outcome(False, diagnoses=(Diagnosis("error", f"raised {error.kind}: {first_line(error)}"),),
+                       details=(error.trace,))
+    except Exception as error:  # noqa: BLE001 (an implementation run in this process fails the same way)
+        return Outcome(False, diagnoses=(Diagnosis("error", f"raised {type(error).__name__}: {first_line(error)}"),),
                        details=(traceback.format_exc(),))
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
+from impls import spec_of
 from impls.contract import Implementation
 from reference.check.catalogue import Check
+from reference.check.isolation import Pool
 from reference.check.run import DEFAULT_TIMEOUT_S, Row, evaluate
 from reference.check.session import Session
 
@@ -40,8 +42,17 @@ class Score:
 
 
 def score(mistakes: Iterable[Implementation], checks: Iterable[Check], dtype: str = "float64",
-          timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Score]:
-    """Every mistake through every check, on the cpu, in ``dtype`` (float64: where every planted mistake is one)."""
-    checks = list(checks)
-    return [Score(m.name, getattr(m, "planted", None), tuple(evaluate(Session(m, "cpu", dtype), checks, timeout_s)))
-            for m in mistakes]
+          timeout_s: float = DEFAULT_TIMEOUT_S, pool: Pool | None = None) -> list[Score]:
+    """Every mistake through every check, on the cpu, in ``dtype`` (float64: where every planted mistake is one).
+
+    Each runs in a child process of ``pool`` (default: a pool of its own), loaded there from its
+    class's import path, as the drivers run implementations.
+    """
+    checks, own = list(checks), pool is None
+    pool = Pool() if own else pool
+    try:
+        return [Score(m.name, getattr(m, "planted", None), tuple(evaluate(
+            Session.isolated(spec_of(m), "cpu", dtype, "strict", pool), checks, timeout_s))) for m in mistakes]
+    finally:
+        if own:
+            pool.close()

@@ -1,19 +1,21 @@
 """One implementation on one device, dtype and mode: numpy in, numpy out, everything checked.
 
-``Session`` converts the canonical float64 inputs to the implementation's framework, device
-and dtype once, checks the shape and dtype of every output, and hands numpy back.
+``Session`` sends the canonical float64 inputs to the implementation (in a child process, or in
+this one), checks what comes back (names, kinds, dtypes, scalars) and hands numpy back.
 ``combinations`` lists the (device, dtype, mode) triples that exist among a selection; both
 drivers enumerate their cases with it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping, NamedTuple
+import itertools
+from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, mode_applies
-from impls.contract import Implementation, UnsupportedCase
+from impls.contract import ContractViolation, Declaration, Implementation, UnsupportedCase
+from reference.check.isolation import ChildLink, LocalLink, Pool
 from reference.problem.inputs import Inputs
 
 
@@ -48,9 +50,17 @@ def absent_reason(device: str) -> str | None:
 
 
 class Session:
-    """One implementation on one device in one dtype: numpy in, numpy out, everything checked."""
+    """One implementation on one device in one dtype: numpy in, numpy out, everything checked.
 
-    def __init__(self, impl: Implementation, device: str, dtype: str, mode: str = "strict"):
+    ``Session(impl, ...)`` runs the implementation object in this process (tests of the harness,
+    benchmarks); ``Session.isolated(spec, ...)`` runs it in a child process of ``pool``, which is
+    how both drivers check: only the child's plain-data answers reach the verdict.
+    """
+
+    _numbers = itertools.count()
+
+    def __init__(self, impl: Implementation | Declaration, device: str, dtype: str, mode: str = "strict",
+                 link: LocalLink | ChildLink | None = None):
         if device not in DEVICES:
             raise ValueError(f"unknown device {device!r}; known: {', '.join(DEVICES)}")
         if dtype not in DTYPES:
@@ -66,8 +76,14 @@ class Session:
             if reason:
                 raise UnsupportedCase(reason)
         self.impl, self.device, self.dtype, self.mode = impl, device, dtype, mode
+        self.link = link if link is not None else LocalLink(impl)
         #: The arithmetic the results are judged by (reference.model.tolerance.UNIT_ROUNDOFF).
         self.precision = "tf32" if mode == "tf32" else dtype
+
+    @classmethod
+    def isolated(cls, spec: str, device: str, dtype: str, mode: str, pool: Pool) -> "Session":
+        """The implementation that ``spec`` loads (a registered name or a plug-in), run in a child of ``pool``."""
+        return cls(pool.declaration(spec), device, dtype, mode, link=pool.link(spec))
 
     @property
     def case(self) -> Case:
@@ -78,53 +94,85 @@ class Session:
         mode = "" if self.mode == "strict" else f", {self.mode}"
         return f"{self.impl.name} [{self.device}, {self.dtype}{mode}]"
 
-    def prepare(self, inputs: Inputs, lr: float = 0.0) -> Any:
-        inputs.validate()
-        convert = lambda a: self.backend.from_numpy(a, self.device, self.dtype)  # noqa: E731
-        with self.scope():
-            return self.impl.prepare(convert(inputs.x), convert(inputs.y),
-                                     {k: convert(v) for k, v in inputs.params.items()}, lr)
-
     def scope(self):
+        """The framework context the case runs in (matmul precision, x64), for timing in this process."""
         return self.backend.scope(self.device, self.dtype, self.mode)
 
-    def loss(self, state: Any) -> float:
-        with self.scope():
-            return self._scalar("loss", self.impl.loss(state))
+    def time_limit(self, seconds: float):
+        """Context in which the implementation's calls fail with CheckTimeout once ``seconds`` have passed."""
+        return self.link.time_limit(seconds)
 
-    def loss_and_grads(self, state: Any, names: tuple[str, ...]) -> tuple[float, dict[str, np.ndarray]]:
-        with self.scope():
-            value, grads = self.impl.loss_and_grads(state)
-            return self._scalar("loss", value), self._arrays("gradient", grads, names)
+    def prepare(self, inputs: Inputs, lr: float = 0.0) -> int:
+        """The implementation's state for ``inputs``, as a number the other calls take."""
+        inputs.validate()
+        number = next(self._numbers)
+        self._request("prepare", number, lr=lr, arrays={"x": inputs.x, "y": inputs.y, **inputs.params})
+        return number
 
-    def step(self, state: Any) -> float:
-        with self.scope():
-            return self._scalar("loss", self.impl.step(state))
+    def loss(self, state: int) -> float:
+        values, arrays = self._request("loss", state)
+        return self._scalar("loss", values, arrays)
 
-    def parameters(self, state: Any, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        with self.scope():
-            return self._arrays("parameter", self.impl.parameters(state), names)
+    def loss_and_grads(self, state: int, names: tuple[str, ...]) -> tuple[float, dict[str, np.ndarray]]:
+        values, arrays = self._request("loss_and_grads", state, names)
+        return self._scalar("loss", values, arrays), self._arrays("gradient", values, arrays, names)
 
-    def _arrays(self, what: str, arrays: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        if set(arrays) != set(names):
-            raise ValueError(f"{self.label} returned {what}s for {sorted(arrays)}, expected {sorted(names)}")
-        out = {}
+    def step(self, state: int) -> float:
+        values, arrays = self._request("step", state)
+        return self._scalar("loss", values, arrays)
+
+    def steps(self, state: int, count: int) -> list[float]:
+        """``step()`` ``count`` times in a row, in one request; the loss before each step."""
+        values, arrays = self._request("steps", state, count=count)
+        return [self._scalar("loss", values, arrays, key=f"loss.{i}") for i in range(count)]
+
+    def parameters(self, state: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        values, arrays = self._request("parameters", state, names)
+        return self._arrays("parameter", values, arrays, names)
+
+    def _request(self, op: str, state: int, names: tuple[str, ...] = (), lr: float = 0.0, arrays=None, count: int = 1):
+        header = {"op": op, "state": state, "where": {"device": self.device, "dtype": self.dtype, "mode": self.mode}}
+        header |= {"lr": lr} if op == "prepare" else {"names": list(names), "count": count}
+        try:
+            answer, out = self.link.request(header, arrays or {})
+        except ContractViolation as error:
+            raise ContractViolation(f"{self.label}: {op}() {error}") from None
+        return answer.get("values", {}), out
+
+    def _arrays(self, what: str, values: dict, arrays: dict, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+        returned = sorted(set(values) - {"loss"})
+        if returned != sorted(names):  # the child normalised the names; the harness believes nothing unchecked
+            raise ContractViolation(f"{self.label} returned {what}s for {returned}, expected {sorted(names)}")
         for name in names:
-            self._check_dtype(f"{what} {name}", arrays[name])
-            # A copy: numpy and torch CPU arrays share memory with the state the next step updates.
-            out[name] = np.array(self.backend.to_numpy(arrays[name]), copy=True)
-        return out
+            self._check_kind(f"{what} {name}", values[name], arrays.get(name), scalar=False)
+        return {name: arrays[name] for name in names}
 
-    def _scalar(self, what: str, value: Any) -> float:
-        self._check_dtype(what, value)
-        array = self.backend.to_numpy(value)
+    def _scalar(self, what: str, values: dict, arrays: dict, key: str | None = None) -> float:
+        key = key or what
+        self._check_kind(what, values.get(key, {}), arrays.get(key), scalar=True)
+        array = arrays[key]
         if array.size != 1:
-            raise ValueError(f"{self.label} returned a {what} of shape {array.shape}, expected a scalar")
+            raise ContractViolation(f"{self.label} returned a {what} of shape {array.shape}, expected a scalar")
         return float(array.reshape(()))
 
-    def _check_dtype(self, what: str, value: Any) -> None:
-        # An implementation asked for float64 must compute in float64 (jax silently drops to
-        # float32 unless x64 is on), and one asked for float32 must not quietly upcast.
-        got = self.backend.dtype_name(value)
-        if got != self.dtype:
-            raise ValueError(f"{self.label} returned {what} in {got}, expected {self.dtype}")
+    def _check_kind(self, what: str, described: dict, array: np.ndarray | None, scalar: bool) -> None:
+        kind = described.get("kind")
+        if kind == "array" and array is not None:
+            # An implementation asked for float64 must compute in float64 (jax silently drops to
+            # float32 unless x64 is on), and one asked for float32 must not quietly upcast.
+            if described.get("dtype") != self.dtype:
+                raise ContractViolation(f"{self.label} returned {what} in {described.get('dtype')}, expected {self.dtype}")
+            return
+        if kind == "python" and array is not None:
+            if not scalar:
+                raise ContractViolation(f"{self.label} returned {what} as a Python {described.get('type')}, "
+                                        f"expected a {self.impl.backend} array")
+            # A Python float carries float32 results exactly; one that is no float32 value was
+            # computed in more precision than asked for.
+            if np.asarray(array, dtype=self.dtype) != array:
+                raise ContractViolation(f"{self.label} returned {what} as a Python {described.get('type')} "
+                                        f"{float(array)!r}, which is not a {self.dtype} value")
+            return
+        got = described.get("type", "something unreadable")
+        raise ContractViolation(f"{self.label} returned {what} as a {got}, not a {self.impl.backend} array "
+                                f"(backend {self.impl.backend!r} is declared)")

@@ -1,0 +1,184 @@
+"""The harness's calls to one implementation: arrays converted on the way in, results described on the way out.
+
+``Calls`` is what the harness needs from an implementation: it converts the canonical numpy
+inputs to the framework, device and dtype of the case, calls the method inside the case's scope,
+and hands every result back as numpy with a description of what was returned (a framework array
+and its dtype, a Python number, or a foreign type), for the harness to judge.
+
+Run as ``python -m impls.serve``, this module is the child process the checkers run an
+implementation in: it answers ``impls.protocol`` messages on its standard input and output,
+so an implementation that exits, crashes or runs out of memory takes down only this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections import OrderedDict
+from typing import Any, Mapping, NamedTuple, Sequence
+
+import numpy as np
+
+from impls import load_any, protocol
+from impls.backends import BACKENDS
+from impls.contract import ContractViolation, Declaration, Implementation, PluginError, UnsupportedCase
+from impls.threads import limit_threads
+
+#: What a harness may ask of a prepared state: the contract's methods, and "steps", which is
+#: step() called ``count`` times in a row (a training run in one message instead of hundreds).
+OPS = ("loss", "loss_and_grads", "step", "steps", "parameters")
+
+
+class Where(NamedTuple):
+    device: str
+    dtype: str
+    mode: str
+
+
+def describe(value: Any, backend) -> tuple[dict[str, str], np.ndarray | None]:
+    """What kind of value this is, and its numbers as a numpy copy (None for a type the harness cannot read)."""
+    if backend.is_array(value):
+        return {"kind": "array", "dtype": backend.dtype_name(value)}, np.array(backend.to_numpy(value), copy=True)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"kind": "python", "type": type(value).__name__}, np.array(float(value))
+    return {"kind": "foreign", "type": f"{type(value).__module__}.{type(value).__qualname__}"}, None
+
+
+def by_name(what: str, returned: Any, names: Sequence[str]) -> dict[str, Any]:
+    """Gradients or parameters as name -> array, from a mapping or a sequence in the documented order."""
+    order = ", ".join(names)
+    if isinstance(returned, Mapping):
+        keys = [str(k) for k in returned]
+        if sorted(keys) != sorted(names):
+            raise ContractViolation(f"returned {what}s for {', '.join(keys) or 'no name'}; expected {order}")
+        return {str(k): v for k, v in returned.items()}
+    if isinstance(returned, (list, tuple)):
+        if len(returned) != len(names):
+            raise ContractViolation(f"returned {len(returned)} {what}s in a {type(returned).__name__}; expected "
+                                    f"{len(names)}, in the order {order}, or a mapping from those names")
+        return dict(zip(names, returned))
+    raise ContractViolation(f"returned a {type(returned).__name__} for the {what}s; expected a mapping from "
+                            f"{order} to arrays, or a sequence in that order")
+
+
+class Calls:
+    """One implementation seen from the harness: numpy in, numpy and descriptions out."""
+
+    def __init__(self, impl: Implementation):
+        self.impl = impl
+        self.backend = BACKENDS[impl.backend]
+
+    def prepare(self, where: Where, lr: float, arrays: Mapping[str, np.ndarray]) -> Any:
+        """The implementation's state for inputs ``x``, ``y`` and the parameters, in canonical float64."""
+        def convert(name):
+            return self.backend.from_numpy(arrays[name], where.device, where.dtype)
+        with self.backend.scope(*where):
+            params = {name: convert(name) for name in arrays if name not in ("x", "y")}
+            return self.impl.prepare(convert("x"), convert("y"), params, lr)
+
+    def call(self, method: str, state: Any, where: Where, names: Sequence[str],
+             count: int = 1) -> tuple[dict, protocol.Arrays]:
+        """``method`` on ``state``: a description and a numpy copy of every value it returned, by name.
+
+        "steps" names its losses "loss.0", "loss.1", ... in the order of the steps.
+        """
+        if method == "steps":
+            with self.backend.scope(*where):
+                values = {f"loss.{i}": self.impl.step(state) for i in range(count)}
+            return self.describe_all(values)
+        with self.backend.scope(*where):
+            returned = getattr(self.impl, method)(state)
+        if method == "loss_and_grads":
+            if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
+                raise ContractViolation(f"loss_and_grads() returned a {type(returned).__name__}; "
+                                        "expected a pair (loss, gradients)")
+            values = {"loss": returned[0], **by_name("gradient", returned[1], names)}
+        elif method == "parameters":
+            values = by_name("parameter", returned, names)
+        else:
+            values = {"loss": returned}
+        return self.describe_all(values)
+
+    def describe_all(self, values: dict[str, Any]) -> tuple[dict, protocol.Arrays]:
+        described, arrays = {}, {}
+        for name, value in values.items():
+            described[name], array = describe(value, self.backend)
+            if array is not None:
+                arrays[name] = array
+        return described, arrays
+
+
+class Server:
+    """Answers the harness's messages for the implementations it has loaded, holding their prepared states by number."""
+
+    #: States kept at once; a check holds two or three, the stateful check a handful.
+    KEEP_STATES = 32
+
+    def __init__(self, threads: int):
+        self.threads = threads
+        self.loaded: dict[str, Calls] = {}
+        self.states: OrderedDict[int, Any] = OrderedDict()
+
+    def answer(self, request: dict[str, Any], arrays: protocol.Arrays) -> tuple[dict[str, Any], protocol.Arrays]:
+        try:
+            return self._answer(request, arrays)
+        except (PluginError, UnsupportedCase) as error:
+            return {"ok": False, "refused": type(error).__name__, "message": str(error)}, {}
+        except ContractViolation as error:
+            return {"ok": False, "contract": str(error)}, {}
+        except Exception as error:  # noqa: BLE001 (the implementation's own failure is the finding)
+            lines = str(error).strip().splitlines()
+            return {"ok": False, "raised": type(error).__name__, "message": lines[0] if lines else "",
+                    "traceback": traceback.format_exc()}, {}
+
+    def _answer(self, request, arrays):
+        op, spec = request["op"], request["impl"]
+        if op == "load":
+            impl = load_any(spec)
+            if self.threads:
+                limit_threads(self.threads)  # after the import: a framework's pool starts at its default
+            self.loaded[spec] = Calls(impl)
+            return {"ok": True, "declaration": Declaration.of(impl).as_message()}, {}
+        calls, where = self.loaded[spec], Where(**request["where"])
+        if op == "prepare":
+            number = request["state"]
+            self.states[number] = calls.prepare(where, request["lr"], arrays)
+            while len(self.states) > self.KEEP_STATES:
+                self.states.popitem(last=False)
+            return {"ok": True}, {}
+        if op in OPS:
+            if request["state"] not in self.states:
+                raise ValueError(f"state {request['state']} was never prepared here, or was dropped")
+            described, out = calls.call(op, self.states[request["state"]], where, request["names"],
+                                        request.get("count", 1))
+            return {"ok": True, "values": described}, out
+        raise ValueError(f"unknown op {op!r}")
+
+
+def limit_memory(limit_bytes: int) -> None:
+    """Cap this process's address space: an allocation past it fails here instead of taking the machine."""
+    import resource
+    resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m impls.serve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--memory-limit", type=int, default=0, help="address-space limit in bytes (0: none)")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    if args.memory_limit:
+        limit_memory(args.memory_limit)
+    # The protocol keeps the original standard streams; whatever the implementation prints goes
+    # to standard error and whatever it reads comes from /dev/null, so neither can garble a message.
+    requests, answers = os.fdopen(os.dup(0), "rb"), os.fdopen(os.dup(1), "wb")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(2, 1)
+    server = Server(args.threads)
+    while (message := protocol.read(requests)) is not None:
+        protocol.write(answers, *server.answer(*message))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

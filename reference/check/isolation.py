@@ -1,0 +1,257 @@
+"""Where an implementation runs: in a child process of its own (the drivers), or in this one (tests, benchmarks).
+
+Both links carry the same ``impls.protocol`` requests to ``impls.serve`` and return what it
+answers; the session above judges the answers. Through a ``ChildLink`` the implementation's
+code never runs in the checker's process: it cannot end the checker, rewrite the reference
+or the verdict, or hang it. A child that exits, is killed or runs past the check's time limit
+becomes ``ChildDied`` or ``CheckTimeout``, a failed check that says what happened, and the
+next request starts a fresh child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator
+
+import impls
+from impls import protocol
+from impls.contract import ContractViolation, Declaration, Implementation, PluginError, UnsupportedCase
+from impls.serve import Calls, Server
+from impls.threads import thread_environment
+
+ROOT = Path(impls.__file__).resolve().parent.parent
+#: The name an in-process link's one implementation goes by.
+LOCAL = "local"
+#: Seconds a child may take to start and import the implementation (torch and jax take a few).
+LOAD_TIMEOUT_S = 120.0
+#: Address space each child may use: enough for the largest checked shape many times over,
+#: small enough that a runaway allocation fails in the child instead of swapping the machine.
+DEFAULT_MEMORY_LIMIT = 8 << 30
+#: Pipe capacity asked for (Linux's default ceiling): a gradient crosses in one or two reads.
+PIPE_BYTES = 1 << 20
+
+
+class CheckTimeout(BaseException):
+    """The implementation gave no answer within the check's time limit.
+
+    A BaseException, like KeyboardInterrupt: in this process it interrupts the implementation's
+    code, whose ``except Exception`` must not swallow it.
+    """
+
+
+class ChildDied(Exception):
+    """The implementation's process ended (exited, was killed) before answering."""
+
+
+class Raised(Exception):
+    """The implementation raised an exception in its own process; ``kind`` is the exception's class name."""
+
+    def __init__(self, kind: str, message: str, trace: str = ""):
+        super().__init__(message)
+        self.kind, self.trace = kind, trace
+
+
+@contextlib.contextmanager
+def alarm(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` with CheckTimeout (Unix main thread; elsewhere, no limit)."""
+    if seconds <= 0 or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise CheckTimeout(f"no result after {seconds:g} s")
+    try:
+        previous = signal.signal(signal.SIGALRM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def answer_or_raise(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer, or the error it reports raised here as the exception the drivers understand."""
+    if answer.get("ok") is True:
+        return answer
+    if "refused" in answer:
+        error = UnsupportedCase if answer["refused"] == "UnsupportedCase" else PluginError
+        raise error(str(answer.get("message", "")))
+    if "contract" in answer:
+        raise ContractViolation(str(answer["contract"]))
+    if "raised" in answer:
+        raise Raised(str(answer["raised"]), str(answer.get("message", "")), str(answer.get("traceback", "")))
+    raise ChildDied(f"the implementation's process sent an answer the harness cannot read: {str(answer)[:200]}")
+
+
+class LocalLink:
+    """The implementation in this process: for tests of the harness itself and for timing."""
+
+    def __init__(self, impl: Implementation):
+        self.server = Server(threads=0)
+        self.server.loaded[LOCAL] = Calls(impl)
+
+    def request(self, header: dict[str, Any], arrays: protocol.Arrays = {}) -> tuple[dict[str, Any], protocol.Arrays]:
+        answer, out = self.server.answer({**header, "impl": LOCAL}, arrays)
+        return answer_or_raise(answer), out
+
+    def time_limit(self, seconds: float):
+        return alarm(seconds)
+
+    def state(self, number: int) -> Any:
+        """The implementation's own state object, for timing its methods directly."""
+        return self.server.states[number]
+
+
+class Child:
+    """One ``python -m impls.serve`` process, with the implementations of one file or module loaded."""
+
+    def __init__(self, memory_limit: int, threads: int):
+        env = thread_environment(threads, use_gpu=True)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "impls.serve", f"--memory-limit={memory_limit}", f"--threads={threads}"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError, AttributeError):  # Linux only: fewer wake-ups per array
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        self.buffer = bytearray()
+        self.declarations: dict[str, Declaration] = {}
+
+    def load(self, spec: str) -> Declaration:
+        if spec not in self.declarations:
+            answer, _ = self.request({"op": "load", "impl": spec}, {}, time.monotonic() + LOAD_TIMEOUT_S)
+            self.declarations[spec] = Declaration.from_message(answer_or_raise(answer)["declaration"])
+        return self.declarations[spec]
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def request(self, header: dict[str, Any], arrays: protocol.Arrays, deadline: float | None):
+        op = header["op"]
+        try:
+            self.process.stdin.write(protocol.encode(header, arrays))
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died(op) from None
+        return protocol.decode(self._read_line(op, deadline), lambda size: self._read_exactly(size, op, deadline))
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def _fill(self, op: str, deadline: float | None) -> None:
+        fd = self.process.stdout.fileno()
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and (remaining <= 0 or not select.select([fd], [], [], remaining)[0]):
+            self.kill()
+            raise CheckTimeout(f"no answer from {op}() within the check's time limit; its process was killed")
+        chunk = os.read(fd, PIPE_BYTES)
+        if not chunk:
+            raise self._died(op)
+        self.buffer += chunk
+
+    def _read_line(self, op, deadline) -> bytes:
+        while b"\n" not in self.buffer:
+            self._fill(op, deadline)
+        end = self.buffer.index(b"\n")
+        line = bytes(self.buffer[:end])
+        del self.buffer[:end + 1]
+        return line
+
+    def _read_exactly(self, size, op, deadline) -> bytes:
+        while len(self.buffer) < size:
+            self._fill(op, deadline)
+        data = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return data
+
+    def _died(self, op: str) -> ChildDied:
+        try:
+            status = self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return ChildDied(f"the implementation's process closed its output during {op}() and was killed")
+        if status < 0:
+            name = signal.Signals(-status).name
+            return ChildDied(f"the implementation's process was killed by {name} during {op}()"
+                             + (" (out of memory, or killed by the implementation itself)" if name == "SIGKILL" else ""))
+        return ChildDied(f"the implementation's process exited with status {status} during {op}()")
+
+
+def home(spec: str) -> str:
+    """Where ``spec``'s code comes from; implementations from one file or module share a child process."""
+    if spec in impls.REGISTRY:
+        return "impls"
+    target = spec.partition(":")[0]
+    return str(Path(target).resolve()) if target.endswith(".py") else target
+
+
+class Pool:
+    """Child processes by the file or module the implementation comes from, started on first use and
+    restarted after one dies."""
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, threads: int = 1, keep: int = 3):
+        self.memory_limit, self.threads, self.keep = memory_limit, threads, keep
+        self.children: OrderedDict[str, Child] = OrderedDict()
+
+    def child(self, spec: str) -> Child:
+        """A live child with ``spec`` loaded (PluginError, UnsupportedCase as raised there; ChildDied if loading ends it)."""
+        key = home(spec)
+        child = self.children.get(key)
+        if child is None or not child.alive:
+            if child is not None:
+                child.kill()
+            child = self.children[key] = Child(self.memory_limit, self.threads)
+        self.children.move_to_end(key)
+        while len(self.children) > self.keep:
+            self.children.popitem(last=False)[1].kill()
+        child.load(spec)
+        return child
+
+    def declaration(self, spec: str) -> Declaration:
+        """What the implementation at ``spec`` declares, read in a child."""
+        return self.child(spec).declarations[spec]
+
+    def link(self, spec: str) -> "ChildLink":
+        return ChildLink(self, spec)
+
+    def close(self) -> None:
+        while self.children:
+            self.children.popitem()[1].kill()
+
+
+class ChildLink:
+    """Requests for one implementation, sent to its child in ``pool``."""
+
+    def __init__(self, pool: Pool, spec: str):
+        self.pool, self.spec = pool, spec
+        self.deadline: float | None = None
+
+    def request(self, header: dict[str, Any], arrays: protocol.Arrays = {}) -> tuple[dict[str, Any], protocol.Arrays]:
+        child = self.pool.child(self.spec)
+        answer, out = child.request({**header, "impl": self.spec}, arrays, self.deadline)
+        return answer_or_raise(answer), out
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float) -> Iterator[None]:
+        self.deadline = time.monotonic() + seconds if seconds > 0 else None
+        try:
+            yield
+        finally:
+            self.deadline = None
+

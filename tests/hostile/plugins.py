@@ -1,0 +1,85 @@
+"""Plug-ins that try to decide their own verdict instead of computing the network.
+
+Each is numpy-manual with one hostile act in ``loss_and_grads`` (or ``step``); the drivers must
+end with a non-zero status and a one-line reason for every one of them (tests/test_isolation.py).
+"""
+
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+from impls.numpy_manual import NumpyManual
+
+
+class ExitsWithZero(NumpyManual):
+    name, summary = "hostile-sys-exit", "calls sys.exit(0) instead of computing gradients"
+
+    def loss_and_grads(self, s):
+        sys.exit(0)
+
+
+class ExitsAtOnce(NumpyManual):
+    name, summary = "hostile-os-exit", "calls os._exit(0): no clean-up, no exception, just gone"
+
+    def loss_and_grads(self, s):
+        os._exit(0)
+
+
+class RaisesKeyboardInterrupt(NumpyManual):
+    name, summary = "hostile-keyboard-interrupt", "raises KeyboardInterrupt, as if the user had pressed Ctrl-C"
+
+    def loss_and_grads(self, s):
+        raise KeyboardInterrupt
+
+
+class KillsItself(NumpyManual):
+    name, summary = "hostile-sigkill", "sends SIGKILL to its own process"
+
+    def loss_and_grads(self, s):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class AllocatesWithoutBound(NumpyManual):
+    name, summary = "hostile-memory", "allocates 256 MiB after 256 MiB until something stops it"
+
+    def loss_and_grads(self, s):
+        hoard = []
+        while True:
+            hoard.append(np.empty(1 << 25))
+            hoard[-1][::4096] = 1.0  # one write per page would make it resident; one per chunk keeps the test light
+
+
+class Hangs(NumpyManual):
+    name, summary = "hostile-hang", "never returns from step()"
+
+    def step(self, s):
+        while True:
+            time.sleep(1)
+
+
+class RewritesTheReference(NumpyManual):
+    """Doubles its gradients, and rewrites the float64 reference to double them too.
+
+    Run in the checker's process, this passes every agreement check; in a child process the
+    rewrite reaches only the child's copy of the reference, which the verdict never consults.
+    """
+
+    name, summary = "hostile-monkeypatch", "returns doubled gradients and patches the reference to agree"
+
+    def __init__(self):
+        from reference.model import network
+
+        original = network.reference_at
+        if not getattr(original, "rewritten", False):
+            def doubled(inputs):
+                loss, grads, scales = original(inputs)
+                return loss, {k: 2 * g for k, g in grads.items()}, scales
+            doubled.rewritten = True
+            network.reference_at = doubled
+
+    def loss_and_grads(self, s):
+        loss, grads = super().loss_and_grads(s)
+        return loss, {k: 2 * g for k, g in grads.items()}

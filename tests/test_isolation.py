@@ -1,0 +1,103 @@
+"""Code under test never decides its verdict: exits, signals, runaway memory, hangs and monkeypatches fail, in both drivers."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reference.check.catalogue import CHECKS
+from reference.check.isolation import Pool
+from reference.check.run import run_check
+from reference.check.session import Session
+from reference.model import network
+from reference.model.points import inputs_at
+from tests.hostile import plugins
+
+ROOT = Path(__file__).parent.parent
+HOSTILE = "tests/hostile/plugins.py"
+#: Each hostile plug-in and the reason both drivers must give for it.
+REASONS = {
+    plugins.ExitsWithZero: "the implementation's process exited with status 0 during loss_and_grads()",
+    plugins.ExitsAtOnce: "the implementation's process exited with status 0 during loss_and_grads()",
+    plugins.RaisesKeyboardInterrupt: "the implementation's process was killed by SIGINT during loss_and_grads()",
+    plugins.KillsItself: "the implementation's process was killed by SIGKILL during loss_and_grads()",
+    plugins.AllocatesWithoutBound: "raised MemoryError",
+    plugins.Hangs: "timed out: no answer from step() within the check's time limit",
+    plugins.RewritesTheReference: "off by a constant factor 2",
+}
+SPECS = [f"{HOSTILE}:{cls.__name__}" for cls in REASONS]
+LIMITS = {"TWOLAYER_CHECK_TIMEOUT_S": "2", "TWOLAYER_MEMORY_LIMIT_GIB": "1"}
+#: A check that calls loss_and_grads() and one that calls step(): every plug-in above fails one.
+CHECKED = ("agreement-odd-bias-step0", "training-bias")
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
+
+
+def test_the_cli_fails_every_hostile_plugin_with_its_reason(tmp_path):
+    verdict = tmp_path / "verdict.json"
+    cli = run("-m", "reference.check", *SPECS, "--dtype=float64", "--shape=odd", "--timeout=2", "--memory-limit=1",
+              f"--check={','.join(CHECKED)}", f"--json={verdict}")
+    assert cli.returncode == 1, cli.stdout[-3000:] + cli.stderr[-3000:]
+    rows = json.loads(verdict.read_text())
+    for cls, reason in REASONS.items():
+        mine = [row for row in rows if row["impl"] == cls.name]
+        assert [row["check"] for row in mine] == list(CHECKED), f"{cls.name}: not every check reported"
+        failing = [row for row in mine if not row["passed"]]
+        assert failing and all(row["diagnosis"] and "\n" not in row["diagnosis"] for row in failing), mine
+        assert any(reason in row["diagnosis"] for row in failing), (cls.name, [r["diagnosis"] for r in failing])
+    assert cli.stdout.rstrip().endswith(f"verdict: FAIL ({sum(not r['passed'] for r in rows)} checks)")
+
+
+def test_pytest_fails_every_hostile_plugin_with_its_reason():
+    result = run("-m", "pytest", "-n", "0", "-p", "no:cacheprovider", *(f"--impl-path={s}" for s in SPECS),
+                 "--dtype=float64", "--shape=odd", "-k", " or ".join(CHECKED), "tests/test_checks.py", env=LIMITS)
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-3000:] + result.stderr[-3000:]
+    for cls, reason in REASONS.items():
+        assert any(line.startswith(f"{cls.name} [cpu, float64]") and reason in line
+                   for line in result.stdout.splitlines()), (cls.name, result.stdout[-3000:])
+
+
+def test_a_plugin_that_exits_while_loading_is_a_usage_error_in_both_drivers(tmp_path):
+    plugin = tmp_path / "exits_on_import.py"
+    plugin.write_text("import sys\nsys.exit(0)\n")
+    cli = run("-m", "reference.check", str(plugin))
+    assert cli.returncode == 2 and cli.stderr.strip() == (
+        "error: the implementation's process exited with status 0 during load()"), cli.stderr
+    result = run("-m", "pytest", "-n", "0", "-p", "no:cacheprovider", f"--impl-path={plugin}", "tests/test_checks.py")
+    assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
+    assert "exited with status 0 during load()" in result.stderr
+
+
+def test_the_reference_rewrite_would_pass_in_process_and_fails_isolated(monkeypatch):
+    agreement = next(c for c in CHECKS if c.id == "agreement-odd-bias-step0")
+    monkeypatch.setattr(network, "reference_at", network.reference_at)  # undone after the test
+    fooled = run_check(agreement, Session(plugins.RewritesTheReference(), "cpu", "float64"))
+    assert fooled.passed, "the hostile plug-in no longer fools an in-process check: the test shows nothing"
+    monkeypatch.undo()
+    pool = Pool()
+    try:
+        isolated = run_check(agreement, Session.isolated(f"{HOSTILE}:RewritesTheReference", "cpu", "float64",
+                                                         "strict", pool))
+        honest = run_check(agreement, Session.isolated("numpy-manual", "cpu", "float64", "strict", pool))
+    finally:
+        pool.close()
+    assert not isolated.passed and "scale:2" in isolated.codes, isolated
+    assert honest.passed
+
+
+def test_a_child_restarts_after_a_death_and_the_next_check_runs():
+    pool = Pool()
+    try:
+        session = Session.isolated(f"{HOSTILE}:KillsItself", "cpu", "float64", "strict", pool)
+        first = session.prepare(inputs_at("odd", False))
+        with pytest.raises(Exception, match="killed by SIGKILL"):
+            session.loss_and_grads(first, ("w1", "w2"))
+        assert session.loss(session.prepare(inputs_at("odd", False))) > 0  # a fresh child answered
+    finally:
+        pool.close()
