@@ -1,6 +1,7 @@
 """Every driver iterates the one catalogue: a check added once shows everywhere, and both give one verdict."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -96,3 +97,17 @@ def test_both_drivers_give_the_same_verdict_on_every_builtin_and_every_public_mi
     assert all(passed for (impl, _), passed in by_cli.items() if impl in impls.REGISTRY)
     rejected = {impl for (impl, _), passed in by_cli.items() if not passed}
     assert len(rejected) > len(MISTAKES) / 2, sorted({m.name for m in MISTAKES} - rejected)
+
+
+def test_the_cli_shows_each_failing_rows_worst_entry_and_each_checks_time():
+    cli = subprocess.run([sys.executable, "-m", "reference.check", "tests.known_wrong.catalogue:ForgotFactorTwo",
+                          "--dtype=float64", "--shape=odd", "--check=agreement-odd-bias-step0,matmul-precision"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    lines = cli.stdout.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("agreement-odd-bias-step0  FAIL"))
+    assert re.search(r"\d+\.\d\d s  ", lines[row]), lines[row]
+    assert re.fullmatch(r"    worst: .*: \w+\[.*\] = \S+, reference \S+, error \S+ vs tolerance \S+ \(ratio .*\)",
+                        lines[row + 1]), lines[row + 1]
+    passing = next(line for line in lines if line.startswith("matmul-precision"))
+    assert " pass " in passing and re.search(r"\d+\.\d\d s", passing) and not lines[lines.index(passing) + 1].startswith("    worst")
