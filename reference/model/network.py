@@ -12,6 +12,7 @@ from typing import Mapping
 
 import numpy as np
 
+from reference.model.rounding import gradient_spreads
 from reference.problem.inputs import Inputs
 
 Params = Mapping[str, np.ndarray]
@@ -62,28 +63,18 @@ def train(inputs: Inputs, lr: float, steps: int) -> tuple[np.ndarray, list[dict[
 
 
 def error_scales(x: np.ndarray, y: np.ndarray, params: Params) -> dict[str, np.ndarray | float]:
-    """Each output's scale: the same computation on absolute values, so that |rounding error| <= n*u*scale.
+    """Each output's scale, which reference/model/tolerance.py turns into a tolerance.
 
-    Forward and backward are sums of products; rounding in a sum of k products perturbs it by at
-    most about k*u times the sum of the products' absolute values. Propagating absolute values
-    through the network (the relu mask kept, residuals bounded by |y_pred| + |y|) gives that sum
-    for every entry of the loss and the gradients. reference/model/tolerance.py turns it into a bound.
+    The gradients: their statistical error spread (reference.model.rounding). The loss, one sum of
+    same-sign squares: the same computation on absolute values (the relu mask kept, residuals
+    bounded by |y_pred| + |y|), so that its rounding error is at most about n*u times it.
     """
     h, _, y_pred = forward(x, params)
     mask = h > 0
     absolute = {name: np.abs(value) for name, value in params.items()}
     h_relu_scale = (forward(np.abs(x), absolute)[0]) * mask               # (N, H)
     residual_scale = h_relu_scale @ absolute["w2"] + absolute.get("b2", 0.0) + np.abs(y)  # (N, D_out)
-    grad_y_pred_scale = 2.0 * residual_scale                              # (N, D_out)
-    grad_h_scale = (grad_y_pred_scale @ absolute["w2"].T) * mask          # (N, H)
-    scales: dict[str, np.ndarray | float] = {
-        "loss": float(np.sum(np.abs(y_pred - y) * residual_scale)),
-        "w1": np.abs(x).T @ grad_h_scale,                                 # (D_in, H)
-        "w2": h_relu_scale.T @ grad_y_pred_scale,                         # (H, D_out)
-    }
-    if "b1" in params:
-        scales |= {"b1": grad_h_scale.sum(axis=0), "b2": grad_y_pred_scale.sum(axis=0)}
-    return scales
+    return {"loss": float(np.sum(np.abs(y_pred - y) * residual_scale)), **gradient_spreads(x, y, params)}
 
 
 @lru_cache(maxsize=64)
