@@ -52,9 +52,8 @@ def load_any(spec: str) -> Implementation:
     return load_plugin(spec)
 
 
-def spec_of(impl: Implementation) -> str:
-    """The ``module:Class`` another process loads ``impl``'s class by (a class defined in a function has none)."""
-    cls = type(impl)
+def spec_of(cls: type[Implementation]) -> str:
+    """The ``module:Class`` another process loads ``cls`` by (a class defined in a function has none)."""
     if "<locals>" in cls.__qualname__ or cls.__module__ in ("__main__", "builtins"):
         raise PluginError(f"{cls.__qualname__} is not importable from another process: define it at a module's "
                           "top level")

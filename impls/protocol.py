@@ -21,7 +21,8 @@ Arrays = dict[str, np.ndarray]
 
 def encode(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray] = {}) -> bytes:
     """One message: the header with its array list, a newline, the arrays' bytes."""
-    little = {name: np.ascontiguousarray(a, dtype=np.asarray(a).dtype.newbyteorder("<")) for name, a in arrays.items()}
+    # np.asarray keeps 0-d arrays 0-d (np.ascontiguousarray would make them 1-d).
+    little = {name: np.asarray(a, dtype=np.asarray(a).dtype.newbyteorder("<"), order="C") for name, a in arrays.items()}
     listing = [[name, a.dtype.str, list(a.shape)] for name, a in little.items()]
     line = json.dumps({**header, "arrays": listing}, allow_nan=True).encode() + b"\n"
     return b"".join([line, *(a.tobytes() for a in little.values())])
@@ -34,7 +35,7 @@ def decode(line: bytes, read_exactly: Callable[[int], bytes]) -> tuple[dict[str,
     for name, dtype, shape in header.pop("arrays"):
         dtype = np.dtype(dtype)
         size = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
-        arrays[name] = np.frombuffer(read_exactly(size), dtype=dtype).reshape(shape).copy()
+        arrays[name] = np.frombuffer(read_exactly(size), dtype=dtype).reshape(tuple(shape)).copy()
     return header, arrays
 
 

@@ -47,7 +47,7 @@ def test_a_check_added_once_appears_in_pytest_the_cli_and_the_score(tmp_path, mo
     assert cli.returncode == 0, cli.stdout + cli.stderr
     assert any(line.startswith("throwaway-loss-not-negative  pass") for line in cli.stdout.splitlines()), cli.stdout
     monkeypatch.setattr(catalogue, "CHECKS", [*catalogue.CHECKS, THROWAWAY])
-    (found,) = score([NegativeLoss()], select(shapes=()))
+    (found,) = score([NegativeLoss], select(shapes=()))
     (row,) = [row for row in found.rows if row.check is THROWAWAY]
     assert found.rejected and not row.outcome.passed and row.outcome.codes == {"negative-loss"}
 
@@ -74,7 +74,7 @@ def test_both_drivers_give_the_same_verdict_on_every_builtin_and_every_public_mi
     pytest.importorskip("torch", reason="the catalogue of mistakes is written in numpy, torch and jax")
     pytest.importorskip("jax", reason="the catalogue of mistakes is written in numpy, torch and jax")
     from tests.known_wrong.catalogue import MISTAKES
-    mistakes = [f"tests.known_wrong.{m.__module__.rpartition('.')[2]}:{m.__name__}" for m in MISTAKES]
+    mistakes = [impls.spec_of(m) for m in MISTAKES]
     # float64 and one shape besides the shape-less checks (training among them): a bounded run in which
     # both outcomes occur; tests/test_catalogue.py scores every mistake at the shapes that find it.
     selection = ["--dtype=float64", "--shape=odd"]

@@ -9,6 +9,7 @@ from reference.check.session import Session
 
 torch = pytest.importorskip("torch", reason="the tutorial mistakes are written in torch and numpy")
 from tests.known_wrong import tutorial_mistakes as tm  # noqa: E402
+from tests.known_wrong.more import DeclaresTheWrongRelu, SumsAcrossSessions  # noqa: E402
 from tests.test_tolerance import EmulatedTF32  # noqa: E402
 
 #: Each mistake, and the id of the check that must fail on it.
@@ -27,26 +28,6 @@ def test_the_check_meant_for_a_tutorial_mistake_rejects_it(mistake, dtype):
     check = next(c for c in CHECKS if c.id == MISTAKES[mistake])
     outcome = run_check(check, Session(mistake(), "cpu", dtype))
     assert not outcome.passed, f"{mistake.name} passed {check.id} in {dtype}"
-
-
-class DeclaresTheWrongRelu(NumpyManual):
-    """grad_h[h < 0] = 0 passes the gradient at h == 0, but the class says it does not."""
-
-    name = "wrong-relu-declaration"
-    relu_grad_at_zero = 0.0
-
-
-class SumsAcrossSessions(NumpyManual):
-    """A running total kept on the class, so that every new session starts where the last one ended."""
-
-    name = "wrong-sums-across-sessions"
-    total = None
-
-    def loss_and_grads(self, s):
-        loss, grads = super().loss_and_grads(s)
-        cls = type(self)
-        cls.total = grads if cls.total is None else {k: cls.total[k] + g for k, g in grads.items()}
-        return loss, cls.total
 
 
 @pytest.mark.parametrize("mistake,check_id", [

@@ -9,6 +9,7 @@ check added to ``CHECKS`` appears in every one of them.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -152,10 +153,31 @@ def first_step(bias: bool) -> Callable[[Session], Outcome]:
         ratio = max(r.comparison.ratio for r in result.first_update)
         if all(r.passed for r in result.first_update):
             return Outcome(True, ratio)
-        return Outcome(False, ratio, (Diagnosis("update-rule", (
-            f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to w - lr * g for the g that "
-            "loss_and_grads() returns")),), _failed(result.first_update))
+        return Outcome(False, ratio, (name_the_update(result, FIRST_STEP_LR),), _failed(result.first_update))
     return run
+
+
+def name_the_update(result: measure.Training, lr: float) -> Diagnosis:
+    """What one step did instead of w - lr * g: another learning rate (float32's among them), or weight decay."""
+    start = {k: v.astype(np.float64) for k, v in result.start.items()}
+    moved = {k: start[k] - result.after_one[k].astype(np.float64) for k in start}
+    grads = {k: g.astype(np.float64) for k, g in result.own_grads.items()}
+    fitted = sum(np.vdot(moved[k], grads[k]) for k in start) / sum(np.vdot(g, g) for g in grads.values())
+    lr32 = float(np.float32(lr))
+    if lr32 != lr and abs(fitted - lr32) < abs(lr32 - lr) / 10:
+        return Diagnosis("lr-float32", f"one step() moves the parameters by {fitted:.9g} * g: the learning rate {lr:g} "
+                                       f"rounded to float32 ({lr32!r}), as keras's SGD holds it")
+    residual = {k: moved[k] / lr - grads[k] for k in start}  # lr * (g + decay * w) moved, if weight decay
+    decay = sum(np.vdot(residual[k], start[k]) for k in start) / sum(np.vdot(w, w) for w in start.values())
+    explained = sum(np.sum(np.square(residual[k] - decay * start[k])) for k in start)
+    if decay > 0 and explained < 1e-6 * sum(np.sum(np.square(residual[k])) for k in start):
+        return Diagnosis("update-rule", f"one step() is w - lr * (g + {decay:.3g} * w): weight decay {decay:.3g} "
+                                        f"at lr {lr:g}, where plain gradient descent was asked for")
+    if abs(fitted / lr - 1) > 1e-3:
+        return Diagnosis("update-rule", f"one step() moves the parameters by about {fitted:.4g} * g, not lr * g "
+                                        f"with lr {lr:g}")
+    return Diagnosis("update-rule", f"one step() at lr {lr:g} does not move the parameters to w - lr * g for the g "
+                                   "that loss_and_grads() returns")
 
 
 # --- contract and numerics ------------------------------------------------------------------------
@@ -199,6 +221,18 @@ def matmul_precision(session: Session) -> Outcome:
         + (" (strict mode must not use TF32)" if session.mode == "strict" else "")),),))
 
 
+def stateful_calls(session: Session) -> Outcome:
+    from reference.check.stateful import sequence_check
+    ratio, sequence = sequence_check(session)
+    if not sequence:
+        return Outcome(True, ratio)
+    calls, failure = sequence[:-1], sequence[-1].removeprefix("-> ")
+    return Outcome(False, ratio, (Diagnosis("call-order", (
+        f"a result goes wrong after the call sequence {'; '.join(calls)} (shrunk by hypothesis): "
+        f"{failure.split(':')[0]} disagrees with the reference at the parameters the implementation reports")),),
+        (failure,))
+
+
 # --- the catalogue --------------------------------------------------------------------------------
 
 CHECKS: list[Check] = [
@@ -217,6 +251,10 @@ CHECKS: list[Check] = [
     *(Check(f"first-step-{_bias(bias)}", f"a step() that is not w - lr * g for its own g (odd shape, lr "
             f"{FIRST_STEP_LR:g})", first_step(bias)) for bias in (False, True)),
     Check("repeatable", "results that differ between fresh sessions on the same inputs", repeatable),
+    # Needs hypothesis (the test extra); without it the catalogue is one check shorter, never failing for it.
+    *([Check("stateful-calls", "a result that goes wrong in some order of prepare, loss, loss_and_grads, step and "
+             "parameters (random sequences, shrunk to the shortest failing one)", stateful_calls)]
+      if importlib.util.find_spec("hypothesis") else []),
 ]
 
 

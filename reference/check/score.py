@@ -41,18 +41,21 @@ class Score:
         return None if self.planted is None else self.planted in self.codes
 
 
-def score(mistakes: Iterable[Implementation], checks: Iterable[Check], dtype: str = "float64",
+def score(mistakes: Iterable[type[Implementation]], checks: Iterable[Check], dtype: str = "float64",
           timeout_s: float = DEFAULT_TIMEOUT_S, pool: Pool | None = None) -> list[Score]:
-    """Every mistake through every check, on the cpu, in ``dtype`` (float64: where every planted mistake is one).
+    """Every mistake through every check, on the cpu, in ``dtype`` (float64: where every planted mistake is one),
+    or in the dtype a mistake says it is scored in (``scored_in``: float32's own small errors).
 
-    Each runs in a child process of ``pool`` (default: a pool of its own), loaded there from its
-    class's import path, as the drivers run implementations.
+    Each class is instantiated and run only in a child process of ``pool`` (default: a pool of its
+    own), loaded there from its import path, as the drivers run implementations: a mistake's
+    constructor never runs here.
     """
     checks, own = list(checks), pool is None
     pool = Pool() if own else pool
     try:
         return [Score(m.name, getattr(m, "planted", None), tuple(evaluate(
-            Session.isolated(spec_of(m), "cpu", dtype, "strict", pool), checks, timeout_s))) for m in mistakes]
+            Session.isolated(spec_of(m), "cpu", getattr(m, "scored_in", dtype), "strict", pool), checks, timeout_s)))
+            for m in mistakes]
     finally:
         if own:
             pool.close()

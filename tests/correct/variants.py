@@ -154,4 +154,30 @@ class TorchFunc(NumpyManual):
         return value
 
 
-VARIANTS = [Einsum, ChunkedBatch, MorePrecision, ReusedBuffers, NonContiguous, HipsAutograd, MyGrad, TorchFunc]
+class GradsAsList(NumpyManual):
+    name, summary = "correct-grads-as-list", "gradients as a list in the documented order"
+
+    def loss_and_grads(self, s):
+        loss, grads = super().loss_and_grads(s)
+        return loss, [grads[k] for k in ("w1", "w2", "b1", "b2") if k in grads]
+
+
+class ParametersAsTuple(NumpyManual):
+    name, summary = "correct-parameters-as-tuple", "parameters as a tuple in the documented order"
+
+    def parameters(self, s):
+        return tuple(s.params[k] for k in ("w1", "w2", "b1", "b2") if k in s.params)
+
+
+class LossAsPythonFloat(NumpyManual):
+    """``.item()`` on the loss: a Python float holding the float32 value exactly."""
+
+    name, summary = "correct-loss-as-python-float", "the loss as a Python float (.item())"
+
+    def loss_and_grads(self, s):
+        loss, grads = super().loss_and_grads(s)
+        return loss.item(), grads
+
+
+VARIANTS = [Einsum, ChunkedBatch, MorePrecision, ReusedBuffers, NonContiguous, HipsAutograd, MyGrad, TorchFunc,
+            GradsAsList, ParametersAsTuple, LossAsPythonFloat]

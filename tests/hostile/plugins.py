@@ -16,6 +16,7 @@ from impls.numpy_manual import NumpyManual
 
 class ExitsWithZero(NumpyManual):
     name, summary = "hostile-sys-exit", "calls sys.exit(0) instead of computing gradients"
+    planted = "crash"
 
     def loss_and_grads(self, s):
         sys.exit(0)
@@ -23,6 +24,7 @@ class ExitsWithZero(NumpyManual):
 
 class ExitsAtOnce(NumpyManual):
     name, summary = "hostile-os-exit", "calls os._exit(0): no clean-up, no exception, just gone"
+    planted = "crash"
 
     def loss_and_grads(self, s):
         os._exit(0)
@@ -30,13 +32,31 @@ class ExitsAtOnce(NumpyManual):
 
 class RaisesKeyboardInterrupt(NumpyManual):
     name, summary = "hostile-keyboard-interrupt", "raises KeyboardInterrupt, as if the user had pressed Ctrl-C"
+    planted = "crash"
 
     def loss_and_grads(self, s):
         raise KeyboardInterrupt
 
 
+class ExitsWithError(NumpyManual):
+    name, summary = "hostile-exit-3", "calls sys.exit(3) from step()"
+    planted = "crash"
+
+    def step(self, s):
+        sys.exit(3)
+
+
+class Aborts(NumpyManual):
+    name, summary = "hostile-abort", "calls os.abort(), as a failed C assertion would"
+    planted = "crash"
+
+    def loss_and_grads(self, s):
+        os.abort()
+
+
 class KillsItself(NumpyManual):
     name, summary = "hostile-sigkill", "sends SIGKILL to its own process"
+    planted = "crash"
 
     def loss_and_grads(self, s):
         os.kill(os.getpid(), signal.SIGKILL)
@@ -44,6 +64,7 @@ class KillsItself(NumpyManual):
 
 class AllocatesWithoutBound(NumpyManual):
     name, summary = "hostile-memory", "allocates 256 MiB after 256 MiB until something stops it"
+    planted = "error"
 
     def loss_and_grads(self, s):
         hoard = []
@@ -54,6 +75,7 @@ class AllocatesWithoutBound(NumpyManual):
 
 class Hangs(NumpyManual):
     name, summary = "hostile-hang", "never returns from step()"
+    planted = "timeout"
 
     def step(self, s):
         while True:
@@ -68,6 +90,7 @@ class RewritesTheReference(NumpyManual):
     """
 
     name, summary = "hostile-monkeypatch", "returns doubled gradients and patches the reference to agree"
+    planted = "scale:2"
 
     def __init__(self):
         from reference.model import network
@@ -83,3 +106,8 @@ class RewritesTheReference(NumpyManual):
     def loss_and_grads(self, s):
         loss, grads = super().loss_and_grads(s)
         return loss, {k: 2 * g for k, g in grads.items()}
+
+
+#: The ones the public catalogue scores (Hangs would cost a time limit per check).
+CATALOGUED = [ExitsWithZero, ExitsAtOnce, ExitsWithError, Aborts, RaisesKeyboardInterrupt, KillsItself,
+              AllocatesWithoutBound, RewritesTheReference]

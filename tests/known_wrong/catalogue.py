@@ -18,7 +18,9 @@ from impls.torch_autograd import TorchAutograd
 from impls.torch_function import TorchFunction
 from impls.torch_manual import TorchManual
 from impls.torch_nn import State, TorchNN
+from tests.hostile.plugins import CATALOGUED
 from tests.known_wrong import tutorial_mistakes as tm
+from tests.known_wrong.more import MORE
 
 
 def numpy_backward(x, y, w1, w2, b1=None, b2=None, *, grad_scale=2.0, mask="h < 0", w2_from="h_relu",
@@ -293,6 +295,7 @@ CATALOGUE = [BatchMean, ForgotFactorTwo, OppositeSign, MissingReluMask, InPlaceR
              GradientAscent, ZeroGradBeforeStep, JaxFloat32Inside, TorchNNDefaultFloat32, HardcodedBatch64,
              JaxMeanLoss, JaxStepKeepsOldParams, InPlaceOnSavedInput, LinearWithDefaultBias]
 
-#: The whole public catalogue: the tutorials' five mistakes, then the twenty above.
+#: The whole public catalogue: the tutorials' five mistakes, the twenty above, the newer kinds
+#: (tests/known_wrong/more.py) and plug-ins that exit, crash or rewrite the reference.
 MISTAKES = [tm.RebindingUpdate, tm.MinibatchOverwrite, tm.GradW2FromPreactivation, tm.GradsNeverZeroed, tm.MSELossMean,
-            *CATALOGUE]
+            *CATALOGUE, *MORE, *CATALOGUED]
