@@ -19,9 +19,10 @@ import numpy as np
 from reference.check import measure
 from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
 from reference.check.session import Session
+from reference.check.update_rule import name_update_rule
 from reference.model import network
 from reference.model.points import inputs_at
-from reference.model.tolerance import compare
+from reference.model.tolerance import UNIT_ROUNDOFF, compare
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_LR, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs
 
@@ -141,10 +142,19 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
         _, ref_grads, scales = network.reference_at(inputs)
         grads_agree = all(compare(k, result.own_grads[k], ref_grads[k], scales[k], inputs.problem,
                                   session.precision).passed for k in ref_grads)
+        if grads_agree and np.all(np.isfinite(result.losses)):
+            path = measure.parameter_path(session, inputs, TUTORIAL_LR, RULE_STEPS)
+            named = name_update_rule(path, inputs.x, inputs.y, TUTORIAL_LR, UNIT_ROUNDOFF[session.precision])
+            if named is not None:
+                return Outcome(False, ratio, (named,), details)
         return Outcome(False, ratio, (diagnose_training(
             result.losses, result.reference_losses, result.start, result.after_one, ref_grads, grads_agree,
             TUTORIAL_LR),), details)
     return run
+
+
+#: Steps of the parameter path the update rule is fitted on: past a schedule's usual first drop at 100.
+RULE_STEPS = 150
 
 
 def first_step(bias: bool) -> Callable[[Session], Outcome]:

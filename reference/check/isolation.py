@@ -236,22 +236,31 @@ class Pool:
 
 
 class ChildLink:
-    """Requests for one implementation, sent to its child in ``pool``."""
+    """Requests for one implementation, sent to its child in ``pool``.
+
+    A time limit counts only the time spent waiting for the child: the harness's own work
+    between requests (the reference, diagnoses) is not the implementation's.
+    """
 
     def __init__(self, pool: Pool, spec: str):
         self.pool, self.spec = pool, spec
-        self.deadline: float | None = None
+        self.budget: float | None = None
 
     def request(self, header: dict[str, Any], arrays: protocol.Arrays = {}) -> tuple[dict[str, Any], protocol.Arrays]:
         child = self.pool.child(self.spec)
-        answer, out = child.request({**header, "impl": self.spec}, arrays, self.deadline)
+        started = time.monotonic()
+        deadline = None if self.budget is None else started + self.budget
+        try:
+            answer, out = child.request({**header, "impl": self.spec}, arrays, deadline)
+        finally:
+            if self.budget is not None:
+                self.budget -= time.monotonic() - started
         return answer_or_raise(answer), out
 
     @contextlib.contextmanager
     def time_limit(self, seconds: float) -> Iterator[None]:
-        self.deadline = time.monotonic() + seconds if seconds > 0 else None
+        self.budget = seconds if seconds > 0 else None
         try:
             yield
         finally:
-            self.deadline = None
-
+            self.budget = None

@@ -126,6 +126,17 @@ def training(session: Session, inputs: Inputs, lr: float = TUTORIAL_LR, steps: i
                     start, after_one, own_grads)
 
 
+def parameter_path(session: Session, inputs: Inputs, lr: float, steps: int) -> list[dict[str, np.ndarray]]:
+    """The parameters before the first step and after each of ``steps`` steps at ``lr``."""
+    names = tuple(inputs.params)
+    state = session.prepare(inputs, lr)
+    path = [session.parameters(state, names)]
+    for _ in range(steps):
+        session.step(state)
+        path.append(session.parameters(state, names))
+    return path
+
+
 def relu_grad_at_zero(session: Session, bias: bool = False) -> float:
     """The subgradient of relu at 0 that an implementation takes, measured.
 

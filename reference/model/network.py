@@ -65,16 +65,19 @@ def train(inputs: Inputs, lr: float, steps: int) -> tuple[np.ndarray, list[dict[
 def error_scales(x: np.ndarray, y: np.ndarray, params: Params) -> dict[str, np.ndarray | float]:
     """Each output's scale, which reference/model/tolerance.py turns into a tolerance.
 
-    The gradients: their statistical error spread (reference.model.rounding). The loss, one sum of
-    same-sign squares: the same computation on absolute values (the relu mask kept, residuals
-    bounded by |y_pred| + |y|), so that its rounding error is at most about n*u times it.
+    The gradients: their statistical error spread (reference.model.rounding). The loss: ``loss_scale``.
     """
+    return {"loss": loss_scale(x, y, params), **gradient_spreads(x, y, params)}
+
+
+def loss_scale(x: np.ndarray, y: np.ndarray, params: Params) -> float:
+    """The loss's scale: one sum of same-sign squares, computed on absolute values (the relu mask kept,
+    residuals bounded by |y_pred| + |y|), so that its rounding error is at most about n*u times it."""
     h, _, y_pred = forward(x, params)
-    mask = h > 0
     absolute = {name: np.abs(value) for name, value in params.items()}
-    h_relu_scale = (forward(np.abs(x), absolute)[0]) * mask               # (N, H)
+    h_relu_scale = (forward(np.abs(x), absolute)[0]) * (h > 0)                               # (N, H)
     residual_scale = h_relu_scale @ absolute["w2"] + absolute.get("b2", 0.0) + np.abs(y)  # (N, D_out)
-    return {"loss": float(np.sum(np.abs(y_pred - y) * residual_scale)), **gradient_spreads(x, y, params)}
+    return float(np.sum(np.abs(y_pred - y) * residual_scale))
 
 
 @lru_cache(maxsize=64)
@@ -91,5 +94,5 @@ def reference_at(inputs: Inputs) -> tuple[float, dict[str, np.ndarray], dict[str
 def reference_training(inputs: Inputs, lr: float, steps: int) -> tuple[np.ndarray, list[dict[str, np.ndarray]], np.ndarray]:
     """``train(inputs, lr, steps)`` and the loss's error scale before each step, computed once per Inputs object."""
     losses, trajectory = train(inputs, lr, steps)
-    loss_scales = np.array([error_scales(inputs.x, inputs.y, params)["loss"] for params in trajectory[:steps]])
+    loss_scales = np.array([loss_scale(inputs.x, inputs.y, params) for params in trajectory[:steps]])
     return losses, trajectory, loss_scales

@@ -61,7 +61,7 @@ class WeightDecay(NumpyManual):
 class Momentum(NumpyManual):
     """SGD(momentum=0.9): the first step is plain SGD's, every later one carries the velocity."""
 
-    name, planted = "wrong-momentum", None
+    name, planted = "wrong-momentum", "momentum"
 
     def step(self, s):
         loss, grads = loss_and_grads(s.x, s.y, **s.params)
@@ -74,7 +74,7 @@ class Momentum(NumpyManual):
 class HalvingSchedule(NumpyManual):
     """StepLR(step_size=100, gamma=0.5) left attached to the optimizer."""
 
-    name, planted = "wrong-lr-schedule", None
+    name, planted = "wrong-lr-schedule", "schedule"
 
     def step(self, s):
         s.count = getattr(s, "count", 0) + 1
