@@ -73,8 +73,12 @@ def junit_verdicts(path: Path) -> dict[tuple[str, str], bool]:
 def test_both_drivers_give_the_same_verdict_on_every_builtin_and_every_public_mistake(tmp_path):
     pytest.importorskip("torch", reason="the catalogue of mistakes is written in numpy, torch and jax")
     pytest.importorskip("jax", reason="the catalogue of mistakes is written in numpy, torch and jax")
+    from tests.hostile.plugins import CATALOGUED
     from tests.known_wrong.catalogue import MISTAKES
-    mistakes = [impls.spec_of(m) for m in MISTAKES]
+    # The plug-ins that exit, crash or exhaust memory restart a child for every check; both drivers
+    # fail each of them with its reason in tests/test_isolation.py, so they stay out of this run.
+    checked = [m for m in MISTAKES if m not in CATALOGUED]
+    mistakes = [impls.spec_of(m) for m in checked]
     # float64 and one shape besides the shape-less checks (training among them): a bounded run in which
     # both outcomes occur; tests/test_catalogue.py scores every mistake at the shapes that find it.
     selection = ["--dtype=float64", "--shape=odd"]
@@ -92,11 +96,11 @@ def test_both_drivers_give_the_same_verdict_on_every_builtin_and_every_public_mi
     by_cli = {(row["impl"], row["check"]): row["passed"] for row in json.loads((tmp_path / "cli.json").read_text())}
     by_pytest = junit_verdicts(tmp_path / "pytest.xml")
     names = {impl for impl, _ in by_cli}
-    assert {m.name for m in MISTAKES} <= names and len(names) == len(MISTAKES) + len(impls.REGISTRY) - 1  # cuda-only
+    assert {m.name for m in checked} <= names and len(names) == len(checked) + len(impls.REGISTRY) - 1  # cuda-only
     assert by_pytest == by_cli
     assert all(passed for (impl, _), passed in by_cli.items() if impl in impls.REGISTRY)
     rejected = {impl for (impl, _), passed in by_cli.items() if not passed}
-    assert len(rejected) > len(MISTAKES) / 2, sorted({m.name for m in MISTAKES} - rejected)
+    assert len(rejected) > len(checked) / 2, sorted({m.name for m in checked} - rejected)
 
 
 def test_the_cli_shows_each_failing_rows_worst_entry_and_each_checks_time():
