@@ -37,6 +37,12 @@ class Where(NamedTuple):
     mode: str
 
 
+def first_line(error: BaseException) -> str:
+    """An exception's message as one line: its first, or "" when it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
+
+
 def describe(value: Any, backend) -> tuple[dict[str, str], np.ndarray | None]:
     """What kind of value this is, and its numbers as a numpy copy (None for a type the harness cannot read)."""
     if backend.is_array(value):
@@ -129,8 +135,7 @@ class Server:
         except ContractViolation as error:
             return {"ok": False, "contract": str(error)}, {}
         except Exception as error:  # noqa: BLE001 (the implementation's own failure is the finding)
-            lines = str(error).strip().splitlines()
-            return {"ok": False, "raised": type(error).__name__, "message": lines[0] if lines else "",
+            return {"ok": False, "raised": type(error).__name__, "message": first_line(error),
                     "traceback": traceback.format_exc()}, {}
 
     def _answer(self, request, arrays):

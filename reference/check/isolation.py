@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import select
 import signal
@@ -193,6 +194,7 @@ class Child:
         return ChildDied(f"the implementation's process exited with status {status} during {op}()")
 
 
+@functools.cache  # asked on every request; a file's path is resolved once
 def home(spec: str) -> str:
     """Where ``spec``'s code comes from; implementations from one file or module share a child process."""
     if spec in impls.REGISTRY:

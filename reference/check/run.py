@@ -12,17 +12,13 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from impls.contract import ContractViolation
+from impls.serve import first_line
 from reference.check.catalogue import Check, Outcome
 from reference.check.diagnose import Diagnosis
 from reference.check.isolation import CheckTimeout, ChildDied, Raised
 from reference.check.session import Session
 
 DEFAULT_TIMEOUT_S = 120.0
-
-
-def first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else ""
 
 
 def run_check(check: Check, session: Session, timeout_s: float = DEFAULT_TIMEOUT_S) -> Outcome:

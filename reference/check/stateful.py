@@ -99,14 +99,13 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
                 own = session.parameters(self.state, names)
                 assert all(np.all(np.isfinite(v)) for v in own.values()), "parameters() holds NaN or inf"
 
-    Calls.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                                       derandomize=True, database=None, print_blob=False,
-                                       suppress_health_check=list(HealthCheck),
-                                       phases=(Phase.explicit, Phase.generate, Phase.shrink))
+    bounded = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize=True,
+                       database=None, print_blob=False, suppress_health_check=list(HealthCheck),
+                       phases=(Phase.explicit, Phase.generate, Phase.shrink))
     printed: list[str] = []
     try:
         with with_reporter(printed.append):
-            run_state_machine_as_test(Calls, settings=Calls.TestCase.settings)
+            run_state_machine_as_test(Calls, settings=bounded)
     except AssertionError as failure:
         # hypothesis reports the shrunk sequence through its reporter or, in newer versions, as notes.
         report = [*map(str, printed), *getattr(failure, "__notes__", ())]
