@@ -19,7 +19,7 @@ import numpy as np
 from reference.check import measure
 from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
 from reference.check.session import Session
-from reference.check.update_rule import name_update_rule
+from reference.check.update_rule import name_one_step, name_update_rule
 from reference.model import network
 from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, compare
@@ -163,31 +163,12 @@ def first_step(bias: bool) -> Callable[[Session], Outcome]:
         ratio = max(r.comparison.ratio for r in result.first_update)
         if all(r.passed for r in result.first_update):
             return Outcome(True, ratio)
-        return Outcome(False, ratio, (name_the_update(result, FIRST_STEP_LR),), _failed(result.first_update))
+        named = name_one_step(result.start, result.after_one, result.own_grads, FIRST_STEP_LR,
+                              UNIT_ROUNDOFF[session.precision])
+        return Outcome(False, ratio, (named or Diagnosis("update-rule", (
+            f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to w - lr * g for the g that "
+            "loss_and_grads() returns")),), _failed(result.first_update))
     return run
-
-
-def name_the_update(result: measure.Training, lr: float) -> Diagnosis:
-    """What one step did instead of w - lr * g: another learning rate (float32's among them), or weight decay."""
-    start = {k: v.astype(np.float64) for k, v in result.start.items()}
-    moved = {k: start[k] - result.after_one[k].astype(np.float64) for k in start}
-    grads = {k: g.astype(np.float64) for k, g in result.own_grads.items()}
-    fitted = sum(np.vdot(moved[k], grads[k]) for k in start) / sum(np.vdot(g, g) for g in grads.values())
-    lr32 = float(np.float32(lr))
-    if lr32 != lr and abs(fitted - lr32) < abs(lr32 - lr) / 10:
-        return Diagnosis("lr-float32", f"one step() moves the parameters by {fitted:.9g} * g: the learning rate {lr:g} "
-                                       f"rounded to float32 ({lr32!r}), as keras's SGD holds it")
-    residual = {k: moved[k] / lr - grads[k] for k in start}  # lr * (g + decay * w) moved, if weight decay
-    decay = sum(np.vdot(residual[k], start[k]) for k in start) / sum(np.vdot(w, w) for w in start.values())
-    explained = sum(np.sum(np.square(residual[k] - decay * start[k])) for k in start)
-    if decay > 0 and explained < 1e-6 * sum(np.sum(np.square(residual[k])) for k in start):
-        return Diagnosis("update-rule", f"one step() is w - lr * (g + {decay:.3g} * w): weight decay {decay:.3g} "
-                                        f"at lr {lr:g}, where plain gradient descent was asked for")
-    if abs(fitted / lr - 1) > 1e-3:
-        return Diagnosis("update-rule", f"one step() moves the parameters by about {fitted:.4g} * g, not lr * g "
-                                        f"with lr {lr:g}")
-    return Diagnosis("update-rule", f"one step() at lr {lr:g} does not move the parameters to w - lr * g for the g "
-                                   "that loss_and_grads() returns")
 
 
 # --- contract and numerics ------------------------------------------------------------------------

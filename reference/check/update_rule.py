@@ -53,17 +53,45 @@ def name_update_rule(path: list[Mapping[str, np.ndarray]], x: np.ndarray, y: np.
     return _schedule(d, g, lr, rounding) or Diagnosis("update-rule", NONE_FITS)
 
 
+def name_one_step(start: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray],
+                  lr: float, u: float) -> Diagnosis | None:
+    """The rule one step from ``start`` to ``after`` follows, ``grads`` being the gradients it should use:
+    ``d = a g + c w`` (another or float32's learning rate, weight decay); None if no such rule fits."""
+    names = sorted(start)
+    w0, w1, g0 = ([np.concatenate([np.ravel(p[k]).astype(np.float64) for k in names])] for p in (start, after, grads))
+    d = [w0[0] - w1[0]]
+    coefficients = _fit(d, [[g0[0], w0[0]]], [9 * u**2 * (np.dot(w0[0], w0[0]) + np.dot(w1[0], w1[0]))])
+    return None if coefficients is None else _describe(coefficients[0], 0.0, coefficients[1], lr)
+
+
 def _one_rule(d, g, w, rounding):
     """(a, b, c) with d_t = a g_t + b d_{t-1} + c w_t for every step, or None if no such constants fit."""
-    columns = [[g[t], d[t - 1], w[t]] for t in range(1, len(d))]
-    norms = np.array([max(np.sqrt(sum(np.dot(c[i], c[i]) for c in columns)), 1e-300) for i in range(3)])
+    return _fit(d[1:], [[g[t], d[t - 1], w[t]] for t in range(1, len(d))], rounding[1:])
+
+
+def _fit(targets, columns, rounding):
+    """Constants k with targets[t] = sum(k_i * columns[t][i]) for every t, or None if they leave more
+    unexplained than a UNEXPLAINED share of the targets plus their rounding.
+
+    A term after the first whose whole contribution is within the rounding is fitted noise (a
+    momentum or weight decay read into float32's last digits): it is dropped and the rest refitted.
+    """
+    width = len(columns[0])
+    norms = np.array([max(np.sqrt(sum(np.dot(c[i], c[i]) for c in columns)), 1e-300) for i in range(width)])
     gram = sum(np.array([[np.dot(a, b) for b in c] for a in c]) for c in columns) / np.outer(norms, norms)
-    rhs = sum(np.array([np.dot(a, d[t]) for a in c]) for t, c in zip(range(1, len(d)), columns)) / norms
+    rhs = sum(np.array([np.dot(a, target) for a in c]) for target, c in zip(targets, columns)) / norms
     coefficients = np.linalg.lstsq(gram, rhs, rcond=None)[0] / norms
-    left = sum(np.sum(np.square(d[t] - sum(k * col for k, col in zip(coefficients, c))))
-               for t, c in zip(range(1, len(d)), columns))
-    total = sum(np.sum(np.square(d[t])) for t in range(1, len(d)))
-    return tuple(coefficients) if left <= UNEXPLAINED**2 * total + sum(rounding[1:]) else None
+    left = sum(np.sum(np.square(target - sum(k * col for k, col in zip(coefficients, c))))
+               for target, c in zip(targets, columns))
+    total = sum(np.sum(np.square(target)) for target in targets)
+    if left > UNEXPLAINED**2 * total + sum(rounding):
+        return None
+    for i in range(1, width):
+        if coefficients[i] and (coefficients[i] * norms[i]) ** 2 <= sum(rounding):
+            rest = _fit(targets, [c[:i] + c[i + 1:] for c in columns], rounding)
+            if rest is not None:
+                return (*rest[:i], 0.0, *rest[i:])
+    return tuple(coefficients)
 
 
 def _describe(a: float, b: float, c: float, lr: float) -> Diagnosis | None:

@@ -49,7 +49,7 @@ class LossStaleAfterStep(NumpyManual):
 class WeightDecay(NumpyManual):
     """SGD(weight_decay=1e-2) where plain SGD was asked for."""
 
-    name, planted = "wrong-weight-decay", "update-rule"
+    name, planted = "wrong-weight-decay", "weight-decay"
 
     def step(self, s):
         loss, grads = loss_and_grads(s.x, s.y, **s.params)
