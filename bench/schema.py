@@ -64,6 +64,9 @@ class CaseInfo(Record):
     peak_memory_bytes: int | None = None
     kernels_per_call: int | None = None
     summary: str = ""          # Implementation.summary: what this way of writing demonstrates
+    race: str = ""             # the cases timed interleaved with this one (bench.race), "" if timed alone
+    verified: bool = True      # passed the catalogue's agreement check at this size before it was timed
+    worst_error_over_tol: float | None = None  # that check's largest error / tolerance (<= 1 passes)
 
     def problem(self) -> Problem:
         return Problem(N=self.N, D_in=self.D_in, H=self.H, D_out=self.D_out, bias=self.bias)
@@ -84,6 +87,40 @@ class GemmInfo(Record):
     product: str
     flops: int
     sync: str = ""
+
+
+@dataclass(frozen=True)
+class FloorInfo(Record):
+    """One library's share of a phase timed alone, in the race: its products (same operand layouts) or its
+    elementwise work. What an implementation costs beyond its own library's two parts is dispatch and autograd."""
+
+    KIND = "floor"
+    library: str
+    part: str                  # products or elementwise (bench.floors.PARTS)
+    device: str
+    dtype: str
+    mode: str
+    N: int
+    D_in: int
+    H: int
+    D_out: int
+    bias: bool
+    phase: str
+    flops: int
+    race: str = ""
+
+
+@dataclass(frozen=True)
+class LoadInfo(Record):
+    """One implementation's phase timed in a race on a quiet machine, and again with a busy process on one core."""
+
+    KIND = "load"
+    impl: str
+    device: str
+    dtype: str
+    phase: str
+    condition: str             # quiet or busy (bench/test_load.py)
+    race: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +150,7 @@ class AAInfo(Record):
     D_in: int = 0
     H: int = 0
     D_out: int = 0
+    race: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,8 +171,8 @@ class LaunchInfo(Record):
     sync: str = ""
 
 
-KINDS: dict[str, type[Record]] = {cls.KIND: cls for cls in (CaseInfo, GemmInfo, PeakInfo, AAInfo, OverheadInfo,
-                                                             LaunchInfo)}
+KINDS: dict[str, type[Record]] = {cls.KIND: cls for cls in (CaseInfo, GemmInfo, FloorInfo, PeakInfo, AAInfo, LoadInfo,
+                                                             OverheadInfo, LaunchInfo)}
 
 #: pytest-benchmark's stats -> the report's column names (seconds).
 STATS = {"rounds": "rounds", "min": "min_s", "median": "median_s", "q1": "q1_s", "q3": "q3_s",
@@ -149,7 +187,8 @@ RACE = ["device", "dtype", "mode", *SIZE, "bias", "phase", "timing"]
 #: benchmarks.csv, in order: the case's record, its stats, then what the report derives.
 COLUMNS = ["impl", "framework", "eager_by_design", "device", "dtype", "mode", *SIZE, "bias", "phase", "timing",
            "calls_per_round", "threads", "sync", *STATS.values(), "first_call_s", "flops", "gflops", "pct_peak",
-           "gemm_floor_s", "ratio_to_floor", "ratio_to_fastest", "grads_over_forward", "noise", "noisy",
+           "gemm_floor_s", "ratio_to_floor", "ratio_to_fastest", "ratio_to_fastest_lo", "ratio_to_fastest_hi",
+           "verified", "worst_error_over_tol", "race", "fit_fixed_s", "fit_s_per_flop", "grads_over_forward", "noise", "noisy",
            "device_time_s", "peak_memory_bytes", "kernels_per_call", "launch_floor_s"]
 #: Columns renamed since earlier runs were written: old name -> new name (read_run applies them).
 RENAMED = {"precision": "mode"}

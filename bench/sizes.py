@@ -1,17 +1,33 @@
-"""Problem sizes the benchmarks run at, and the FLOPs each phase performs."""
+"""What the benchmarks time: the presets (sizes, phases, rounds) and the FLOPs each phase performs."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from reference.problem.inputs import Problem
 
 PHASES = ("forward", "grads", "step")
+#: latency: every call synchronized; throughput: calls queued, one synchronization per invocation.
+TIMINGS = ("latency", "throughput")
 
-PRESETS: dict[str, tuple[Problem, ...]] = {
-    "default": (Problem(),),
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes to time, the phases and timings at each, and the rounds of every race (bench.race)."""
+
+    sizes: tuple[Problem, ...]
+    phases: tuple[str, ...]
+    rounds: int
+    timings: tuple[str, ...] = TIMINGS
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset((Problem(),), PHASES, rounds=60),
     # N and H over powers of two around the tutorial's 64 and 100: from sizes where dispatch
-    # overhead dominates (N = 1, H = 4) to sizes where the matrix products dominate.
-    "sweep": tuple(Problem(N=2**k) for k in range(0, 13, 2))
-    + tuple(Problem(H=2**k) for k in range(2, 13, 2)),
+    # overhead dominates (N = 1, H = 4) to sizes where the matrix products dominate. One phase,
+    # grads (forward and backward, no update), keeps the run within minutes on two cores.
+    "sweep": Preset(tuple(Problem(N=2**k) for k in range(0, 13, 2)) + tuple(Problem(H=2**k) for k in range(2, 13, 2)),
+                    ("grads",), rounds=20, timings=("latency",)),
 }
 
 

@@ -1,83 +1,215 @@
-"""Benchmarks: every implementation x device x dtype x size x phase, through the same contract as the tests.
+"""Benchmarks: one race per (device, dtype, mode, size, phase, timing), every implementation in it.
 
-Run by ``python -m bench`` (the main job); the plain test run does not collect this folder.
-Set-up and conversion happen before the timed region; the timed callable ends with the
-device synchronized; warm-up is on; the first call (jit compilation, torch.compile, first
-BLAS call) is timed on its own and recorded beside the steady-state figures.
+Run by the main job (``python -m bench``, ``pytest --benchmark``); the plain test run does not
+collect this folder. Before a case is timed, the catalogue's agreement check runs on it at its
+size (once per implementation, device, dtype, mode and size); a case that fails is left out
+of the race, or timed and flagged with ``--time-unverified``. The race (bench/race.py) times
+the verified cases interleaved, with each library's own products and elementwise work beside
+them, and the first implementation of ``AA_CANDIDATES`` twice (A/A). Set-up happens before the
+timed region, and every timed call ends with the device synchronized.
 """
 
 from __future__ import annotations
 
-import time
+import contextlib
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
 
-from bench.schema import CaseInfo, GemmInfo
-from bench.sizes import PHASES, PRESETS, flops, matmuls
-from impls.backends import BACKENDS, DEVICES, DTYPES
+import impls
+from bench.floors import LIBRARIES, PARTS, part_call
+from bench.race import Contender, Settings, race
+from bench.schema import AAInfo, CaseInfo, FloorInfo, GemmInfo
+from bench.sizes import PRESETS, flops, matmuls
+from bench.store import excluded, recorded
+from impls.backends import BACKENDS, DTYPES, mode_applies
+from impls.contract import UnsupportedCase
 from impls.threads import thread_count
+from reference.check.catalogue import Outcome, agreement_at
+from reference.check.pytest_plugin import OPTIONS, devices_and_modes, implementation, selected, spec
+from reference.check.run import run_check
+from reference.check.session import Session, combinations
 from reference.problem.cases import TUTORIAL_LR
-from reference.problem.inputs import draw
+from reference.problem.inputs import Problem, draw
 
 pytestmark = pytest.mark.bench
-#: latency: every call synchronized; throughput: calls queued, one synchronization per round.
-TIMINGS = ("latency", "throughput")
+#: Calls queued per invocation in throughput timing, with one synchronization at the end.
+QUEUED_CALLS = 20
+#: The first of these in a race is timed twice (A/A): how far apart two timings of one case come.
+AA_CANDIDATES = ("torch-autograd", "jax-grad", "numpy-manual")
+
+
+@dataclass(frozen=True)
+class RaceKey:
+    device: str
+    dtype: str
+    mode: str
+    problem: Problem
+    phase: str
+    timing: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.device}-{self.dtype}-{self.mode}-{self.problem.id}-{self.phase}-{self.timing}"
+
+
+def settings(config) -> Settings:
+    return Settings(rounds=config.getoption("rounds") or PRESETS[config.getoption("preset")].rounds)
 
 
 def pytest_generate_tests(metafunc):
-    if "problem" in metafunc.fixturenames:
-        sizes = PRESETS[metafunc.config.getoption("preset")]
-        metafunc.parametrize("problem", sizes, ids=[p.id for p in sizes])
+    if "race_key" in metafunc.fixturenames:
+        config = metafunc.config
+        preset = PRESETS[config.getoption("preset")]
+        devices, modes = devices_and_modes(config)
+        keys = [RaceKey(device, dtype, mode, problem, phase, timing)
+                for device, dtype, mode in combinations(devices, selected(config, "dtype") or DTYPES, modes)
+                for problem in preset.sizes for phase in preset.phases for timing in preset.timings]
+        metafunc.parametrize("race_key", keys, ids=[k.id for k in keys])
 
 
-def phase_call(session, state, phase: str, synchronized: bool = True):
+# --- the cases of a race ------------------------------------------------------------------------
+
+def verified_session(config, name: str, key: RaceKey) -> tuple[Session, Outcome]:
+    """The implementation in this process on the race's device, dtype and mode, and its agreement at the race's size.
+
+    Cached per implementation, device, dtype, mode and size: the phases and timings share one verdict.
+    """
+    cache = config.stash.setdefault(VERDICTS, {})
+    cache_key = (name, key.device, key.dtype, key.mode, key.problem)
+    if cache_key not in cache:
+        session = Session(impls.load_any(spec(config, name)), key.device, key.dtype, key.mode)
+        cache[cache_key] = session, run_check(agreement_at(key.problem), session)
+    return cache[cache_key]
+
+
+VERDICTS = pytest.StashKey[dict]()
+
+
+def phase_call(session: Session, state, phase: str, synchronized: bool = True):
     """The callable to time: one phase on the prepared state, ending with the device synchronized."""
     impl, sync, device = session.impl, session.backend.sync, session.device
     method = {"forward": impl.loss, "grads": impl.loss_and_grads, "step": impl.step}[phase]
     return (lambda: sync(method(state), device)) if synchronized else (lambda: method(state))
 
 
-def first_call_seconds(call) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
+def timed_call(session: Session, key: RaceKey):
+    """What one invocation in the race does: one synchronized call (latency) or QUEUED_CALLS queued (throughput)."""
+    state = session.link.state(session.prepare(draw(key.problem), TUTORIAL_LR))
+    if key.timing == "latency":
+        return phase_call(session, state, key.phase)
+    method = phase_call(session, state, key.phase, synchronized=False)
+    return lambda: session.backend.sync([method() for _ in range(QUEUED_CALLS)], session.device)
 
 
-#: Calls queued per timed round in throughput mode, with one synchronization at the end.
-QUEUED_CALLS = 20
+def entrants(config, key: RaceKey) -> list[tuple[Session, Outcome]]:
+    """The verified sessions of the race (and the unverified ones with --time-unverified); the rest are excluded."""
+    found = []
+    for name in selected(config, "impl") or OPTIONS["impl"]:
+        try:
+            declared = implementation(config, name)
+            if key.device not in declared.devices or key.dtype not in declared.dtypes:
+                continue
+            session, outcome = verified_session(config, name, key)
+        except UnsupportedCase as reason:
+            excluded(config, name, key, f"cannot run here: {reason}")
+            continue
+        if key.timing == "throughput" and session.backend.sync_policy(key.device).startswith("none"):
+            continue
+        if not outcome.passed and not config.getoption("time_unverified"):
+            excluded(config, name, key, f"failed verification, not timed (--time-unverified times it, flagged): "
+                     f"{outcome.explanation or 'disagrees with the reference'}")
+            continue
+        found.append((session, outcome))
+    return found
 
 
-@pytest.mark.parametrize("timing", TIMINGS)
-@pytest.mark.parametrize("phase", PHASES)
-def test_phase(benchmark, session, problem, phase, timing):
-    """One phase, timed per call (latency: each call synchronized) or per queue (throughput)."""
-    inputs = draw(problem)
-    state = session.link.state(session.prepare(inputs, TUTORIAL_LR))
-    call = phase_call(session, state, phase)
-    if timing == "throughput":
-        if session.backend.sync_policy(session.device).startswith("none"):
-            pytest.skip(f"{session.impl.name} on {session.device} runs synchronously: throughput = latency")
-        method = phase_call(session, state, phase, synchronized=False)
-        timed = lambda: session.backend.sync([method() for _ in range(QUEUED_CALLS)], session.device)  # noqa: E731
-    else:
-        timed = call
-    benchmark.group = f"{session.device} {session.dtype} {session.mode} {problem.id} {phase} {timing}"
-    with session.scope():
-        first_call_s = first_call_seconds(call)
-        benchmark(timed)
-        device_measures = {} if timing != "latency" else dict(
-            device_time_s=session.backend.device_seconds(call, session.device),
-            peak_memory_bytes=session.backend.peak_memory_bytes(call, session.device),
-            kernels_per_call=session.backend.kernels_per_call(call, session.device))
-    benchmark.extra_info.update(CaseInfo(
-        impl=session.impl.name, summary=session.impl.summary, framework=session.impl.backend,
-        eager_by_design=session.impl.eager_by_design,
-        device=session.device, dtype=session.dtype, mode=session.mode, N=problem.N, D_in=problem.D_in, H=problem.H,
-        D_out=problem.D_out, bias=problem.bias, phase=phase, timing=timing,
-        calls_per_round=QUEUED_CALLS if timing == "throughput" else 1, sync=session.backend.sync_policy(session.device),
-        threads=thread_count(), flops=flops(problem, phase), first_call_s=first_call_s, **device_measures).extra_info())
+def floor_contenders(key: RaceKey) -> list[tuple[Contender, FloorInfo]]:
+    """Each library's products and elementwise work of the phase, where the library runs on the device."""
+    if key.timing != "latency":
+        return []
+    found = []
+    for library in LIBRARIES:
+        backend = BACKENDS[library]
+        if backend.missing_reason() or backend.device_missing_reason(key.device) or \
+                backend.mode_missing_reason(key.device, key.dtype, key.mode):
+            continue
+        with backend.scope(key.device, key.dtype, key.mode):
+            for part in PARTS:
+                call = part_call(library, part, key.problem, key.phase, key.device, key.dtype)
+                info = FloorInfo(library=library, part=part, device=key.device, dtype=key.dtype, mode=key.mode,
+                                 **_size(key.problem), phase=key.phase, flops=flops(key.problem, key.phase) if
+                                 part == "products" else 0, race=key.id)
+                found.append((Contender(f"{part}:{library}", call), info))
+    return found
 
+
+def _size(problem: Problem) -> dict:
+    return dict(N=problem.N, D_in=problem.D_in, H=problem.H, D_out=problem.D_out, bias=problem.bias)
+
+
+def scopes(key: RaceKey, sessions) -> contextlib.ExitStack:
+    """Every framework's context for the race's numerics (jax's x64, torch's TF32 switches), entered together."""
+    stack = contextlib.ExitStack()
+    for backend in {s.backend.name: s.backend for s in sessions}.values():
+        stack.enter_context(backend.scope(key.device, key.dtype, key.mode))
+    for library in LIBRARIES:
+        backend = BACKENDS[library]
+        if not backend.missing_reason() and not backend.device_missing_reason(key.device):
+            stack.enter_context(backend.scope(key.device, key.dtype, key.mode))
+    return stack
+
+
+def test_race(request, race_key: RaceKey):
+    """Every verified implementation and each library's floors of one phase, timed in shuffled rounds."""
+    config, key = request.config, race_key
+    if not mode_applies(key.device, key.dtype, key.mode):
+        pytest.skip(f"mode {key.mode} does not apply to {key.dtype} on {key.device}")
+    sessions = entrants(config, key)
+    with scopes(key, [s for s, _ in sessions]):
+        contenders = [(Contender(s.impl.name, timed_call(s, key)), s, outcome) for s, outcome in sessions]
+        floors = floor_contenders(key)
+        by_name = {c.key: c for c, _, _ in contenders}
+        twin = next((by_name[name] for name in AA_CANDIDATES if name in by_name), None) \
+            if key.timing == "latency" else None
+        field = [c for c, _, _ in contenders] + [c for c, _ in floors] + ([Contender("A/A", twin.call)] if twin else [])
+        if not contenders:
+            pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")
+        timings = race(field, settings(config))
+        device_measures = {c.key: _device_measures(s, c) for c, s, _ in contenders if key.timing == "latency"}
+    for contender, session, outcome in contenders:
+        impl = session.impl
+        record = CaseInfo(
+            impl=impl.name, summary=impl.summary, framework=impl.backend, eager_by_design=impl.eager_by_design,
+            device=key.device, dtype=key.dtype, mode=key.mode, **_size(key.problem), phase=key.phase,
+            timing=key.timing, calls_per_round=QUEUED_CALLS if key.timing == "throughput" else 1,
+            sync=session.backend.sync_policy(key.device), threads=thread_count(),
+            flops=flops(key.problem, key.phase), first_call_s=timings.first_call_s[contender.key],
+            race=key.id, verified=outcome.passed, worst_error_over_tol=_finite(outcome.ratio),
+            **device_measures.get(contender.key, {}))
+        recorded(config, record, timings, contender.key)
+    for contender, info in floors:
+        recorded(config, info, timings, contender.key)
+    if twin:
+        for repeat, contender_key in (("A1", twin.key), ("A2", "A/A")):
+            recorded(config, AAInfo(repeat=repeat, impl=twin.key, device=key.device, dtype=key.dtype,
+                                    phase=key.phase, race=key.id, **{k: v for k, v in _size(key.problem).items()
+                                                                     if k != "bias"}), timings, contender_key)
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _device_measures(session: Session, contender: Contender) -> dict:
+    backend, device = session.backend, session.device
+    return dict(device_time_s=backend.device_seconds(contender.call, device),
+                peak_memory_bytes=backend.peak_memory_bytes(contender.call, device),
+                kernels_per_call=backend.kernels_per_call(contender.call, device))
+
+
+# --- the GEMM floor: each product alone, with pytest-benchmark --------------------------------------
 
 def _library_arrays(library: str, device: str, dtype: str, *shapes: tuple[int, int]):
     backend = BACKENDS[library]
@@ -88,10 +220,8 @@ def _library_arrays(library: str, device: str, dtype: str, *shapes: tuple[int, i
     return backend, [backend.from_numpy(rng.standard_normal(shape), device, dtype) for shape in shapes]
 
 
-@pytest.mark.parametrize("product", [name for name, *_ in matmuls(PRESETS["default"][0], "step")])
+@pytest.mark.parametrize("product", [name for name, *_ in matmuls(Problem(), "step")])
 @pytest.mark.parametrize("library", ["numpy", "torch"])
-@pytest.mark.parametrize("dtype_name", DTYPES)
-@pytest.mark.parametrize("device_name", DEVICES)
 def test_gemm(benchmark, problem, product, library, dtype_name, device_name):
     """One matrix product of the step, timed alone; the report sums the fastest library's into the GEMM floor."""
     _, m, k, n = next(p for p in matmuls(problem, "step") if p[0] == product)
@@ -106,3 +236,4 @@ def test_gemm(benchmark, problem, product, library, dtype_name, device_name):
         library=library, device=device_name, dtype=dtype_name, N=problem.N, D_in=problem.D_in, H=problem.H,
         D_out=problem.D_out, product=product, flops=2 * m * k * n, sync=backend.sync_policy(device_name)).extra_info())
     benchmark(lambda: backend.sync(a @ b, device_name))
+

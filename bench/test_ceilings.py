@@ -1,27 +1,18 @@
 """What the measurements are measured against: the machine's matmul peak, the harness's own
-overhead, and the same case timed twice (A/A) to show how repeatable a median is."""
+overhead, and the cost of a CUDA launch. (The A/A pair is timed inside each race: bench/test_bench.py.)"""
 
 from __future__ import annotations
 
 import pytest
 
-import impls
-from bench.schema import AAInfo, LaunchInfo, OverheadInfo, PeakInfo
-from bench.test_bench import _library_arrays, phase_call
-from impls.backends import DEVICES, DTYPES
-from impls.contract import UnsupportedCase
-from reference.check.session import Session
-from reference.problem.cases import TUTORIAL_LR
-from reference.problem.inputs import Problem, draw
+from bench.schema import LaunchInfo, OverheadInfo, PeakInfo
+from bench.test_bench import _library_arrays
 
 pytestmark = pytest.mark.bench
 PEAK_SIZE = 2048
-AA_CANDIDATES = ("torch-autograd", "jax-grad", "numpy-manual")
 
 
 @pytest.mark.parametrize("library", ["numpy", "torch"])
-@pytest.mark.parametrize("dtype_name", DTYPES)
-@pytest.mark.parametrize("device_name", DEVICES)
 def test_peak(benchmark, library, dtype_name, device_name):
     """A large square product, timed like every case: the measured peak GFLOP/s of the device."""
     n = PEAK_SIZE
@@ -37,28 +28,6 @@ def test_harness_overhead(benchmark):
     benchmark.group = "overhead"
     benchmark.extra_info.update(OverheadInfo().extra_info())
     benchmark(lambda: None)
-
-
-def _aa_session() -> Session:
-    for name in AA_CANDIDATES:
-        try:
-            return Session(impls.load(name), "cpu", "float32")
-        except UnsupportedCase:
-            continue
-    raise AssertionError("numpy-manual is always available")
-
-
-@pytest.mark.parametrize("repeat", ["A1", "A2"])
-def test_aa(benchmark, repeat):
-    """The same case twice in one run; the report states how far apart their medians are."""
-    session, problem = _aa_session(), Problem()
-    call = phase_call(session, session.link.state(session.prepare(draw(problem), TUTORIAL_LR)), "grads")
-    benchmark.group = "A/A"
-    benchmark.extra_info.update(AAInfo(repeat=repeat, impl=session.impl.name, device="cpu", dtype="float32",
-                                       phase="grads", N=problem.N, D_in=problem.D_in, H=problem.H,
-                                       D_out=problem.D_out).extra_info())
-    with session.scope():
-        benchmark(call)
 
 
 LAUNCHES_PER_ROUND = 1000

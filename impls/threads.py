@@ -14,6 +14,13 @@ from impls.backends import BACKENDS
 
 #: The environment variables the frameworks read their thread counts from at start-up.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+#: How long idle pool threads spin before they sleep. The benchmarks interleave numpy, torch and
+#: jax call by call (bench/race.py): OpenBLAS's threads spin for about 2**28 cycles (0.1 s) after
+#: each product and GNU OpenMP's (torch, MKL) for 300000 iterations, taking the cores from
+#: whichever framework runs next (measured: numpy's products 1.9x slower interleaved than alone,
+#: IQR 130%). 2**4 cycles and 1000 iterations end that (within 10% of alone, IQR <= 13%)
+#: without the passive policy's cost (OMP_WAIT_POLICY=PASSIVE made torch's products 4x slower).
+SPIN_LIMITS = {"OPENBLAS_THREAD_TIMEOUT": "4", "GOMP_SPINCOUNT": "1000"}
 
 
 def limit_threads(threads: int) -> None:
@@ -36,6 +43,8 @@ def thread_environment(threads: int, use_gpu: bool) -> dict[str, str]:
     env = dict(os.environ)
     for var in THREAD_VARIABLES:
         env[var] = str(threads)
+    for var, value in SPIN_LIMITS.items():
+        env.setdefault(var, value)
     if threads == 1:
         env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
                             " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
@@ -53,7 +62,7 @@ def thread_count() -> int:
 
 def thread_settings() -> dict[str, str]:
     """The thread-related environment and per-framework thread counts, for reports and headers."""
-    settings = {var: os.environ.get(var, "") for var in (*THREAD_VARIABLES, "XLA_FLAGS")}
+    settings = {var: os.environ.get(var, "") for var in (*THREAD_VARIABLES, *SPIN_LIMITS, "XLA_FLAGS")}
     settings["cpu_count"] = str(os.cpu_count())
     if BACKENDS["torch"].missing_reason() is None:
         settings["torch_threads"] = str(BACKENDS["torch"].lib.get_num_threads())

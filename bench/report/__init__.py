@@ -1,12 +1,13 @@
-"""The report: pytest-benchmark's JSON in, a run folder of tables, plots and a summary out.
+"""The report: the raw JSON (pytest-benchmark's schema) in, a run folder of tables, plots and a summary out.
 
-One module per stage: ``load`` (the raw JSON through bench.schema's records), ``tables``,
-``plots``, ``summary``, ``build`` (writes a run folder), ``compare`` (two runs), and the
-command line in ``__main__``. This package's public names are below.
+One module per stage: ``load`` (the raw JSON through bench.schema's records), ``statistics``
+(intervals and the rank test), ``tables``, ``analysis`` (A/A, decomposition, load, fits,
+crossovers), ``plots``, ``summary``, ``build`` (writes a run folder), ``compare`` (two runs),
+and the command line in ``cli`` (``python -m bench.report``). This package's public names are below.
 """
 
-from bench.report.__main__ import main
 from bench.report.build import OUTPUTS, build
+from bench.report.cli import main
 from bench.report.compare import compare
 from bench.report.load import ReportError, read_run
 from bench.schema import COLUMNS

@@ -1,63 +1,7 @@
-"""The report's command line.
+"""``python -m bench.report``: the report's command line (bench.report.cli)."""
 
-    python -m bench.report build RAW_JSON RUN_DIR [--command "..."]
-    python -m bench.report compare RUN_A RUN_B [--threshold 1.10] [--gate]
-
-``build`` writes benchmarks.csv (one row per case), ceilings.csv (the measured matmul peak and
-GEMM floor each case is measured against), a few PNG plots and summary.md into RUN_DIR, and
-refuses to overwrite a file an earlier run wrote there. ``compare`` joins two runs' cases and
-calls a case slower or faster only when the ratio of medians passes the threshold and the
-interquartile ranges do not overlap. Bad input is a one-line error, never a traceback.
-"""
-
-from __future__ import annotations
-
-import argparse
 import sys
-from pathlib import Path
 
-import pandas as pd
+from bench.report.cli import main
 
-from bench.report.build import build
-from bench.report.compare import compare
-from bench.report.load import ReportError
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="action", required=True)
-    build_parser = commands.add_parser("build", help="tables, plots and summary.md of one run")
-    build_parser.add_argument("raw_json", type=Path, help="pytest-benchmark's --benchmark-json output")
-    build_parser.add_argument("run_dir", type=Path, help="the run's folder (created if missing)")
-    build_parser.add_argument("--command", default="", help="the command that produced the run, for the summary")
-    compare_parser = commands.add_parser("compare", help="the cases of two runs side by side")
-    compare_parser.add_argument("run_a", type=Path)
-    compare_parser.add_argument("run_b", type=Path)
-    compare_parser.add_argument("--threshold", type=float, default=1.10, help="ratio b/a that counts (default 1.10)")
-    compare_parser.add_argument("--gate", action="store_true", help="exit 1 if any case is slower in run_b")
-    args = parser.parse_args(argv)
-
-    try:
-        if args.action == "build":
-            build(args.raw_json, args.run_dir, command=args.command)
-            print(f"wrote {args.run_dir / 'summary.md'}")
-            return 0
-        result = compare(args.run_a, args.run_b, args.threshold)
-    except ReportError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    with pd.option_context("display.width", 200, "display.max_rows", None, "display.max_columns", None):
-        print(result.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    counts = result["verdict"].value_counts()
-    print(f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, {counts.get('same', 0)} same "
-          f"(threshold {args.threshold}× and non-overlapping IQRs); "
-          f"{result.attrs['only_a']} case(s) only in {args.run_a}, {result.attrs['only_b']} only in {args.run_b}")
-    return 1 if args.gate and (result["verdict"] == "slower").any() else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main())

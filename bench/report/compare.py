@@ -1,4 +1,4 @@
-"""Comparing two runs case by case."""
+"""Comparing two runs case by case: a rank test on the raw samples where both runs kept them."""
 
 from __future__ import annotations
 
@@ -7,30 +7,64 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.report.load import ReportError, read_run
+from bench.report.load import ReportError, read_run, read_samples
+from bench.report.statistics import rank_test
 from bench.schema import CASE_ID
 
+#: Family-wise false-alarm rate of the rank test's verdicts over one comparison (Bonferroni).
+ALPHA = 0.01
 
-def compare(run_a: Path, run_b: Path, threshold: float = 1.10) -> pd.DataFrame:
-    """One row per case in both runs: median_a, median_b, ratio (b/a) and a verdict.
 
-    'slower' needs both ratio > threshold and B's first quartile above A's third (the IQRs do
-    not overlap); 'faster' the mirror image; anything else is 'same'. ``attrs`` holds how many
-    cases only one of the runs has.
+def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = ALPHA) -> pd.DataFrame:
+    """One row per case in both runs: median_a, median_b, ratio (b/a), the test, its p-value and a verdict.
+
+    'slower' needs ratio > threshold and a significant difference; 'faster' the mirror image;
+    anything else is 'same'. Where both runs kept raw samples (samples.csv.gz), significant means
+    a two-sided Mann-Whitney U p-value below alpha / m, m the number of cases so tested
+    (Bonferroni: under no change, the chance of any false verdict in the table is at most alpha,
+    if a run's rounds are independent draws). Otherwise (runs written before samples were kept)
+    it means non-overlapping interquartile ranges, a rule with no stated error rate.
+    ``attrs`` holds how many cases only one run has, alpha and m.
     """
     if not threshold >= 1:
         raise ReportError(f"threshold {threshold}: must be at least 1 (a ratio of medians, b/a)")
+    if not 0 < alpha < 1:
+        raise ReportError(f"alpha {alpha}: must lie between 0 and 1")
     a, b = read_run(Path(run_a)), read_run(Path(run_b))
     joined = a.merge(b, on=CASE_ID, how="outer", suffixes=("_a", "_b"), indicator=True)
-    both = joined[joined["_merge"] == "both"]
+    both = joined[joined["_merge"] == "both"].reset_index(drop=True)
     if both.empty:
         raise ReportError(f"{run_b}: no case in common with {run_a}")
+    samples_a, samples_b = read_samples(Path(run_a)), read_samples(Path(run_b))
+    keys = [tuple(row) for row in both[CASE_ID].itertuples(index=False)]
+    p_values = np.array([rank_test(samples_a[k], samples_b[k]) if k in samples_a and k in samples_b else np.nan
+                         for k in keys])
+    tested = ~np.isnan(p_values)
+    m = int(tested.sum())
+    iqr_apart_slower = both["q1_s_b"] > both["q3_s_a"]
+    iqr_apart_faster = both["q3_s_b"] < both["q1_s_a"]
+    significant_slower = np.where(tested, p_values < alpha / max(m, 1), iqr_apart_slower)
+    significant_faster = np.where(tested, p_values < alpha / max(m, 1), iqr_apart_faster)
     ratio = both["median_s_b"] / both["median_s_a"]
-    slower = (ratio > threshold) & (both["q1_s_b"] > both["q3_s_a"])
-    faster = (ratio < 1 / threshold) & (both["q3_s_b"] < both["q1_s_a"])
+    slower = (ratio > threshold) & significant_slower
+    faster = (ratio < 1 / threshold) & significant_faster
     result = pd.DataFrame({**{key: both[key] for key in CASE_ID}, "median_a": both["median_s_a"],
                            "median_b": both["median_s_b"], "ratio": ratio,
-                           "verdict": np.select([slower, faster], ["slower", "faster"], "same")}).reset_index(drop=True)
-    result.attrs["only_a"] = int((joined["_merge"] == "left_only").sum())
-    result.attrs["only_b"] = int((joined["_merge"] == "right_only").sum())
+                           "test": np.where(tested, "mann-whitney", "iqr-overlap"), "p_value": p_values,
+                           "verdict": np.select([slower, faster], ["slower", "faster"], "same")})
+    result.attrs.update(only_a=int((joined["_merge"] == "left_only").sum()),
+                        only_b=int((joined["_merge"] == "right_only").sum()), alpha=alpha, tested=m)
     return result
+
+
+def describe_test(result: pd.DataFrame, threshold: float) -> str:
+    """One line: the rule behind the verdicts and the error rate it implies."""
+    m, alpha = result.attrs["tested"], result.attrs["alpha"]
+    rest = len(result) - m
+    parts = [f"a verdict needs ratio beyond {threshold}× and a significant difference"]
+    if m:
+        parts.append(f"{m} case(s) by Mann-Whitney U on raw samples at p < {alpha}/{m} = {alpha / m:.2g} "
+                     f"(family-wise false-alarm rate <= {alpha:g}, rounds taken as independent)")
+    if rest:
+        parts.append(f"{rest} case(s) without raw samples in both runs by non-overlapping IQRs (no stated error rate)")
+    return "; ".join(parts)

@@ -1,4 +1,4 @@
-"""Reading: pytest-benchmark's JSON into one frame per record kind, and a run's benchmarks.csv back.
+"""Reading: pytest-benchmark's JSON into one frame per record kind, and a run's benchmarks.csv and samples back.
 
 Every extra_info goes through its record in bench.schema, so what the benchmarks wrote and what
 the report reads are one definition. Bad input is a one-line ``ReportError``.
@@ -11,6 +11,7 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.schema import CASE_ID, KINDS, RENAMED, STATS, TIMES, SchemaError
@@ -20,18 +21,36 @@ class ReportError(ValueError):
     """Bad input to the report: the message is one line naming the path and the problem."""
 
 
-def load_raw(raw_json: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """The raw JSON document and one frame per benchmark kind (extra_info plus renamed stats)."""
+def _read_document(path: Path) -> dict[str, Any]:
     try:
-        document = json.loads(raw_json.read_text())
+        document = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ReportError(f"{raw_json}: no such file") from None
+        raise ReportError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ReportError(f"{raw_json}: cannot read it ({error})") from None
+        raise ReportError(f"{path}: cannot read it ({error})") from None
     except json.JSONDecodeError as error:
-        raise ReportError(f"{raw_json}: not valid JSON ({error.msg} at line {error.lineno})") from None
+        raise ReportError(f"{path}: not valid JSON ({error.msg} at line {error.lineno})") from None
     if not isinstance(document, dict) or not isinstance(document.get("benchmarks"), list):
-        raise ReportError(f"{raw_json}: no 'benchmarks' list; expected pytest-benchmark's --benchmark-json output")
+        raise ReportError(f"{path}: no 'benchmarks' list; expected pytest-benchmark's --benchmark-json output")
+    return document
+
+
+def load_raw(raw: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """The raw data and one frame per benchmark kind (extra_info, renamed stats, and the samples where kept).
+
+    ``raw`` is one JSON file in pytest-benchmark's schema, or a run's raw/ folder holding
+    several (pytest-benchmark's own and bench.store's races): their benchmarks are read as one
+    list, and the document returned is pytest-benchmark's (machine and commit), with every
+    file's ``excluded`` cases.
+    """
+    raw = Path(raw)
+    paths = sorted(raw.glob("*.json")) if raw.is_dir() else [raw]
+    if not paths:
+        raise ReportError(f"{raw}: no JSON files in this folder")
+    documents = [_read_document(path) for path in paths]
+    document = {**next((d for d in documents if "machine_info" in d), documents[0]),
+                "benchmarks": [b for d in documents for b in d["benchmarks"]],
+                "excluded": [e for d in documents for e in d.get("excluded", [])]}
 
     rows: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for bench in document["benchmarks"]:
@@ -42,24 +61,28 @@ def load_raw(raw_json: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
         try:
             record = KINDS[kind].from_extra_info(info)
         except SchemaError as error:
-            raise ReportError(f"{raw_json}: {kind} benchmark {bench.get('name')!r} {error}") from None
+            raise ReportError(f"{raw}: {kind} benchmark {bench.get('name')!r} {error}") from None
         missing = [key for key in STATS if key not in stats]
         if missing:
-            raise ReportError(f"{raw_json}: {kind} benchmark {bench.get('name')!r} lacks {', '.join(missing)}")
+            raise ReportError(f"{raw}: {kind} benchmark {bench.get('name')!r} lacks {', '.join(missing)}")
         row = {**asdict(record), **{new: stats[old] for old, new in STATS.items()}}
         # Throughput timing queues several calls per round: every figure is per call.
+        calls = getattr(record, "calls_per_round", 1) or 1
         for key in TIMES:
-            row[key] /= getattr(record, "calls_per_round", 1) or 1
+            row[key] /= calls
+        # The races keep every round's sample (aligned by round within a race): ratios round by round.
+        row["samples"] = np.asarray(stats["data"], dtype=float) / calls if stats.get("data") else None
         rows[kind].append(row)
 
-    frames = {kind: pd.DataFrame(found, columns=[f.name for f in fields(KINDS[kind])] + list(STATS.values()))
+    frames = {kind: pd.DataFrame(found, columns=[f.name for f in fields(KINDS[kind])] + list(STATS.values())
+                                 + ["samples"])
               for kind, found in rows.items()}
     for kind, frame in frames.items():
         # A measure the writer could not take (None) is a missing number, NaN.
         for name in (f.name for f in fields(KINDS[kind]) if f.default is None):
             frame[name] = pd.to_numeric(frame[name])
     if frames["case"].empty:
-        raise ReportError(f"{raw_json}: no case benchmarks (extra_info kind 'case') to report")
+        raise ReportError(f"{raw}: no case benchmarks (extra_info kind 'case') to report")
     return document, frames
 
 
@@ -80,3 +103,18 @@ def read_run(run_dir: Path) -> pd.DataFrame:
     if missing:
         raise ReportError(f"{csv}: lacks column(s) {', '.join(missing)}; was it written by this report's 'build'?")
     return table
+
+
+def read_samples(run_dir: Path) -> dict[tuple, np.ndarray]:
+    """A run's raw samples (samples.csv.gz) per case, keyed by CASE_ID's values; empty if the run kept none."""
+    path = run_dir / "samples.csv.gz"
+    if not path.is_file():
+        return {}
+    try:
+        table = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as error:
+        raise ReportError(f"{path}: not a readable samples file ({str(error).splitlines()[0]})") from None
+    missing = [column for column in [*CASE_ID, "seconds"] if column not in table]
+    if missing:
+        raise ReportError(f"{path}: lacks column(s) {', '.join(missing)}")
+    return {tuple(key): group["seconds"].to_numpy() for key, group in table.groupby(CASE_ID, sort=False)}

@@ -14,7 +14,8 @@ from bench.report.tables import DEFAULT, at_default_size
 from bench.sizes import PHASES
 
 PLOTS = {"default": "default_size.png", "sizes": "sizes.png", "gflops": "gflops.png",
-         "grads_over_forward": "grads_over_forward.png"}
+         "grads_over_forward": "grads_over_forward.png", "sizes_gflops": "sizes_gflops.png",
+         "decomposition": "decomposition.png"}
 
 
 def panel_title(device: str, dtype: str, mode: str) -> str:
@@ -118,4 +119,37 @@ def plot_grads_over_forward(table: pd.DataFrame, floors: pd.DataFrame, path: Pat
             ax.axhline(ratio, color="black", linestyle="--", label=f"GEMM floor's grads/forward {ratio:.2f}")
             ax.legend(fontsize="small")
         ax.set(title=f"{title}, default size", ylabel="grads / forward")
+    figure.savefig(path, dpi=110)
+
+
+def plot_sizes_gflops(axes_rows: dict[str, pd.DataFrame], path: Path) -> None:
+    """(e) log-log GFLOP/s against each swept size, one line per implementation, one panel per axis and numerics."""
+    panels = [(axis, title, rows) for axis, swept in axes_rows.items() for title, rows in by_facet(swept)]
+    figure, axes = _figure(len(panels), height=3.4)
+    for ax, (axis, title, rows) in zip(axes[:, 0], panels):
+        for impl, line in rows.sort_values(axis).groupby("impl", sort=True):
+            ax.plot(line[axis], line["gflops"], marker="o", markersize=3, label=impl)
+        ax.set(title=f"{title}, {axis} swept", xscale="log", yscale="log", xlabel=axis, ylabel="GFLOP/s")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    figure.savefig(path, dpi=110)
+
+
+def plot_decomposition(parts: pd.DataFrame, path: Path) -> None:
+    """(f) Stacked bars: each implementation's own library's products, its elementwise work, and the rest."""
+    facets = [(f"{panel_title(*key[:3])} {key[3]}", rows)
+              for key, rows in parts.groupby(["device", "dtype", "mode", "phase"], sort=True)]
+    figure, axes = _figure(len(facets), height=3.2)
+    for ax, (title, rows) in zip(axes[:, 0], facets):
+        rows = rows.sort_values("median_s")
+        bottom = np.zeros(len(rows))
+        for column, label in (("products_s", "own library's products"), ("elementwise_s", "elementwise"),
+                              ("rest_s", "dispatch, autograd, allocation")):
+            values = 1e6 * rows[column].clip(lower=0).to_numpy()
+            ax.bar(rows["impl"], values, bottom=bottom, label=label)
+            bottom += values
+        ax.axhline(1e6 * rows["fastest_products_s"].min(), color="black", linestyle="--",
+                   label="fastest library's products")
+        ax.tick_params(axis="x", labelrotation=20)
+        ax.set(title=f"{title}, default size", ylabel="µs")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     figure.savefig(path, dpi=110)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,17 @@ from bench.report.plots import PLOTS, by_facet, impl_order, panel_title
 from bench.report.tables import DEFAULT, NOISY, at_default_size
 from bench.schema import CASE_ID, SIZE
 from bench.sizes import PHASES
+
+#: What the races' analysis found (bench.report.analysis), handed to the summary as one bundle.
+@dataclass(frozen=True)
+class Findings:
+    aa: pd.DataFrame
+    parts: pd.DataFrame
+    load: pd.DataFrame
+    fits: pd.DataFrame
+    crossovers: pd.DataFrame
+    excluded: pd.DataFrame
+
 
 FLOOR_MISS = 1.3  # a compiled or hand-written grads phase should stay within this of the GEMM floor
 FLOOR_BEST = 1.1  # ... and the best of them within this
@@ -61,7 +73,8 @@ def default_size_table(rows: pd.DataFrame) -> str:
                        _phase=rows["phase"].map({p: i for i, p in enumerate(PHASES)}))
     rows = rows.sort_values(["_order", "_phase"])
     table = pd.DataFrame({
-        "impl": rows["impl"], "phase": rows["phase"],
+        "impl": [impl if verified else f"{impl} **unverified**" for impl, verified in zip(rows["impl"], rows["verified"])],
+        "phase": rows["phase"],
         "median µs": [_number(v * 1e6, ",.1f") for v in rows["median_s"]],
         "IQR/median": [_number(100 * v, ".1f") + "%" + (" **noisy**" if noisy else "")
                        for v, noisy in zip(rows["noise"], rows["noisy"])],
@@ -70,6 +83,8 @@ def default_size_table(rows: pd.DataFrame) -> str:
         "% peak": [_number(v, ".1f") for v in rows["pct_peak"]],
         "× GEMM floor": [_number(v, ".2f") for v in rows["ratio_to_floor"]],
         "× fastest": [_number(v, ".2f") for v in rows["ratio_to_fastest"]],
+        "95% CI": ["" if pd.isna(lo) else f"{lo:.2f}–{hi:.2f}"
+                   for lo, hi in zip(rows["ratio_to_fastest_lo"], rows["ratio_to_fastest_hi"])],
         # One value per implementation: shown once, on its grads row.
         "grads/forward": [_number(v, ".2f") if phase == "grads" else ""
                           for v, phase in zip(rows["grads_over_forward"], rows["phase"])],
@@ -117,15 +132,97 @@ def overhead_statement(overhead: pd.DataFrame, default: pd.DataFrame) -> str:
             f"{fastest['median_s'] * 1e6:.1f} µs).")
 
 
-def aa_statement(aa: pd.DataFrame) -> str:
-    medians = aa.set_index("repeat")["median_s"]
-    if not {"A1", "A2"} <= set(medians.index):
-        return "A/A: not measured in this run."
-    first = aa.iloc[0]
-    a1, a2 = medians["A1"], medians["A2"]
-    return (f"A/A: {first['impl']} {first['phase']} on {first['device']} {first['dtype']} timed twice: "
-            f"{a1 * 1e6:.1f} µs and {a2 * 1e6:.1f} µs, a difference of {100 * abs(a1 - a2) / ((a1 + a2) / 2):.2f}% "
-            "of their mean: differences between cases smaller than this are within what timing one case twice gives.")
+def aa_statements(aa: pd.DataFrame) -> list[str]:
+    if aa.empty:
+        return ["A/A: not measured in this run."]
+    worst = aa.loc[aa["difference"].abs().idxmax()]
+    lines = [f"A/A: in each race one case is timed twice, interleaved like the rest; over {len(aa)} race(s) the two "
+             f"medians differ by {100 * aa['difference'].abs().median():.2f}% (median) and at most "
+             f"{100 * abs(worst['difference']):.2f}% ({worst['impl']} {worst['phase']}, {worst['race']}). A ratio "
+             "between cases that differs from 1 by less than its race's A/A is not read as a difference.", ""]
+    frame = pd.DataFrame({"race": aa["race"], "impl": aa["impl"],
+                          "A1 µs": [_number(v * 1e6, ",.1f") for v in aa["a1_s"]],
+                          "A2 µs": [_number(v * 1e6, ",.1f") for v in aa["a2_s"]],
+                          "A2/A1 − 1": [f"{100 * v:+.2f}%" for v in aa["difference"]],
+                          "95% CI": ["" if pd.isna(lo) else f"{100 * lo:+.2f}% to {100 * hi:+.2f}%"
+                                     for lo, hi in zip(aa["difference_lo"], aa["difference_hi"])]})
+    return lines + [_markdown(frame, left=2)]
+
+
+def verification_statements(table: pd.DataFrame, excluded: pd.DataFrame) -> list[str]:
+    """What was verified before timing, what was timed unverified (flagged), and what was left out and why."""
+    raced = table[table["race"].astype(str) != ""]
+    lines = [f"Every raced case ran the catalogue's agreement check at its own size before it was timed: "
+             f"{int(raced['verified'].sum())} of {len(raced)} timed case(s) passed; worst error/tolerance "
+             f"{_number(raced['worst_error_over_tol'].max(), '.3g')}."]
+    flagged = raced[~raced["verified"]]
+    if not flagged.empty:
+        lines.append("Timed although they failed verification (--time-unverified), marked **unverified** in "
+                     "every table and plot: " + ", ".join(sorted(set(flagged["impl"]))) + ".")
+    if not excluded.empty:
+        lines += ["", "Not timed:", ""]
+        for reason, rows in excluded.groupby("reason", sort=False):
+            lines.append(f"- {', '.join(dict.fromkeys(rows['impl']))}: {reason}")
+    return lines
+
+
+def decomposition_statements(parts: pd.DataFrame) -> list[str]:
+    """Where each implementation's time goes at the default size, and the targets over its own products."""
+    if parts.empty:
+        return ["No library floors were timed in this run."]
+    frame = pd.DataFrame({
+        "case": [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
+                 zip(parts["device"], parts["dtype"], parts["mode"], parts["phase"])],
+        "impl": parts["impl"], "median µs": [_number(v * 1e6, ",.1f") for v in parts["median_s"]],
+        "own products µs": [f"{v * 1e6:,.1f} ({lib})" for v, lib in zip(parts["products_s"], parts["framework"])],
+        "elementwise µs": [_number(v * 1e6, ",.1f") for v in parts["elementwise_s"]],
+        "rest µs": [_number(v * 1e6, ",.1f") for v in parts["rest_s"]],
+        "fastest products µs": [f"{v * 1e6:,.1f} ({lib})" for v, lib in
+                                zip(parts["fastest_products_s"], parts["fastest_library"])],
+        "× own products": [_number(v, ".2f") for v in parts["over_own_products"]],
+        "target": ["" if pd.isna(t) else (f"≤ {t} met" if v <= t else f"≤ {t} **missed**")
+                   for v, t in zip(parts["over_own_products"], parts["target"])]})
+    return ["Own products: the implementation's library computing the phase's matrix products alone, with the "
+            "same operand layouts (jax: jitted); elementwise: the same library's relu, masks, loss and updates "
+            "alone; rest: the median minus both (dispatch, autograd bookkeeping, allocation; negative where "
+            "the implementation fuses or overlaps what the parts time separately). All timed in the same race.",
+            "", _markdown(frame, left=2)]
+
+
+def load_statements(load: pd.DataFrame) -> list[str]:
+    if load.empty:
+        return ["The load test (bench/test_load.py, marker `load`) was not run."]
+    worst = load.loc[load["shift"].abs().idxmax()]
+    frame = pd.DataFrame({"impl": load["impl"], "case": [f"{d} {t} {p}" for d, t, p in
+                                                         zip(load["device"], load["dtype"], load["phase"])],
+                          "× fastest, quiet": [f"{v:.3f}" for v in load["quiet"]],
+                          "× fastest, one core busy": [f"{v:.3f}" for v in load["busy"]],
+                          "shift": [f"{100 * v:+.1f}%" for v in load["shift"]]})
+    return [f"The same race timed on a quiet machine and again with a busy-loop process pinned to one core: "
+            f"every × fastest moves by at most {100 * abs(worst['shift']):.1f}% ({worst['impl']}).", "",
+            _markdown(frame, left=2)]
+
+
+def size_statements(fits: pd.DataFrame, crossovers: pd.DataFrame) -> list[str]:
+    lines = []
+    if not fits.empty:
+        frame = pd.DataFrame({"impl": fits["impl"], "case": [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
+                                                             zip(fits["device"], fits["dtype"], fits["mode"],
+                                                                 fits["phase"])],
+                              "fixed cost µs": [f"{v * 1e6:,.1f}" for v in fits["fit_fixed_s"]],
+                              "GFLOP/s at large sizes (1 / per-FLOP cost)": [_number(1e-9 / v, ",.1f") if v > 0
+                                                                             else "–" for v in fits["fit_s_per_flop"]]})
+        lines += ["time = fixed + FLOPs × per-FLOP cost, fitted over the sizes on relative residuals:", "",
+                  _markdown(frame, left=2), ""]
+    if crossovers.empty:
+        lines.append("No crossover along a swept size: at every size where two implementations' order is "
+                     "resolved (95% interval of their ratio excludes 1), the same one is faster.")
+    else:
+        lines += ["Crossovers (each size's order resolved within its race, 95% interval excluding 1):", ""]
+        lines += [f"- {r.faster_above} overtakes {r.slower_above} above {r.axis} = {r.below} (faster at "
+                  f"{r.axis} = {r.above}), {panel_title(r.device, r.dtype, r.mode)} {r.phase}"
+                  for r in crossovers.itertuples()]
+    return lines
 
 
 def floor_statements(default: pd.DataFrame) -> list[str]:
@@ -151,7 +248,7 @@ def floor_statements(default: pd.DataFrame) -> list[str]:
 
 def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd.DataFrame,
             peak_table: pd.DataFrame, floors: pd.DataFrame, plots: list[str], raw_json: Path, run_dir: Path,
-            command: str) -> str:
+            command: str, findings: Findings) -> str:
     """summary.md: what a person reads first; every statement in it is computed from the tables."""
     try:
         raw_link = raw_json.resolve().relative_to(run_dir.resolve()).as_posix()
@@ -178,13 +275,16 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
         lines += ["## Implementations", "", *(f"- `{r.impl}`: {r.summary}" for r in described.itertuples()
                                                if r.summary), ""]
 
+    lines += ["## Verified before timing", "", *verification_statements(table, findings.excluded), ""]
+
     default = at_default_size(table)
     lines += ["## Default size",
               "",
               f"N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out}, no bias. Medians over "
               f"rounds; IQR/median above {100 * NOISY:.0f}% is flagged noisy. × GEMM floor: median over the sum of "
               "the fastest library's time for each matrix product of the phase; × fastest: over the fastest "
-              "implementation of the same case; grads/forward: the implementation's grads median over its "
+              "verified implementation of the same case, timed in the same race (shuffled rounds), with a 95% "
+              "bootstrap interval over the paired rounds; grads/forward: the implementation's grads median over its "
               "forward median (ADBench's measure). % peak: of the best library's large-matmul GFLOP/s.", ""]
     if default.empty:
         lines += ["No case at the default size in this run.", ""]
@@ -196,18 +296,27 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
         if PLOTS[key] in plots:
             lines += [f"![{caption}]({PLOTS[key]})", ""]
 
+    lines += ["## Where the time goes", "", *decomposition_statements(findings.parts), ""]
+    if PLOTS["decomposition"] in plots:
+        lines += [f"![Each implementation's time split into its library's parts]({PLOTS['decomposition']})", ""]
+
+    lines += ["## Under load", "", *load_statements(findings.load), ""]
+
     lines += ["## Sizes", ""]
     sizes = table[SIZE].drop_duplicates()
     if PLOTS["sizes"] in plots:
         lines += [f"{len(sizes)} sizes; benchmarks.csv has every row.", "",
                   f"![Median time against FLOPs]({PLOTS['sizes']})", ""]
+        if PLOTS["sizes_gflops"] in plots:
+            lines += [f"![GFLOP/s against each swept size]({PLOTS['sizes_gflops']})", ""]
+        lines += [*size_statements(findings.fits, findings.crossovers), ""]
     else:
         lines += ["This run has one size only, so there is no plot of time against size.", ""]
 
     lines += ["## Latency, throughput and launches", "", *timing_statements(table), ""]
 
-    lines += ["## Checks", "", f"- {overhead_statement(frames['overhead'], default)}", f"- {aa_statement(frames['aa'])}",
-              "", "Non-eager implementations on cpu at the default size, grads phase against the GEMM floor:", "",
+    lines += ["## Checks", "", f"- {overhead_statement(frames['overhead'], default)}", "",
+              *aa_statements(findings.aa), "", "Non-eager implementations on cpu at the default size, grads phase against the GEMM floor:", "",
               *floor_statements(default), ""]
 
     noisy = table[table["noisy"]].sort_values("noise", ascending=False)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.load import ReportError
+from bench.report.statistics import paired_ratio, ratio_interval
 from bench.schema import CASE_ID, COLUMNS, RACE, SIZE
 from bench.sizes import PHASES, flops, matmuls
 from reference.problem.inputs import Problem
@@ -64,8 +65,9 @@ def launch_cost(launch: pd.DataFrame, devices: pd.Series) -> pd.Series:
 
 
 def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFrame, raw_json: Path,
-               launch: pd.DataFrame | None = None) -> pd.DataFrame:
-    """benchmarks.csv: one row per case with its derived measures (see the module's COLUMNS)."""
+               launch: pd.DataFrame | None = None, keep_samples: bool = False) -> pd.DataFrame:
+    """benchmarks.csv: one row per case with its derived measures (bench.schema's COLUMNS), and with
+    ``keep_samples`` each raced case's samples too."""
     cases = case.copy()
     cases["threads"] = cases["threads"].astype("Int64")
     duplicated = cases.duplicated(CASE_ID)
@@ -81,7 +83,22 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
     cases = cases.merge(floors[["device", "dtype", *SIZE, "phase", "floor_s"]], on=["device", "dtype", *SIZE, "phase"],
                         how="left").rename(columns={"floor_s": "gemm_floor_s"})
     cases["ratio_to_floor"] = cases["median_s"] / cases["gemm_floor_s"]
-    cases["ratio_to_fastest"] = cases["median_s"] / cases.groupby(RACE, dropna=False)["median_s"].transform("min")
+    # The fastest of a race is its fastest verified case: a flagged wrong one is no yardstick.
+    cases["verified"] = cases["verified"].fillna(True).astype(bool)
+    cases["ratio_to_fastest"] = np.nan
+    cases["ratio_to_fastest_lo"] = cases["ratio_to_fastest_hi"] = np.nan
+    for _, race in cases.groupby(RACE, dropna=False):
+        verified = race[race["verified"]]
+        if verified.empty:
+            continue
+        best = verified["median_s"].idxmin()
+        for row in race.index:
+            mine, theirs = cases.at[row, "samples"], cases.at[best, "samples"]
+            # Raced cases: the median of round-by-round ratios; cases timed alone: the ratio of medians.
+            paired = paired_ratio(mine, theirs)
+            cases.loc[row, "ratio_to_fastest"] = paired if paired == paired else \
+                cases.at[row, "median_s"] / cases.at[best, "median_s"]
+            cases.loc[row, ["ratio_to_fastest_lo", "ratio_to_fastest_hi"]] = ratio_interval(mine, theirs)
 
     # Each row gets its implementation's grads and forward medians at the same device, numerics and size.
     same_impl = cases.groupby([key for key in CASE_ID if key != "phase"], dropna=False)
@@ -94,7 +111,9 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
 
     phase_order = cases["phase"].map({phase: i for i, phase in enumerate(PHASES)})
     order = ["device", "dtype", "mode", *SIZE, "bias", "impl"]
-    return cases.assign(_phase=phase_order).sort_values([*order, "_phase"], ignore_index=True)[COLUMNS]
+    cases["fit_fixed_s"] = cases["fit_s_per_flop"] = np.nan  # filled by bench.report.analysis.fits over a sweep
+    ordered = cases.assign(_phase=phase_order).sort_values([*order, "_phase"], ignore_index=True)
+    return ordered[COLUMNS + (["samples"] if keep_samples else [])]
 
 
 def at_default_size(table: pd.DataFrame) -> pd.DataFrame:

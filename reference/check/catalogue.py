@@ -21,10 +21,11 @@ from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagno
 from reference.check.session import Session
 from reference.check.update_rule import name_one_step, name_update_rule
 from reference.model import network
+from reference.model.margin import make_inputs
 from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, compare
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_LR, TUTORIAL_STEPS
-from reference.problem.inputs import Inputs
+from reference.problem.inputs import Inputs, Problem
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,15 @@ def agreement(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome
                  if (d := diagnose_points(q, start[q], result.outputs[0][q], inputs, session.precision))]
         return Outcome(False, outcome.ratio, (*stale[:1], *outcome.diagnoses), outcome.details)
     return run
+
+
+def agreement_at(problem: Problem) -> Check:
+    """The agreement check at any size: what the benchmarks run on every case before timing it."""
+    def run(session: Session) -> Outcome:
+        inputs = make_inputs(problem)
+        return agreement_outcome(measure.agreement(session, inputs), inputs, session.precision)
+    return Check(f"agreement-{problem.id}", "a loss or gradient off the reference at this size (two calls on one "
+                 "prepared state)", run)
 
 
 # --- training ---------------------------------------------------------------------------------------

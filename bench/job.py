@@ -1,0 +1,103 @@
+"""The main job: time the selected cases in a child pytest, then write the report into a new run folder.
+
+``python -m bench`` and ``pytest --benchmark`` both parse their options into ``Options`` and
+call ``run``. Each run gets its own folder, results/<UTC time>-<preset>-<threads>t/, and refuses
+to reuse one: nothing a run wrote before is overwritten. results/LATEST.md points at the newest run.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.sizes import PRESETS
+from impls.threads import thread_environment
+
+#: pytest-benchmark's settings for what it times alone (the GEMM floor's products, the peak, the
+#: harness overhead): warm-up on, enough rounds for a median and an IQR, bounded time.
+TIMING_OPTIONS = ["--benchmark-warmup=on", "--benchmark-warmup-iterations=20", "--benchmark-min-rounds=25",
+                  "--benchmark-max-time=0.5", "--benchmark-disable-gc", "--benchmark-sort=name",
+                  "--benchmark-quiet"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """One run of the main job: what to time, with how many threads, and where the report goes."""
+
+    preset: str
+    threads: int
+    impl: str
+    device: str
+    dtype: str
+    mode: str
+    impl_paths: tuple[str, ...]
+    results: Path
+    time_unverified: bool
+    rounds: int | None
+    command: str
+
+    @classmethod
+    def parse(cls, *, preset: str, threads: str, rounds: int | None, **rest) -> "Options":
+        """Options from the command line's strings; a ValueError names the bad one."""
+        if preset not in PRESETS:
+            raise ValueError(f"--preset: unknown preset {preset!r}; choose from {', '.join(sorted(PRESETS))}")
+        if threads == "all":
+            count = os.cpu_count() or 1
+        elif threads.isdigit() and int(threads) > 0:
+            count = int(threads)
+        else:
+            raise ValueError(f"--threads must be 'all' or a positive number, got {threads!r}")
+        if rounds is not None and rounds < 2:
+            raise ValueError(f"--rounds must be at least 2 (a median and quartiles), got {rounds}")
+        return cls(preset=preset, threads=count, rounds=rounds, **rest)
+
+    def pytest_arguments(self) -> list[str]:
+        """The selection, passed on to the child pytest (which validates the names)."""
+        # "all" devices and modes are left to the plugin, which leaves out those not present here
+        # (a device named explicitly is generated, and each of its cases skips where it is absent).
+        chosen = {"device": self.device, "mode": self.mode}
+        return [f"--preset={self.preset}", f"--impl={self.impl}", f"--dtype={self.dtype}",
+                *(f"--{option}={value}" for option, value in chosen.items() if value != "all"),
+                *(f"--impl-path={path}" for path in self.impl_paths),
+                *(["--time-unverified"] if self.time_unverified else []),
+                *([f"--rounds={self.rounds}"] if self.rounds else [])]
+
+
+def run(options: Options) -> int:
+    """Time, describe the machine, build the report; the exit status (2: the run folder exists)."""
+    from bench import report  # pandas and matplotlib: needed only once there is something to report
+
+    run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{options.preset}-{options.threads}t"
+    run_dir = options.results / run_id
+    try:
+        run_dir.mkdir(parents=True)
+    except FileExistsError:
+        print(f"error: {run_dir} already exists; a run never overwrites another's files", file=sys.stderr)
+        return 2
+    raw = run_dir / "raw"
+    raw.mkdir()
+    env = thread_environment(options.threads, use_gpu=options.device == "all" or "cuda" in options.device)
+    pytest_command = [sys.executable, "-m", "pytest", "bench", "-n", "0", "-p", "no:cacheprovider", "-q",
+                      "--no-header", f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS,
+                      f"--races-json={raw / 'races.json'}", *options.pytest_arguments()]
+    print("running:", shlex.join(pytest_command), flush=True)
+    started = time.perf_counter()
+    status = subprocess.run(pytest_command, env=env).returncode
+    if status != 0:
+        print(f"error: the benchmarks failed (pytest exit {status}); partial results in {run_dir}", file=sys.stderr)
+        return status
+    # machine.json is collected in a child with the benchmarks' environment, so it reports
+    # the thread counts and devices they saw.
+    describe = subprocess.run([sys.executable, "-m", "bench.machine", options.command], env=env,
+                              capture_output=True, text=True, check=True)
+    (run_dir / "machine.json").write_text(describe.stdout + "\n")
+    report.build(raw, run_dir, command=options.command)
+    (options.results / "LATEST.md").write_text(
+        f"# Newest run\n\n[{run_id}]({run_id}/summary.md), written by `{options.command}`.\n")
+    print(f"wrote {run_dir} in {time.perf_counter() - started:.0f} s; summary: {run_dir / 'summary.md'}")
+    return 0

@@ -1,0 +1,139 @@
+"""What the races say beyond one row per case: A/A per race, where the time goes, load, size fits, crossovers."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from bench.report.statistics import paired_ratio, ratio_interval
+from bench.report.tables import DEFAULT, at_default_size
+from bench.schema import SIZE
+
+#: Targets of an implementation's time over its own library's products (issue 10).
+OWN_FLOOR_TARGETS = {"torch-manual": 1.15, "torch-autograd": 1.3, "torch-function": 1.3, "torch-nn": 1.3,
+                     "jax-grad": 1.3}
+
+
+def _ratio(row: pd.Series, fastest: pd.Series) -> float:
+    """The round-by-round ratio where both were raced, else the ratio of medians."""
+    paired = paired_ratio(row["samples"], fastest["samples"])
+    return paired if paired == paired else row["median_s"] / fastest["median_s"]
+
+
+def aa_table(aa: pd.DataFrame) -> pd.DataFrame:
+    """Per race: the twice-timed case's two medians, their difference, and its 95% interval (paired rounds)."""
+    rows = []
+    for race, pair in aa.groupby("race", sort=True):
+        by_repeat = pair.set_index("repeat")
+        if not {"A1", "A2"} <= set(by_repeat.index):
+            continue
+        a1, a2 = by_repeat.loc["A1"], by_repeat.loc["A2"]
+        lo, hi = ratio_interval(a2["samples"], a1["samples"])
+        rows.append({"race": race, "impl": a1["impl"], "phase": a1["phase"], "dtype": a1["dtype"],
+                     "device": a1["device"], "a1_s": a1["median_s"], "a2_s": a2["median_s"],
+                     "difference": _ratio(a2, a1) - 1, "difference_lo": lo - 1,
+                     "difference_hi": hi - 1})
+    return pd.DataFrame(rows, columns=["race", "impl", "phase", "dtype", "device", "a1_s", "a2_s", "difference",
+                                       "difference_lo", "difference_hi"])
+
+
+def decomposition(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
+    """At the default size (latency): each implementation's median split into its own library's products,
+    its library's elementwise work, and the rest (dispatch, autograd, allocation), beside the fastest
+    library's products, all timed in the same race."""
+    columns = ["device", "dtype", "mode", "phase", "impl", "framework", "median_s", "products_s", "elementwise_s",
+               "rest_s", "fastest_products_s", "fastest_library", "over_own_products", "target"]
+    cases = at_default_size(table)
+    if cases.empty or floor.empty:
+        return pd.DataFrame(columns=columns)
+    parts = floor.pivot_table(index=["race", "library"], columns="part", values="median_s")
+    rows = []
+    for row in cases[cases["verified"]].itertuples():
+        if (row.race, row.framework) not in parts.index:
+            continue
+        own = parts.loc[(row.race, row.framework)]
+        race_products = parts.loc[row.race]["products"]
+        rows.append({"device": row.device, "dtype": row.dtype, "mode": row.mode, "phase": row.phase,
+                     "impl": row.impl, "framework": row.framework, "median_s": row.median_s,
+                     "products_s": own["products"], "elementwise_s": own["elementwise"],
+                     "rest_s": row.median_s - own["products"] - own["elementwise"],
+                     "fastest_products_s": race_products.min(), "fastest_library": race_products.idxmin(),
+                     "over_own_products": row.median_s / own["products"],
+                     "target": OWN_FLOOR_TARGETS.get(row.impl, np.nan)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_table(load: pd.DataFrame) -> pd.DataFrame:
+    """Each implementation's × fastest in the quiet race and in the race with a busy core, and how far they differ."""
+    columns = ["impl", "device", "dtype", "phase", "quiet", "busy", "shift"]
+    if load.empty:
+        return pd.DataFrame(columns=columns)
+    rows = {}
+    for condition, race in load.groupby("condition"):
+        fastest = race.loc[race["median_s"].idxmin()]
+        for _, row in race.iterrows():
+            rows.setdefault((row["impl"], row["device"], row["dtype"], row["phase"]), {})[condition] = \
+                _ratio(row, fastest)
+    wide = pd.DataFrame([{**dict(zip(columns[:4], key)), **found} for key, found in rows.items()])
+    if not {"quiet", "busy"} <= set(wide.columns):
+        return pd.DataFrame(columns=columns)
+    wide["shift"] = wide["busy"] / wide["quiet"] - 1
+    return wide[columns].sort_values("quiet", ignore_index=True)
+
+
+def swept_axes(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The sweep's rows along each axis that varies alone: 'N' (other sizes at the default), 'H', ..."""
+    found = {}
+    for axis in SIZE:
+        others = [key for key in SIZE if key != axis]
+        rows = table[np.logical_and.reduce([table[key] == getattr(DEFAULT, key) for key in others])]
+        if rows[axis].nunique() >= 3:
+            found[axis] = rows
+    return found
+
+
+def fits(table: pd.DataFrame) -> pd.DataFrame:
+    """time = fixed + per_flop × FLOPs per implementation, device, numerics, phase and timing, over the sizes.
+
+    Least squares on relative residuals (each point weighted by 1/time), so that the smallest sizes,
+    where the fixed cost shows, count as much as the largest. Needs three sizes or more.
+    """
+    group = ["impl", "device", "dtype", "mode", "bias", "phase", "timing"]
+    rows = []
+    for key, cases in table[table["verified"]].groupby(group):
+        if cases[SIZE].drop_duplicates().shape[0] < 3:
+            continue
+        weight = 1 / cases["median_s"].to_numpy()
+        design = np.column_stack([np.ones(len(cases)), cases["flops"].to_numpy(dtype=float)]) * weight[:, None]
+        (fixed, per_flop), *_ = np.linalg.lstsq(design, np.ones(len(cases)), rcond=None)
+        rows.append({**dict(zip(group, key)), "fit_fixed_s": fixed, "fit_s_per_flop": per_flop})
+    return pd.DataFrame(rows, columns=[*group, "fit_fixed_s", "fit_s_per_flop"])
+
+
+def crossovers(table: pd.DataFrame) -> pd.DataFrame:
+    """Where along a swept axis one implementation overtakes another, each size's order read from its race.
+
+    At each size the pair's ratio of medians has a 95% interval from the paired rounds; a size counts
+    only where the interval excludes 1. A crossover is a pair of neighbouring counted sizes where the
+    faster one changes.
+    """
+    columns = ["axis", "device", "dtype", "mode", "phase", "faster_above", "slower_above", "below", "above"]
+    rows = []
+    for axis, swept in swept_axes(table[table["verified"] & (table["timing"] == "latency")]).items():
+        for key, cases in swept.groupby(["device", "dtype", "mode", "phase"]):
+            by_impl = {impl: rows_.set_index(axis) for impl, rows_ in cases.groupby("impl")}
+            for a, b in itertools.combinations(sorted(by_impl), 2):
+                sizes = sorted(set(by_impl[a].index) & set(by_impl[b].index))
+                order = []
+                for size in sizes:
+                    lo, hi = ratio_interval(by_impl[a].at[size, "samples"], by_impl[b].at[size, "samples"])
+                    if hi < 1 or lo > 1:
+                        order.append((size, a if hi < 1 else b))
+                for (below, first), (above, second) in itertools.pairwise(order):
+                    if first != second:
+                        rows.append({"axis": axis, **dict(zip(["device", "dtype", "mode", "phase"], key)),
+                                     "faster_above": second, "slower_above": first, "below": below, "above": above})
+    return pd.DataFrame(rows, columns=columns)
+

@@ -1,0 +1,61 @@
+"""The report's command line.
+
+    python -m bench.report build RAW RUN_DIR [--command "..."]
+    python -m bench.report compare RUN_A RUN_B [--threshold 1.10] [--alpha 0.01] [--gate]
+
+``build`` writes benchmarks.csv (one row per case), ceilings.csv (the measured matmul peak and
+GEMM floor each case is measured against), samples.csv.gz (every round's sample), a few PNG
+plots and summary.md into RUN_DIR, and refuses to overwrite a file an earlier run wrote there.
+``compare`` joins two runs' cases and calls a case slower or faster only when the ratio of
+medians passes the threshold and the difference is significant: a Mann-Whitney U test on the
+raw samples at a stated family-wise error rate (--alpha), or, for runs without samples,
+non-overlapping interquartile ranges. Bad input is a one-line error, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from bench.report.build import build
+from bench.report.compare import ALPHA, compare, describe_test
+from bench.report.load import ReportError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="action", required=True)
+    build_parser = commands.add_parser("build", help="tables, plots and summary.md of one run")
+    build_parser.add_argument("raw_json", type=Path,
+                              help="a run's raw/ folder, or one JSON file in pytest-benchmark's schema")
+    build_parser.add_argument("run_dir", type=Path, help="the run's folder (created if missing)")
+    build_parser.add_argument("--command", default="", help="the command that produced the run, for the summary")
+    compare_parser = commands.add_parser("compare", help="the cases of two runs side by side")
+    compare_parser.add_argument("run_a", type=Path)
+    compare_parser.add_argument("run_b", type=Path)
+    compare_parser.add_argument("--threshold", type=float, default=1.10, help="ratio b/a that counts (default 1.10)")
+    compare_parser.add_argument("--alpha", type=float, default=ALPHA,
+                                help=f"family-wise false-alarm rate of the rank test (default {ALPHA})")
+    compare_parser.add_argument("--gate", action="store_true", help="exit 1 if any case is slower in run_b")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.action == "build":
+            build(args.raw_json, args.run_dir, command=args.command)
+            print(f"wrote {args.run_dir / 'summary.md'}")
+            return 0
+        result = compare(args.run_a, args.run_b, args.threshold, args.alpha)
+    except ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    with pd.option_context("display.width", 200, "display.max_rows", None, "display.max_columns", None):
+        print(result.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    counts = result["verdict"].value_counts()
+    print(f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, {counts.get('same', 0)} same; "
+          f"{describe_test(result, args.threshold)}; "
+          f"{result.attrs['only_a']} case(s) only in {args.run_a}, {result.attrs['only_b']} only in {args.run_b}")
+    return 1 if args.gate and (result["verdict"] == "slower").any() else 0
+

@@ -1,0 +1,77 @@
+"""The main job runs: every benchmark case once, the sweep's races, and verification before timing.
+
+A known-wrong plug-in is not timed by default (the summary says why), and with
+--time-unverified it is timed and marked in the CSV and the summary. One run goes through
+``python -m bench``, the other through ``pytest --benchmark``: both are the same job.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pytest_benchmark", reason="the benchmarks need pytest-benchmark")
+pd = pytest.importorskip("pandas")
+pytest.importorskip("matplotlib")
+pytest.importorskip("scipy")
+
+ROOT = Path(__file__).parent.parent
+WRONG = "tests/known_wrong/tutorial_mistakes.py:GradW2FromPreactivation"
+
+
+def run(*command: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
+    return subprocess.run([sys.executable, "-m", *command], capture_output=True, text=True, env=env, timeout=900,
+                          cwd=ROOT)
+
+
+def run_benchmarks_once(*options: str) -> subprocess.CompletedProcess:
+    return run("pytest", "-n", "0", "bench", "--benchmark-disable", "-q", "-p", "no:cacheprovider", "--rounds=2",
+               *options)
+
+
+def summary_line(result: subprocess.CompletedProcess) -> str:
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_every_default_benchmark_case_runs():
+    result = run_benchmarks_once("--preset=default")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "passed" in summary_line(result) and "failed" not in summary_line(result), summary_line(result)
+
+
+def test_sweep_preset_runs_one_race_per_size():
+    result = run_benchmarks_once("--preset=sweep", "--impl=numpy-manual", "--dtype=float32", "-k", "test_race")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "13 passed" in summary_line(result), summary_line(result)
+
+
+def the_run(results: Path) -> Path:
+    (folder,) = [p for p in results.iterdir() if p.is_dir()]
+    return folder
+
+
+@pytest.mark.parametrize("entry", ["python -m bench", "pytest --benchmark"])
+def test_a_known_wrong_plugin_is_not_timed_unless_asked_and_then_flagged(tmp_path, entry):
+    options = ["--impl=numpy-manual,wrong-dw2-from-h", f"--impl-path={WRONG}", "--dtype=float32", "--rounds=3",
+               f"--results={tmp_path}"]
+    timed = entry == "pytest --benchmark"  # one entry point each way: both call bench.job.run
+    command = ["bench", *options] if entry == "python -m bench" else ["pytest", "--benchmark", *options]
+    result = run(*command, *(["--time-unverified"] if timed else []))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    folder = the_run(tmp_path)
+    table, summary = pd.read_csv(folder / "benchmarks.csv"), (folder / "summary.md").read_text()
+    wrong = table[table["impl"] == "wrong-dw2-from-h"]
+    right = table[table["impl"] == "numpy-manual"]
+    assert right["verified"].all() and (right["worst_error_over_tol"] <= 1).all()
+    if timed:
+        assert len(wrong) == 3 and not wrong["verified"].any() and (wrong["worst_error_over_tol"] > 1).all()
+        assert "| wrong-dw2-from-h **unverified** | grads |" in summary
+        # The yardstick of × fastest is the fastest verified case, never the flagged one.
+        assert (right["ratio_to_fastest"] == 1.0).all()
+    else:
+        assert wrong.empty
+        assert "- wrong-dw2-from-h: failed verification, not timed" in summary
+        assert "not timed" in result.stdout and "wrong-dw2-from-h: failed verification" in result.stdout

@@ -1,0 +1,129 @@
+"""The interleaved race and what the report computes from its samples.
+
+The race exists so that load which comes and goes lands on every contender alike: a planted
+load that triples every call's time for half of the run leaves the round-by-round ratio where
+it is, while timing one contender to its end and then the other (as pytest-benchmark does)
+reads the load as a difference between them.
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("scipy")
+from bench.race import Contender, Settings, race  # noqa: E402
+from bench.report import analysis  # noqa: E402
+from bench.report.statistics import paired_ratio, ratio_interval, rank_test  # noqa: E402
+
+
+class PlantedLoad:
+    """Calls that take ``base`` seconds, three times that once ``switch`` calls have been made in all."""
+
+    def __init__(self, switch: int):
+        self.calls, self.switch = 0, switch
+
+    def work(self, base: float):
+        def call():
+            self.calls += 1
+            factor = 3.0 if self.calls > self.switch else 1.0
+            end = time.perf_counter() + base * factor
+            while time.perf_counter() < end:
+                pass
+        return call
+
+
+SETTINGS = Settings(rounds=20, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0)
+
+
+def test_every_round_times_every_contender_once_in_a_fresh_order():
+    order = []
+    field = [Contender(key, lambda key=key: order.append(key)) for key in "abcd"]
+    timings = race(field, Settings(rounds=12, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0))
+    rounds = [order[8 + 4 * i: 12 + 4 * i] for i in range(12)]  # after one first call and one warm-up call each
+    assert all(sorted(r) == list("abcd") for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1
+    assert all(len(timings.samples_s[k]) == 12 for k in "abcd")
+
+
+def test_interleaved_rounds_keep_a_ratio_that_timing_in_turn_loses():
+    rounds = SETTINGS.rounds
+    load = PlantedLoad(switch=2 * 2 + rounds)  # first calls and warm-up, then half of the rounds' calls
+    field = [Contender("fast", load.work(1e-3)), Contender("slow", load.work(2e-3))]
+    timings = race(field, SETTINGS)
+    ratio = paired_ratio(timings.samples_s["slow"], timings.samples_s["fast"])
+    assert ratio == pytest.approx(2.0, rel=0.1)
+    # The same load, each contender timed to its end before the other: the ratio comes out near 6.
+    load = PlantedLoad(switch=2 + rounds)
+    alone = {c.key: race([c], SETTINGS).samples_s[c.key] for c in
+             (Contender("fast", load.work(1e-3)), Contender("slow", load.work(2e-3)))}
+    assert np.median(alone["slow"]) / np.median(alone["fast"]) > 4
+
+
+def test_contender_keys_must_be_unique():
+    with pytest.raises(ValueError, match="unique"):
+        race([Contender("a", lambda: None), Contender("a", lambda: None)], SETTINGS)
+
+
+def test_paired_ratio_and_its_interval_see_through_shared_noise():
+    rng = np.random.default_rng(1)
+    shared = np.exp(rng.normal(0, 0.5, 60))  # each round's load, common to both
+    fast, slow = 1e-4 * shared, 1.5e-4 * shared * np.exp(rng.normal(0, 0.01, 60))
+    assert paired_ratio(slow, fast) == pytest.approx(1.5, rel=0.01)
+    lo, hi = ratio_interval(slow, fast)
+    assert lo < 1.5 < hi and hi - lo < 0.02
+    # Unpaired (different lengths, or a case timed alone): no ratio claimed.
+    assert np.isnan(paired_ratio(slow[:10], fast)) and np.isnan(ratio_interval(None, fast)[0])
+
+
+def test_rank_test_separates_a_shift_and_not_two_draws_of_one_distribution():
+    rng = np.random.default_rng(2)
+    a, b, shifted = (np.exp(rng.normal(0, 0.1, 60)) for _ in range(3))
+    assert rank_test(a, shifted * 1.2) < 1e-4
+    assert rank_test(a, b) > 0.01
+
+
+def frame(rows, columns):
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_fits_recover_a_planted_fixed_cost_and_per_flop_cost():
+    sizes = [1, 4, 16, 64, 256, 1024]
+    rows = [{"impl": "x", "device": "cpu", "dtype": "float32", "mode": "strict", "bias": False, "phase": "grads",
+             "timing": "latency", "verified": True, "N": n, "D_in": 1000, "H": 100, "D_out": 10,
+             "flops": 1000 * n, "median_s": 50e-6 + 1e-10 * 1000 * n} for n in sizes]
+    fitted = analysis.fits(pd.DataFrame(rows)).iloc[0]
+    assert fitted["fit_fixed_s"] == pytest.approx(50e-6) and fitted["fit_s_per_flop"] == pytest.approx(1e-10)
+
+
+def test_crossover_named_where_the_order_changes_and_resolved_by_the_samples():
+    rng = np.random.default_rng(3)
+    rows = []
+    for n in (1, 4, 16, 64, 256):
+        shared = np.exp(rng.normal(0, 0.3, 30))
+        # "steady" costs 100 us + 1 us per row; "fixed" 20 us + 2 us per row: it loses above N = 80.
+        for impl, cost in (("steady", 100e-6 + 1e-6 * n), ("fixed", 20e-6 + 2e-6 * n)):
+            rows.append({"impl": impl, "device": "cpu", "dtype": "float32", "mode": "strict", "bias": False,
+                         "phase": "grads", "timing": "latency", "verified": True, "N": n, "D_in": 1000, "H": 100,
+                         "D_out": 10, "median_s": cost, "samples": cost * shared})
+    found = analysis.crossovers(pd.DataFrame(rows))
+    assert len(found) == 1
+    row = found.iloc[0]
+    assert (row["axis"], row["faster_above"], row["slower_above"], row["below"], row["above"]) == \
+        ("N", "steady", "fixed", 64, 256)
+
+
+def test_decomposition_splits_the_median_into_its_library_parts():
+    cases = frame([{"impl": "t", "framework": "torch", "device": "cpu", "dtype": "float32", "mode": "strict",
+                    "N": 64, "D_in": 1000, "H": 100, "D_out": 10, "bias": False, "phase": "grads",
+                    "timing": "latency", "verified": True, "median_s": 500e-6, "race": "r"}],
+                  ["impl", "framework", "device", "dtype", "mode", "N", "D_in", "H", "D_out", "bias", "phase",
+                   "timing", "verified", "median_s", "race"])
+    floor = frame([{"race": "r", "library": lib, "part": part, "median_s": t}
+                   for lib, part, t in (("torch", "products", 300e-6), ("torch", "elementwise", 50e-6),
+                                        ("numpy", "products", 250e-6), ("numpy", "elementwise", 20e-6))],
+                  ["race", "library", "part", "median_s"])
+    row = analysis.decomposition(cases, floor).iloc[0]
+    assert row["rest_s"] == pytest.approx(150e-6) and row["over_own_products"] == pytest.approx(500 / 300)
+    assert (row["fastest_library"], row["fastest_products_s"]) == ("numpy", 250e-6)
