@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.sizes import PRESETS
+from impls import REGISTRY
+from impls.backends import DEVICES, DTYPES, MODES
 from impls.threads import thread_environment
 
 #: pytest-benchmark's settings for what it times alone (the GEMM floor's products, the peak, the
@@ -52,8 +54,13 @@ class Options:
             count = int(threads)
         else:
             raise ValueError(f"--threads must be 'all' or a positive number, got {threads!r}")
-        if rounds is not None and rounds < 2:
-            raise ValueError(f"--rounds must be at least 2 (a median and quartiles), got {rounds}")
+        if rounds is not None and rounds < 3:
+            raise ValueError(f"--rounds must be at least 3 (quartiles and an interval over rounds), got {rounds}")
+        _known("dtype", rest["dtype"], DTYPES)
+        _known("device", rest["device"], DEVICES)
+        _known("mode", rest["mode"], MODES)
+        if not rest["impl_paths"]:  # a plug-in's name is known only once it is loaded, in the child
+            _known("impl", rest["impl"], tuple(REGISTRY))
         return cls(preset=preset, threads=count, rounds=rounds, **rest)
 
     def pytest_arguments(self) -> list[str]:
@@ -66,6 +73,13 @@ class Options:
                 *(f"--impl-path={path}" for path in self.impl_paths),
                 *(["--time-unverified"] if self.time_unverified else []),
                 *([f"--rounds={self.rounds}"] if self.rounds else [])]
+
+
+def _known(option: str, value: str, known: tuple[str, ...]) -> None:
+    unknown = [v for v in value.split(",") if v.strip() not in known] if value != "all" else []
+    if unknown:
+        raise ValueError(f"--{option}: unknown {option} {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(known)} or all")
 
 
 def run(options: Options) -> int:
@@ -94,9 +108,17 @@ def run(options: Options) -> int:
     # machine.json is collected in a child with the benchmarks' environment, so it reports
     # the thread counts and devices they saw.
     describe = subprocess.run([sys.executable, "-m", "bench.machine", options.command], env=env,
-                              capture_output=True, text=True, check=True)
-    (run_dir / "machine.json").write_text(describe.stdout + "\n")
-    report.build(raw, run_dir, command=options.command)
+                              capture_output=True, text=True)
+    if describe.returncode == 0:
+        (run_dir / "machine.json").write_text(describe.stdout + "\n")
+    else:
+        print(f"note: the machine could not be described ({describe.stderr.strip().splitlines()[-1:]})",
+              file=sys.stderr)
+    try:
+        report.build(raw, run_dir, command=options.command)
+    except report.ReportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     (options.results / "LATEST.md").write_text(
         f"# Newest run\n\n[{run_id}]({run_id}/summary.md), written by `{options.command}`.\n")
     print(f"wrote {run_dir} in {time.perf_counter() - started:.0f} s; summary: {run_dir / 'summary.md'}")

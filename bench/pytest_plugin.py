@@ -9,6 +9,8 @@ thread settings, then the report under results/.
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -40,6 +42,9 @@ def pytest_addoption(parser):
 def pytest_cmdline_main(config):
     if not config.getoption("benchmark"):
         return None
+    if config.getoption("shape"):
+        print("error: --shape selects the checks' shapes; the benchmarks' sizes come from --preset", file=sys.stderr)
+        return pytest.ExitCode.USAGE_ERROR
     try:
         options = job.Options.parse(
             preset=config.getoption("preset"), threads=config.getoption("threads"),
@@ -47,9 +52,9 @@ def pytest_cmdline_main(config):
             dtype=config.getoption("dtype") or "all", mode=config.getoption("mode") or "all",
             impl_paths=tuple(config.getoption("impl_path")), results=Path(config.getoption("results")),
             time_unverified=config.getoption("time_unverified"), rounds=config.getoption("rounds"),
-            command=" ".join(["pytest", *config.invocation_params.args]))
+            command=shlex.join(["pytest", *config.invocation_params.args]))
     except ValueError as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return pytest.ExitCode.USAGE_ERROR
     return job.run(options)
 

@@ -17,6 +17,8 @@ from typing import Callable
 
 import numpy as np
 
+from impls.serve import first_line
+
 
 @dataclass(frozen=True)
 class Contender:
@@ -24,6 +26,7 @@ class Contender:
 
     key: str
     call: Callable[[], object]
+    twin_of: str | None = None   # an A/A twin: timed with the same invocations per sample as its original
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class Timings:
     first_call_s: dict[str, float]
     loops: dict[str, int]                # invocations per sample
     samples_s: dict[str, np.ndarray]     # one per round, aligned by round across contenders
+    failed: dict[str, str]               # contenders that raised, and the exception's first line: no samples
 
 
 def _per_invocation(contender: Contender, loops: int) -> float:
@@ -54,20 +58,30 @@ def _per_invocation(contender: Contender, loops: int) -> float:
     return (time.perf_counter() - start) / loops
 
 
-def race(contenders: list[Contender], settings: Settings = Settings(),
-         on_round: Callable[[int], None] | None = None) -> Timings:
-    """Every contender's first call alone, a warm-up, then ``settings.rounds`` shuffled rounds."""
+def race(contenders: list[Contender], settings: Settings = Settings()) -> Timings:
+    """Every contender's first call alone, a warm-up, then ``settings.rounds`` shuffled rounds.
+
+    A contender that raises is dropped from the rest of the race and named in ``failed``; the others go on.
+    """
     keys = [c.key for c in contenders]
     if len(set(keys)) != len(keys):
         raise ValueError(f"race: contender keys must be unique, got {keys}")
-    first_call_s, loops = {}, {}
+    first_call_s, loops, failed = {}, {}, {}
     for contender in contenders:
-        first_call_s[contender.key] = _per_invocation(contender, 1)
-        warmup_end, calls, estimate = time.perf_counter() + settings.warmup_s, 0, math.inf
-        while calls < settings.warmup_calls or time.perf_counter() < warmup_end:
-            estimate = min(estimate, _per_invocation(contender, 1))
-            calls += 1
+        try:
+            first_call_s[contender.key] = _per_invocation(contender, 1)
+            warmup_end, calls, estimate = time.perf_counter() + settings.warmup_s, 0, math.inf
+            while calls < settings.warmup_calls or time.perf_counter() < warmup_end:
+                estimate = min(estimate, _per_invocation(contender, 1))
+                calls += 1
+        except Exception as error:  # noqa: BLE001 (the code under test failed: reported, not fatal)
+            failed[contender.key] = f"{type(error).__name__}: {first_line(error)}"
+            continue
         loops[contender.key] = max(1, math.ceil(settings.min_sample_s / max(estimate, 1e-9)))
+
+    for contender in contenders:
+        if contender.twin_of in loops and contender.key in loops:
+            loops[contender.key] = loops[contender.twin_of]
 
     rng = np.random.default_rng(settings.seed)
     samples = {key: np.empty(settings.rounds) for key in keys}
@@ -77,12 +91,15 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
         for round_index in range(settings.rounds):
             for i in rng.permutation(len(contenders)):
                 contender = contenders[i]
-                for _ in range(settings.settle_calls):
-                    contender.call()
-                samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key])
-            if on_round:
-                on_round(round_index)
+                if contender.key in failed:
+                    continue
+                try:
+                    for _ in range(settings.settle_calls):
+                        contender.call()
+                    samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key])
+                except Exception as error:  # noqa: BLE001
+                    failed[contender.key] = f"{type(error).__name__}: {first_line(error)}"
     finally:
         if collecting:
             gc.enable()
-    return Timings(first_call_s, loops, samples)
+    return Timings(first_call_s, loops, {k: v for k, v in samples.items() if k not in failed}, failed)

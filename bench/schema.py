@@ -121,6 +121,7 @@ class LoadInfo(Record):
     phase: str
     condition: str             # quiet or busy (bench/test_load.py)
     race: str = ""
+    verified: bool = True      # as CaseInfo.verified: an unverified case is never the yardstick
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class AAInfo(Record):
     device: str
     dtype: str
     phase: str
+    mode: str = "strict"
     N: int = 0
     D_in: int = 0
     H: int = 0

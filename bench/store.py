@@ -37,7 +37,7 @@ def recorded(config, record: Record, timings: Timings, key: str) -> None:
     """Keep one contender's record and samples for the races file."""
     config.stash.setdefault(ENTRIES, []).append({
         "name": f"{getattr(record, 'race', '')} {key}", "group": getattr(record, "race", ""),
-        "extra_info": {**record.extra_info(), "loops": timings.loops[key]}, "stats": stats(timings.samples_s[key])})
+        "extra_info": record.extra_info(), "stats": stats(timings.samples_s[key])})
 
 
 def excluded(config, impl: str, race_key, reason: str) -> None:
@@ -50,7 +50,7 @@ def excluded(config, impl: str, race_key, reason: str) -> None:
 
 def write(config, path: Path) -> None:
     """The races file; never over an existing one."""
-    document = {"datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(), "version": "bench.race",
+    document = {"datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(), "version": "bench.race (shuffled rounds)",
                 "benchmarks": config.stash.get(ENTRIES, []), "excluded": config.stash.get(EXCLUDED, [])}
     with open(path, "x") as file:
         json.dump(document, file)

@@ -2,11 +2,11 @@
 
 Run by the main job (``python -m bench``, ``pytest --benchmark``); the plain test run does not
 collect this folder. Before a case is timed, the catalogue's agreement check runs on it at its
-size (once per implementation, device, dtype, mode and size); a case that fails is left out
-of the race, or timed and flagged with ``--time-unverified``. The race (bench/race.py) times
-the verified cases interleaved, with each library's own products and elementwise work beside
-them, and the first implementation of ``AA_CANDIDATES`` twice (A/A). Set-up happens before the
-timed region, and every timed call ends with the device synchronized.
+size (once per implementation, device, dtype, mode and size, in a child process); a case that
+fails is left out of the race, or timed and flagged with ``--time-unverified``. The race (bench/race.py) times
+the cases interleaved; a latency race also times each library's own products and elementwise
+work, and the first verified implementation of ``AA_CANDIDATES`` twice (A/A). Set-up happens
+before the timed region, and every timed call ends with the device synchronized.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from bench.race import Contender, Settings, race
 from bench.schema import AAInfo, CaseInfo, FloorInfo, GemmInfo
 from bench.sizes import PRESETS, flops, matmuls
 from bench.store import excluded, recorded
-from impls.backends import BACKENDS, DTYPES, mode_applies
+from impls.backends import BACKENDS, DTYPES
 from impls.contract import UnsupportedCase
 from impls.threads import thread_count
 from reference.check.catalogue import Outcome, agreement_at
-from reference.check.pytest_plugin import OPTIONS, devices_and_modes, implementation, selected, spec
+from reference.check.pytest_plugin import OPTIONS, devices_and_modes, implementation, pool, selected, spec
 from reference.check.run import run_check
 from reference.check.session import Session, combinations
 from reference.problem.cases import TUTORIAL_LR
@@ -71,20 +71,38 @@ def pytest_generate_tests(metafunc):
 
 # --- the cases of a race ------------------------------------------------------------------------
 
-def verified_session(config, name: str, key: RaceKey) -> tuple[Session, Outcome]:
-    """The implementation in this process on the race's device, dtype and mode, and its agreement at the race's size.
+VERDICTS = pytest.StashKey[dict]()
+SESSIONS = pytest.StashKey[dict]()
 
-    Cached per implementation, device, dtype, mode and size: the phases and timings share one verdict.
+
+def verdict(config, name: str, key: RaceKey) -> Outcome:
+    """The catalogue's agreement check (loss, gradients, one step) at the race's size, in a child process.
+
+    In a child, so that the implementation cannot decide its own verdict and so that its first
+    call in this process, the one timed, still includes compilation. Cached per implementation,
+    device, dtype, mode and size: the phases and timings share one verdict.
     """
     cache = config.stash.setdefault(VERDICTS, {})
     cache_key = (name, key.device, key.dtype, key.mode, key.problem)
     if cache_key not in cache:
-        session = Session(impls.load_any(spec(config, name)), key.device, key.dtype, key.mode)
-        cache[cache_key] = session, run_check(agreement_at(key.problem), session)
+        session = Session.isolated(spec(config, name), key.device, key.dtype, key.mode, pool(config))
+        cache[cache_key] = run_check(agreement_at(key.problem), session)
     return cache[cache_key]
 
 
-VERDICTS = pytest.StashKey[dict]()
+def timing_session(config, name: str, key: RaceKey) -> Session:
+    """The implementation in this process, where it is timed: one per implementation, device, dtype, mode and size.
+
+    The races of one size (its phases and timings) share it; a new size lets the previous size's
+    sessions and their prepared arrays go, so a sweep holds one size's arrays at a time.
+    """
+    cache = config.stash.setdefault(SESSIONS, {})
+    cache_key = (name, key.device, key.dtype, key.mode, key.problem)
+    if cache_key not in cache:
+        for stale in [k for k in cache if k[1:] != cache_key[1:]]:
+            del cache[stale]
+        cache[cache_key] = Session(impls.load_any(spec(config, name)), key.device, key.dtype, key.mode)
+    return cache[cache_key]
 
 
 def phase_call(session: Session, state, phase: str, synchronized: bool = True):
@@ -103,39 +121,56 @@ def timed_call(session: Session, key: RaceKey):
     return lambda: session.backend.sync([method() for _ in range(QUEUED_CALLS)], session.device)
 
 
-def entrants(config, key: RaceKey) -> list[tuple[Session, Outcome]]:
-    """The verified sessions of the race (and the unverified ones with --time-unverified); the rest are excluded."""
+def entrants(config, key: RaceKey) -> list[tuple[Contender, Session, Outcome]]:
+    """The race's implementations: the verified ones (and with --time-unverified those that disagree in numbers).
+
+    Every one left out is recorded with its reason (bench.store.excluded).
+    """
     found = []
     for name in selected(config, "impl") or OPTIONS["impl"]:
         try:
             declared = implementation(config, name)
             if key.device not in declared.devices or key.dtype not in declared.dtypes:
                 continue
-            session, outcome = verified_session(config, name, key)
+            if key.timing == "throughput" and BACKENDS[declared.backend].sync_policy(key.device).startswith("none"):
+                continue
+            outcome = verdict(config, name, key)
         except UnsupportedCase as reason:
             excluded(config, name, key, f"cannot run here: {reason}")
             continue
-        if key.timing == "throughput" and session.backend.sync_policy(key.device).startswith("none"):
+        if not outcome.passed:
+            why = outcome.explanation or "disagrees with the reference"
+            if not config.getoption("time_unverified"):
+                excluded(config, name, key, f"failed verification, not timed (--time-unverified times it, "
+                         f"flagged): {why}")
+                continue
+            if not np.isfinite(outcome.ratio):  # an error, a crash or a hang: nothing to time
+                excluded(config, name, key, f"failed verification without an answer to time: {why}")
+                continue
+        try:
+            session = timing_session(config, name, key)
+            contender = Contender(name, timed_call(session, key))
+        except Exception as error:  # noqa: BLE001 (it failed to load or prepare in this process: it is not timed)
+            excluded(config, name, key, f"could not be prepared for timing: {type(error).__name__}: {error}")
             continue
-        if not outcome.passed and not config.getoption("time_unverified"):
-            excluded(config, name, key, f"failed verification, not timed (--time-unverified times it, flagged): "
-                     f"{outcome.explanation or 'disagrees with the reference'}")
-            continue
-        found.append((session, outcome))
+        found.append((contender, session, outcome))
     return found
 
 
+def _libraries(key: RaceKey) -> list[str]:
+    """The libraries present here that run on the race's device in its mode."""
+    return [library for library in LIBRARIES
+            if not (BACKENDS[library].missing_reason() or BACKENDS[library].device_missing_reason(key.device)
+                    or BACKENDS[library].mode_missing_reason(key.device, key.dtype, key.mode))]
+
+
 def floor_contenders(key: RaceKey) -> list[tuple[Contender, FloorInfo]]:
-    """Each library's products and elementwise work of the phase, where the library runs on the device."""
+    """Each library's products and elementwise work of the phase (latency races only)."""
     if key.timing != "latency":
         return []
     found = []
-    for library in LIBRARIES:
-        backend = BACKENDS[library]
-        if backend.missing_reason() or backend.device_missing_reason(key.device) or \
-                backend.mode_missing_reason(key.device, key.dtype, key.mode):
-            continue
-        with backend.scope(key.device, key.dtype, key.mode):
+    for library in _libraries(key):
+        with BACKENDS[library].scope(key.device, key.dtype, key.mode):
             for part in PARTS:
                 call = part_call(library, part, key.problem, key.phase, key.device, key.dtype)
                 info = FloorInfo(library=library, part=part, device=key.device, dtype=key.dtype, mode=key.mode,
@@ -152,33 +187,31 @@ def _size(problem: Problem) -> dict:
 def scopes(key: RaceKey, sessions) -> contextlib.ExitStack:
     """Every framework's context for the race's numerics (jax's x64, torch's TF32 switches), entered together."""
     stack = contextlib.ExitStack()
-    for backend in {s.backend.name: s.backend for s in sessions}.values():
-        stack.enter_context(backend.scope(key.device, key.dtype, key.mode))
-    for library in LIBRARIES:
-        backend = BACKENDS[library]
-        if not backend.missing_reason() and not backend.device_missing_reason(key.device):
-            stack.enter_context(backend.scope(key.device, key.dtype, key.mode))
+    for library in dict.fromkeys([*(s.backend.name for s in sessions), *_libraries(key)]):
+        stack.enter_context(BACKENDS[library].scope(key.device, key.dtype, key.mode))
     return stack
 
 
 def test_race(request, race_key: RaceKey):
     """Every verified implementation and each library's floors of one phase, timed in shuffled rounds."""
     config, key = request.config, race_key
-    if not mode_applies(key.device, key.dtype, key.mode):
-        pytest.skip(f"mode {key.mode} does not apply to {key.dtype} on {key.device}")
-    sessions = entrants(config, key)
-    with scopes(key, [s for s, _ in sessions]):
-        contenders = [(Contender(s.impl.name, timed_call(s, key)), s, outcome) for s, outcome in sessions]
+    with scopes(key, []):
+        entered = entrants(config, key)
+        if not entered:
+            pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")
         floors = floor_contenders(key)
-        by_name = {c.key: c for c, _, _ in contenders}
+        verified = [c for c, _, outcome in entered if outcome.passed]
+        by_name = {c.key: c for c in verified}
         twin = next((by_name[name] for name in AA_CANDIDATES if name in by_name), None) \
             if key.timing == "latency" else None
-        field = [c for c, _, _ in contenders] + [c for c, _ in floors] + ([Contender("A/A", twin.call)] if twin else [])
-        if not contenders:
-            pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")
+        field = [c for c, _, _ in entered] + [c for c, _ in floors] + ([Contender("A/A", twin.call, twin_of=twin.key)] if twin else [])
         timings = race(field, settings(config))
-        device_measures = {c.key: _device_measures(s, c) for c, s, _ in contenders if key.timing == "latency"}
-    for contender, session, outcome in contenders:
+        device_measures = {c.key: _device_measures(s, c) for c, s, _ in entered
+                           if key.timing == "latency" and c.key not in timings.failed}
+    for contender, session, outcome in entered:
+        if contender.key in timings.failed:
+            excluded(config, contender.key, key, f"raised while timed: {timings.failed[contender.key]}")
+            continue
         impl = session.impl
         record = CaseInfo(
             impl=impl.name, summary=impl.summary, framework=impl.backend, eager_by_design=impl.eager_by_design,
@@ -190,12 +223,14 @@ def test_race(request, race_key: RaceKey):
             **device_measures.get(contender.key, {}))
         recorded(config, record, timings, contender.key)
     for contender, info in floors:
-        recorded(config, info, timings, contender.key)
-    if twin:
+        if contender.key not in timings.failed:
+            recorded(config, info, timings, contender.key)
+    if twin and not {twin.key, "A/A"} & set(timings.failed):
         for repeat, contender_key in (("A1", twin.key), ("A2", "A/A")):
             recorded(config, AAInfo(repeat=repeat, impl=twin.key, device=key.device, dtype=key.dtype,
-                                    phase=key.phase, race=key.id, **{k: v for k, v in _size(key.problem).items()
-                                                                     if k != "bias"}), timings, contender_key)
+                                    mode=key.mode, phase=key.phase, race=key.id,
+                                    **{k: v for k, v in _size(key.problem).items() if k != "bias"}),
+                     timings, contender_key)
 
 
 def _finite(value: float) -> float | None:

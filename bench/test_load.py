@@ -1,9 +1,9 @@
 """The load test: the default size's grads race timed on a quiet machine, then with one core kept busy.
 
-A busy-loop process pinned to one core takes half of a two-core machine from the threads of
-every implementation alike; interleaved rounds should keep each × fastest where it was. The
-report compares the two (bench.report.analysis.load_table). Marker ``load``: deselect with
-``-m "not load"``.
+A busy-loop process pinned to one core takes half of a two-core machine from every
+implementation alike; interleaved rounds should keep each × fastest where it was. The report
+compares the two (bench.report.analysis.load_table). It runs with the default preset when cpu
+and float32 are selected.
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import sys
 
 import pytest
 
-from bench.race import Contender, race
+from bench.race import race
 from bench.schema import LoadInfo
 from bench.store import recorded
-from bench.test_bench import RaceKey, entrants, scopes, settings, timed_call
+from bench.test_bench import RaceKey, entrants, scopes, settings
+from impls.backends import DTYPES
+from reference.check.pytest_plugin import devices_and_modes, selected
 from reference.problem.inputs import Problem
 
 pytestmark = [pytest.mark.bench, pytest.mark.load]
@@ -39,21 +41,26 @@ class BusyCore:
 
 def test_ratios_under_load(request):
     """x fastest of every implementation in the grads race, quiet and with a busy core."""
-    if not hasattr(os, "sched_setaffinity"):
-        pytest.skip("pinning a process to one core needs os.sched_setaffinity (Linux)")
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("one core only: a busy core would leave nothing to time on")
     config = request.config
+    if config.getoption("preset") != "default":
+        pytest.skip("the load test runs with the default preset")
+    if "cpu" not in devices_and_modes(config)[0] or "float32" not in (selected(config, "dtype") or DTYPES):
+        pytest.skip("the load test times cpu float32, which is not selected")
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the load test pins a busy process to one of two or more cores (Linux sched_setaffinity)")
     key = RaceKey("cpu", "float32", "strict", Problem(), "grads", "latency")
-    sessions = entrants(config, key)
-    if len(sessions) < 2:
-        pytest.skip("fewer than two implementations to compare on cpu float32")
-    with scopes(key, [s for s, _ in sessions]):
-        field = [Contender(s.impl.name, timed_call(s, key)) for s, _ in sessions]
+    with scopes(key, []):
+        entered = entrants(config, key)
+        if len(entered) < 2:
+            pytest.skip("fewer than two implementations to compare on cpu float32")
+        field = [contender for contender, _, _ in entered]
         quiet = race(field, settings(config))
         with BusyCore():
             busy = race(field, settings(config))
     for condition, timings in (("quiet", quiet), ("busy", busy)):
-        for contender in field:
+        for contender, _, outcome in entered:
+            if contender.key in timings.failed:
+                continue
             recorded(config, LoadInfo(impl=contender.key, device=key.device, dtype=key.dtype, phase=key.phase,
-                                      condition=condition, race=f"{key.id}-{condition}"), timings, contender.key)
+                                      condition=condition, race=f"{key.id}-{condition}", verified=outcome.passed),
+                     timings, contender.key)

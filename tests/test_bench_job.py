@@ -28,7 +28,7 @@ def run(*command: str) -> subprocess.CompletedProcess:
 
 
 def run_benchmarks_once(*options: str) -> subprocess.CompletedProcess:
-    return run("pytest", "-n", "0", "bench", "--benchmark-disable", "-q", "-p", "no:cacheprovider", "--rounds=2",
+    return run("pytest", "-n", "0", "bench", "--benchmark-disable", "-q", "-p", "no:cacheprovider", "--rounds=3",
                *options)
 
 
@@ -75,3 +75,13 @@ def test_a_known_wrong_plugin_is_not_timed_unless_asked_and_then_flagged(tmp_pat
         assert wrong.empty
         assert "- wrong-dw2-from-h: failed verification, not timed" in summary
         assert "not timed" in result.stdout and "wrong-dw2-from-h: failed verification" in result.stdout
+
+
+@pytest.mark.parametrize("option,message", [("--dtype=float16", "--dtype: unknown dtype 'float16'"),
+                                            ("--impl=nonesuch", "--impl: unknown impl 'nonesuch'"),
+                                            ("--rounds=2", "--rounds must be at least 3"),
+                                            ("--threads=0", "--threads must be 'all' or a positive number")])
+def test_bad_options_are_one_line_errors_before_any_folder_is_made(tmp_path, option, message):
+    result = run("bench", option, f"--results={tmp_path}")
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert not any(tmp_path.iterdir())

@@ -7,6 +7,7 @@ reads the load as a difference between them.
 """
 
 import time
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ pytest.importorskip("scipy")
 from bench.race import Contender, Settings, race  # noqa: E402
 from bench.report import analysis  # noqa: E402
 from bench.report.statistics import paired_ratio, ratio_interval, rank_test  # noqa: E402
+from bench.schema import STATS, CaseInfo  # noqa: E402
 
 
 class PlantedLoad:
@@ -127,3 +129,44 @@ def test_decomposition_splits_the_median_into_its_library_parts():
     row = analysis.decomposition(cases, floor).iloc[0]
     assert row["rest_s"] == pytest.approx(150e-6) and row["over_own_products"] == pytest.approx(500 / 300)
     assert (row["fastest_library"], row["fastest_products_s"]) == ("numpy", 250e-6)
+
+
+def test_a_contender_that_raises_is_dropped_and_the_race_goes_on():
+    calls = {"n": 0}
+
+    def breaks_in_the_rounds():
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise RuntimeError("broke on its fourth call")
+
+    field = [Contender("steady", lambda: None), Contender("broken", breaks_in_the_rounds),
+             Contender("dead", lambda: 1 / 0)]
+    timings = race(field, SETTINGS)
+    assert timings.failed == {"broken": "RuntimeError: broke on its fourth call",
+                              "dead": "ZeroDivisionError: division by zero"}
+    assert set(timings.samples_s) == {"steady"} and len(timings.samples_s["steady"]) == SETTINGS.rounds
+
+
+def test_an_aa_twin_takes_its_originals_invocations_per_sample():
+    field = [Contender("case", lambda: time.sleep(2e-4)), Contender("A/A", lambda: None, twin_of="case")]
+    timings = race(field, Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=2e-3, settle_calls=0))
+    assert timings.loops["A/A"] == timings.loops["case"] > 1
+
+
+def test_the_fastest_verified_case_is_the_yardstick_never_an_unverified_one():
+    from bench.report.tables import case_table
+    rng = np.random.default_rng(4)
+    shared = np.exp(rng.normal(0, 0.2, 30))
+    base = {"device": "cpu", "dtype": "float32", "mode": "strict", "N": 64, "D_in": 1000, "H": 100, "D_out": 10,
+            "bias": False, "phase": "grads", "timing": "latency", "threads": 2, "flops": 1, "race": "r",
+            "kernels_per_call": np.nan, "iqr_s": 0.0}
+    cases = pd.DataFrame([{**base, "impl": impl, "verified": verified, "median_s": t, "samples": t * shared}
+                          for impl, verified, t in (("wrong-but-fast", False, 1e-4), ("right", True, 2e-4),
+                                                    ("slower", True, 3e-4))]).reindex(
+        columns=[f.name for f in fields(CaseInfo)] + list(STATS.values()) + ["samples"])
+    table = case_table(cases, pd.DataFrame(columns=["device", "dtype", "gflops"]),
+                       pd.DataFrame(columns=["device", "dtype", "N", "D_in", "H", "D_out", "phase", "floor_s"]),
+                       "planted", pd.DataFrame(columns=["device", "median_s"]), keep_samples=True).set_index("impl")
+    assert table.loc["right", "ratio_to_fastest"] == pytest.approx(1.0)
+    assert table.loc["slower", "ratio_to_fastest"] == pytest.approx(1.5)
+    assert table.loc["wrong-but-fast", "ratio_to_fastest"] == pytest.approx(0.5)

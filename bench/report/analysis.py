@@ -7,19 +7,13 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from bench.report.statistics import paired_ratio, ratio_interval
+from bench.report.statistics import ratio, ratio_interval
 from bench.report.tables import DEFAULT, at_default_size
 from bench.schema import SIZE
 
 #: Targets of an implementation's time over its own library's products (issue 10).
 OWN_FLOOR_TARGETS = {"torch-manual": 1.15, "torch-autograd": 1.3, "torch-function": 1.3, "torch-nn": 1.3,
                      "jax-grad": 1.3}
-
-
-def _ratio(row: pd.Series, fastest: pd.Series) -> float:
-    """The round-by-round ratio where both were raced, else the ratio of medians."""
-    paired = paired_ratio(row["samples"], fastest["samples"])
-    return paired if paired == paired else row["median_s"] / fastest["median_s"]
 
 
 def aa_table(aa: pd.DataFrame) -> pd.DataFrame:
@@ -33,7 +27,7 @@ def aa_table(aa: pd.DataFrame) -> pd.DataFrame:
         lo, hi = ratio_interval(a2["samples"], a1["samples"])
         rows.append({"race": race, "impl": a1["impl"], "phase": a1["phase"], "dtype": a1["dtype"],
                      "device": a1["device"], "a1_s": a1["median_s"], "a2_s": a2["median_s"],
-                     "difference": _ratio(a2, a1) - 1, "difference_lo": lo - 1,
+                     "difference": ratio(a2["samples"], a1["samples"], a2["median_s"], a1["median_s"]) - 1, "difference_lo": lo - 1,
                      "difference_hi": hi - 1})
     return pd.DataFrame(rows, columns=["race", "impl", "phase", "dtype", "device", "a1_s", "a2_s", "difference",
                                        "difference_lo", "difference_hi"])
@@ -72,10 +66,13 @@ def load_table(load: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     rows = {}
     for condition, race in load.groupby("condition"):
-        fastest = race.loc[race["median_s"].idxmin()]
+        verified = race[race["verified"].astype(bool)]
+        if verified.empty:
+            continue
+        fastest = verified.loc[verified["median_s"].idxmin()]
         for _, row in race.iterrows():
             rows.setdefault((row["impl"], row["device"], row["dtype"], row["phase"]), {})[condition] = \
-                _ratio(row, fastest)
+                ratio(row["samples"], fastest["samples"], row["median_s"], fastest["median_s"])
     wide = pd.DataFrame([{**dict(zip(columns[:4], key)), **found} for key, found in rows.items()])
     if not {"quiet", "busy"} <= set(wide.columns):
         return pd.DataFrame(columns=columns)
@@ -115,9 +112,9 @@ def fits(table: pd.DataFrame) -> pd.DataFrame:
 def crossovers(table: pd.DataFrame) -> pd.DataFrame:
     """Where along a swept axis one implementation overtakes another, each size's order read from its race.
 
-    At each size the pair's ratio of medians has a 95% interval from the paired rounds; a size counts
-    only where the interval excludes 1. A crossover is a pair of neighbouring counted sizes where the
-    faster one changes.
+    At each size the pair's round-by-round ratio has a 95% interval; a size counts only where the
+    interval excludes 1. A crossover is a pair of neighbouring counted sizes where the faster one
+    changes. No correction for the many pairs and sizes: read a crossover with its neighbours.
     """
     columns = ["axis", "device", "dtype", "mode", "phase", "faster_above", "slower_above", "below", "above"]
     rows = []

@@ -51,8 +51,10 @@ def build(raw: Path, run_dir: Path, command: str = "") -> None:
     ceilings_table(peak_table, floors).to_csv(run_dir / "ceilings.csv", index=False)
     samples = samples_table(full)
     if not samples.empty:
-        samples.to_csv(run_dir / "samples.csv.gz", index=False, float_format="%.4g")
-    default = at_default_size(table)
+        samples.to_csv(run_dir / "samples.csv.gz", index=False)
+    # Plots name a case timed unverified (--time-unverified) as such, as the tables do.
+    plotted = table.assign(impl=table["impl"].where(table["verified"], table["impl"] + " (unverified)"))
+    default = at_default_size(plotted)
     plots = []
     if not default.empty:
         draw.plot_default_size(default, run_dir / PLOTS["default"])
@@ -63,9 +65,9 @@ def build(raw: Path, run_dir: Path, command: str = "") -> None:
         draw.plot_decomposition(findings.parts, run_dir / PLOTS["decomposition"])
         plots.append(PLOTS["decomposition"])
     if len(table[SIZE].drop_duplicates()) > 1:
-        draw.plot_sizes(table[table["timing"] == "latency"], run_dir / PLOTS["sizes"])
+        draw.plot_sizes(plotted[plotted["timing"] == "latency"], run_dir / PLOTS["sizes"])
         plots.append(PLOTS["sizes"])
-        swept = analysis.swept_axes(table[table["timing"] == "latency"])
+        swept = analysis.swept_axes(plotted[plotted["timing"] == "latency"])
         if swept:
             draw.plot_sizes_gflops(swept, run_dir / PLOTS["sizes_gflops"])
             plots.append(PLOTS["sizes_gflops"])

@@ -49,6 +49,7 @@ def load_raw(raw: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
         raise ReportError(f"{raw}: no JSON files in this folder")
     documents = [_read_document(path) for path in paths]
     document = {**next((d for d in documents if "machine_info" in d), documents[0]),
+                "versions": [f"{d.get('version', '?')}" for d in documents],
                 "benchmarks": [b for d in documents for b in d["benchmarks"]],
                 "excluded": [e for d in documents for e in d.get("excluded", [])]}
 
@@ -70,8 +71,11 @@ def load_raw(raw: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
         calls = getattr(record, "calls_per_round", 1) or 1
         for key in TIMES:
             row[key] /= calls
-        # The races keep every round's sample (aligned by round within a race): ratios round by round.
-        row["samples"] = np.asarray(stats["data"], dtype=float) / calls if stats.get("data") else None
+        row["first_call_s"] = row["first_call_s"] / calls if "first_call_s" in row else None
+        # The races keep every round's sample, aligned by round within a race: ratios round by round.
+        # (pytest-benchmark's own entries carry samples too, but nothing pairs them with another's.)
+        raced = bool(getattr(record, "race", "")) and stats.get("data")
+        row["samples"] = np.asarray(stats["data"], dtype=float) / calls if raced else None
         rows[kind].append(row)
 
     frames = {kind: pd.DataFrame(found, columns=[f.name for f in fields(KINDS[kind])] + list(STATS.values())

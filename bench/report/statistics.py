@@ -24,6 +24,12 @@ def paired_ratio(a: np.ndarray | None, b: np.ndarray | None) -> float:
     return float(np.median(a / b)) if _paired(a, b) else np.nan
 
 
+def ratio(a: np.ndarray | None, b: np.ndarray | None, median_a: float, median_b: float) -> float:
+    """``paired_ratio(a, b)`` where the samples are paired (raced), else the ratio of the medians (timed alone)."""
+    paired = paired_ratio(a, b)
+    return paired if paired == paired else median_a / median_b
+
+
 def ratio_interval(a: np.ndarray | None, b: np.ndarray | None) -> tuple[float, float]:
     """A 95% bootstrap interval of ``paired_ratio(a, b)``, the rounds resampled; NaN, NaN if not paired."""
     if not _paired(a, b):

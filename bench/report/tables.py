@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.load import ReportError
-from bench.report.statistics import paired_ratio, ratio_interval
+from bench.report.statistics import ratio, ratio_interval
 from bench.schema import CASE_ID, COLUMNS, RACE, SIZE
 from bench.sizes import PHASES, flops, matmuls
 from reference.problem.inputs import Problem
@@ -94,10 +94,8 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
         best = verified["median_s"].idxmin()
         for row in race.index:
             mine, theirs = cases.at[row, "samples"], cases.at[best, "samples"]
-            # Raced cases: the median of round-by-round ratios; cases timed alone: the ratio of medians.
-            paired = paired_ratio(mine, theirs)
-            cases.loc[row, "ratio_to_fastest"] = paired if paired == paired else \
-                cases.at[row, "median_s"] / cases.at[best, "median_s"]
+            cases.loc[row, "ratio_to_fastest"] = ratio(mine, theirs, cases.at[row, "median_s"],
+                                                       cases.at[best, "median_s"])
             cases.loc[row, ["ratio_to_fastest_lo", "ratio_to_fastest_hi"]] = ratio_interval(mine, theirs)
 
     # Each row gets its implementation's grads and forward medians at the same device, numerics and size.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 import numpy as np
@@ -119,12 +119,16 @@ def agreement(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome
 
 
 def agreement_at(problem: Problem) -> Check:
-    """The agreement check at any size: what the benchmarks run on every case before timing it."""
+    """Agreement and one step at any size: what the benchmarks run on every case before timing it."""
     def run(session: Session) -> Outcome:
         inputs = make_inputs(problem)
-        return agreement_outcome(measure.agreement(session, inputs), inputs, session.precision)
-    return Check(f"agreement-{problem.id}", "a loss or gradient off the reference at this size (two calls on one "
-                 "prepared state)", run)
+        agreed = agreement_outcome(measure.agreement(session, inputs), inputs, session.precision)
+        if not agreed.passed:
+            return agreed
+        stepped = one_step(session, inputs)
+        return replace(stepped, ratio=max(agreed.ratio, stepped.ratio))
+    return Check(f"agreement-{problem.id}", "a loss, gradient or step() off the reference at this size (loss and "
+                 "gradients on two calls of one prepared state, then one step)", run)
 
 
 # --- training ---------------------------------------------------------------------------------------
@@ -167,18 +171,21 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
 RULE_STEPS = 150
 
 
+def one_step(session: Session, inputs: Inputs) -> Outcome:
+    """One step() at FIRST_STEP_LR against w - lr * g for the implementation's own g, the rule named if not."""
+    result = measure.training(session, inputs, lr=FIRST_STEP_LR, steps=1)
+    ratio = max(r.comparison.ratio for r in result.first_update)
+    if all(r.passed for r in result.first_update):
+        return Outcome(True, ratio)
+    named = name_one_step(result.start, result.after_one, result.own_grads, FIRST_STEP_LR,
+                          UNIT_ROUNDOFF[session.precision])
+    return Outcome(False, ratio, (named or Diagnosis("update-rule", (
+        f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to w - lr * g for the g that "
+        "loss_and_grads() returns")),), _failed(result.first_update))
+
+
 def first_step(bias: bool) -> Callable[[Session], Outcome]:
-    def run(session: Session) -> Outcome:
-        result = measure.training(session, inputs_at("odd", bias), lr=FIRST_STEP_LR, steps=1)
-        ratio = max(r.comparison.ratio for r in result.first_update)
-        if all(r.passed for r in result.first_update):
-            return Outcome(True, ratio)
-        named = name_one_step(result.start, result.after_one, result.own_grads, FIRST_STEP_LR,
-                              UNIT_ROUNDOFF[session.precision])
-        return Outcome(False, ratio, (named or Diagnosis("update-rule", (
-            f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to w - lr * g for the g that "
-            "loss_and_grads() returns")),), _failed(result.first_update))
-    return run
+    return lambda session: one_step(session, inputs_at("odd", bias))
 
 
 # --- contract and numerics ------------------------------------------------------------------------
