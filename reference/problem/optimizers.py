@@ -1,0 +1,44 @@
+"""The tutorials' optimizers as data: which update rule, and its coefficients.
+
+Data only: the float64 update rules live in reference/model/optimizers.py. Defaults are the
+tutorials' (plain SGD at the tutorial's lr; ``torch.optim.SGD(lr=1e-4, momentum=0.9)`` from the
+DynamicNet tutorial; ``torch.optim.Adam(lr=1e-4)`` with torch's default betas and eps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reference.problem.cases import TUTORIAL_LR
+
+KINDS = ("sgd", "sgd-momentum", "adam")
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """An update rule and its coefficients, as torch.optim names them."""
+
+    kind: str
+    lr: float
+    momentum: float = 0.0                       # sgd-momentum: buf = momentum * buf + g; w -= lr * buf
+    betas: tuple[float, float] = (0.9, 0.999)  # adam: decay of the first and second moments
+    eps: float = 1e-8                           # adam: added to sqrt(v_hat), outside the square root
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Optimizer.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if not self.lr > 0:
+            raise ValueError(f"Optimizer.lr must be positive, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"Optimizer.momentum must lie in [0, 1), got {self.momentum!r}")
+        if not all(0 <= beta < 1 for beta in self.betas) or len(self.betas) != 2:
+            raise ValueError(f"Optimizer.betas must be two numbers in [0, 1), got {self.betas!r}")
+        if not self.eps > 0:
+            raise ValueError(f"Optimizer.eps must be positive, got {self.eps!r}")
+
+
+OPTIMIZERS: dict[str, Optimizer] = {
+    "sgd": Optimizer("sgd", TUTORIAL_LR),
+    "sgd-momentum": Optimizer("sgd-momentum", 1e-4, momentum=0.9),
+    "adam": Optimizer("adam", 1e-4),
+}
