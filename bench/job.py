@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.sizes import PRESETS
-from impls import REGISTRY
-from impls.backends import DEVICES, DTYPES, MODES
 from impls.threads import thread_environment
+from reference.check.pytest_plugin import OPTIONS, choose
 
 #: pytest-benchmark's settings for what it times alone (the GEMM floor's products, the peak, the
 #: harness overhead): warm-up on, enough rounds for a median and an IQR, bounded time.
@@ -56,11 +55,10 @@ class Options:
             raise ValueError(f"--threads must be 'all' or a positive number, got {threads!r}")
         if rounds is not None and rounds < 3:
             raise ValueError(f"--rounds must be at least 3 (quartiles and an interval over rounds), got {rounds}")
-        _known("dtype", rest["dtype"], DTYPES)
-        _known("device", rest["device"], DEVICES)
-        _known("mode", rest["mode"], MODES)
-        if not rest["impl_paths"]:  # a plug-in's name is known only once it is loaded, in the child
-            _known("impl", rest["impl"], tuple(REGISTRY))
+        # The checks' own validation of the names, before any folder is made; a plug-in's name is
+        # known only once it is loaded, in the child, which validates --impl then.
+        for option in ("dtype", "device", "mode", *(() if rest["impl_paths"] else ("impl",))):
+            choose(option, rest[option], OPTIONS[option])
         return cls(preset=preset, threads=count, rounds=rounds, **rest)
 
     def pytest_arguments(self) -> list[str]:
@@ -73,13 +71,6 @@ class Options:
                 *(f"--impl-path={path}" for path in self.impl_paths),
                 *(["--time-unverified"] if self.time_unverified else []),
                 *([f"--rounds={self.rounds}"] if self.rounds else [])]
-
-
-def _known(option: str, value: str, known: tuple[str, ...]) -> None:
-    unknown = [v for v in value.split(",") if v.strip() not in known] if value != "all" else []
-    if unknown:
-        raise ValueError(f"--{option}: unknown {option} {', '.join(map(repr, unknown))}; choose from "
-                         f"{', '.join(known)} or all")
 
 
 def run(options: Options) -> int:

@@ -44,21 +44,28 @@ def pytest_addoption(parser):
                     help="check (or time) your own implementation; repeatable. Alone, it runs only the plug-ins")
 
 
-def selected(config, option: str) -> tuple[str, ...] | None:
-    """The values chosen for ``--option``, validated (an unknown name is a usage error); None if not given."""
-    raw = config.getoption(option)
-    plugins = tuple(config.stash.get(PLUGINS, {})) if option == "impl" else ()
-    allowed = OPTIONS[option] + plugins
-    if raw is None:
-        return plugins or None  # --impl-path alone runs only the plug-ins
+def choose(option: str, raw: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The names a comma list (or 'all') picks from ``allowed``; a ValueError names any unknown one."""
     if raw == "all":
         return allowed
     chosen = tuple(v.strip() for v in raw.split(",") if v.strip())
     unknown = [v for v in chosen if v not in allowed]
     if unknown or not chosen:
-        raise pytest.UsageError(f"--{option}: unknown {option} {', '.join(map(repr, unknown)) or repr(raw)}; "
-                                f"choose from {', '.join(allowed)}")
+        raise ValueError(f"--{option}: unknown {option} {', '.join(map(repr, unknown)) or repr(raw)}; "
+                         f"choose from {', '.join(allowed)}")
     return chosen
+
+
+def selected(config, option: str) -> tuple[str, ...] | None:
+    """The values chosen for ``--option``, validated (an unknown name is a usage error); None if not given."""
+    raw = config.getoption(option)
+    plugins = tuple(config.stash.get(PLUGINS, {})) if option == "impl" else ()
+    if raw is None:
+        return plugins or None  # --impl-path alone runs only the plug-ins
+    try:
+        return choose(option, raw, OPTIONS[option] + plugins)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def absent(config) -> dict[str, str]:
