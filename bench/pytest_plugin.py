@@ -20,6 +20,7 @@ from bench import job, store
 from bench.sizes import PRESETS
 
 STARTED = pytest.StashKey[float]()
+RACES = pytest.StashKey[int]()
 DONE = pytest.StashKey[int]()
 
 
@@ -65,6 +66,7 @@ def _is_race(item) -> bool:
 
 def pytest_collection_finish(session):
     session.config.stash[STARTED] = time.perf_counter()
+    session.config.stash[RACES] = sum(1 for item in session.items if _is_race(item))
     session.config.stash[DONE] = 0
 
 
@@ -73,17 +75,16 @@ def pytest_runtest_protocol(item, nextitem):
     """Before each race: which case group, how many remain, and the time left at the pace so far."""
     config = item.config
     if _is_race(item) and config.getoption("races_json"):
-        races = [i for i in item.session.items if _is_race(i)]
-        done, elapsed = config.stash[DONE], time.perf_counter() - config.stash[STARTED]
-        left = f", about {_duration(elapsed / done * (len(races) - done))} left" if done else ""
+        races, done, elapsed = config.stash[RACES], config.stash[DONE], time.perf_counter() - config.stash[STARTED]
+        left = f", about {_duration(elapsed / done * (races - done))} left" if done else ""
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter:
             reporter.ensure_newline()
-            reporter.write_line(f"[{done + 1}/{len(races)}] timing {item.callspec.id} "
+            reporter.write_line(f"[{done + 1}/{races}] timing {item.callspec.id} "
                                 f"({_duration(elapsed)} so far{left})")
     yield
     if _is_race(item):
-        config.stash[DONE] = config.stash.get(DONE, 0) + 1
+        config.stash[DONE] += 1
 
 
 def _duration(seconds: float) -> str:

@@ -51,6 +51,10 @@ class Timings:
     failed: dict[str, str]               # contenders that raised, and the exception's first line: no samples
 
 
+def _failure(error: Exception) -> str:
+    return f"{type(error).__name__}: {first_line(error)}"
+
+
 def _per_invocation(contender: Contender, loops: int) -> float:
     start = time.perf_counter()
     for _ in range(loops):
@@ -75,7 +79,7 @@ def race(contenders: list[Contender], settings: Settings = Settings()) -> Timing
                 estimate = min(estimate, _per_invocation(contender, 1))
                 calls += 1
         except Exception as error:  # noqa: BLE001 (the code under test failed: reported, not fatal)
-            failed[contender.key] = f"{type(error).__name__}: {first_line(error)}"
+            failed[contender.key] = _failure(error)
             continue
         loops[contender.key] = max(1, math.ceil(settings.min_sample_s / max(estimate, 1e-9)))
 
@@ -98,7 +102,7 @@ def race(contenders: list[Contender], settings: Settings = Settings()) -> Timing
                         contender.call()
                     samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key])
                 except Exception as error:  # noqa: BLE001
-                    failed[contender.key] = f"{type(error).__name__}: {first_line(error)}"
+                    failed[contender.key] = _failure(error)
     finally:
         if collecting:
             gc.enable()

@@ -184,10 +184,13 @@ def _size(problem: Problem) -> dict:
     return dict(N=problem.N, D_in=problem.D_in, H=problem.H, D_out=problem.D_out, bias=problem.bias)
 
 
-def scopes(key: RaceKey, sessions) -> contextlib.ExitStack:
-    """Every framework's context for the race's numerics (jax's x64, torch's TF32 switches), entered together."""
+def scopes(key: RaceKey) -> contextlib.ExitStack:
+    """Every framework's context for the race's numerics (jax's x64, torch's TF32 switches), entered together.
+
+    Every implementation that runs here is written on one of these libraries.
+    """
     stack = contextlib.ExitStack()
-    for library in dict.fromkeys([*(s.backend.name for s in sessions), *_libraries(key)]):
+    for library in _libraries(key):
         stack.enter_context(BACKENDS[library].scope(key.device, key.dtype, key.mode))
     return stack
 
@@ -195,7 +198,7 @@ def scopes(key: RaceKey, sessions) -> contextlib.ExitStack:
 def test_race(request, race_key: RaceKey):
     """Every verified implementation and each library's floors of one phase, timed in shuffled rounds."""
     config, key = request.config, race_key
-    with scopes(key, []):
+    with scopes(key):
         entered = entrants(config, key)
         if not entered:
             pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")

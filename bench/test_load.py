@@ -49,7 +49,7 @@ def test_ratios_under_load(request):
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("the load test pins a busy process to one of two or more cores (Linux sched_setaffinity)")
     key = RaceKey("cpu", "float32", "strict", Problem(), "grads", "latency")
-    with scopes(key, []):
+    with scopes(key):
         entered = entrants(config, key)
         if len(entered) < 2:
             pytest.skip("fewer than two implementations to compare on cpu float32")
