@@ -16,6 +16,7 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("scipy")
 from bench.race import Contender, Settings, race  # noqa: E402
 from bench.report import analysis  # noqa: E402
+from bench.report.tables import fits  # noqa: E402
 from bench.report.statistics import paired_ratio, ratio_interval, rank_test  # noqa: E402
 from bench.schema import STATS, CaseInfo  # noqa: E402
 
@@ -95,7 +96,7 @@ def test_fits_recover_a_planted_fixed_cost_and_per_flop_cost():
     rows = [{"impl": "x", "device": "cpu", "dtype": "float32", "mode": "strict", "bias": False, "phase": "grads",
              "timing": "latency", "verified": True, "N": n, "D_in": 1000, "H": 100, "D_out": 10,
              "flops": 1000 * n, "median_s": 50e-6 + 1e-10 * 1000 * n} for n in sizes]
-    fitted = analysis.fits(pd.DataFrame(rows)).iloc[0]
+    fitted = fits(pd.DataFrame(rows)).iloc[0]
     assert fitted["fit_fixed_s"] == pytest.approx(50e-6) and fitted["fit_s_per_flop"] == pytest.approx(1e-10)
 
 

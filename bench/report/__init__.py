@@ -1,7 +1,7 @@
 """The report: the raw JSON (pytest-benchmark's schema) in, a run folder of tables, plots and a summary out.
 
 One module per stage: ``load`` (the raw JSON through bench.schema's records), ``statistics``
-(intervals and the rank test), ``tables``, ``analysis`` (A/A, decomposition, load, fits,
+(intervals and the rank test), ``tables``, ``analysis`` (A/A, decomposition, load,
 crossovers), ``plots``, ``summary``, ``build`` (writes a run folder), ``compare`` (two runs),
 and the command line in ``cli`` (``python -m bench.report``). This package's public names are below.
 """

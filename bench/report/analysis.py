@@ -1,4 +1,6 @@
-"""What the races say beyond one row per case: A/A per race, where the time goes, load, size fits, crossovers."""
+"""What the races say beyond one row per case: A/A per race, where the time goes, load, crossovers.
+
+(The fit of time against FLOPs is a column of every row: bench/report/tables.py.)"""
 
 from __future__ import annotations
 
@@ -89,24 +91,6 @@ def swept_axes(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
         if rows[axis].nunique() >= 3:
             found[axis] = rows
     return found
-
-
-def fits(table: pd.DataFrame) -> pd.DataFrame:
-    """time = fixed + per_flop × FLOPs per implementation, device, numerics, phase and timing, over the sizes.
-
-    Least squares on relative residuals (each point weighted by 1/time), so that the smallest sizes,
-    where the fixed cost shows, count as much as the largest. Needs three sizes or more.
-    """
-    group = ["impl", "device", "dtype", "mode", "bias", "phase", "timing"]
-    rows = []
-    for key, cases in table[table["verified"]].groupby(group):
-        if cases[SIZE].drop_duplicates().shape[0] < 3:
-            continue
-        weight = 1 / cases["median_s"].to_numpy()
-        design = np.column_stack([np.ones(len(cases)), cases["flops"].to_numpy(dtype=float)]) * weight[:, None]
-        (fixed, per_flop), *_ = np.linalg.lstsq(design, np.ones(len(cases)), rcond=None)
-        rows.append({**dict(zip(group, key)), "fit_fixed_s": fixed, "fit_s_per_flop": per_flop})
-    return pd.DataFrame(rows, columns=[*group, "fit_fixed_s", "fit_s_per_flop"])
 
 
 def crossovers(table: pd.DataFrame) -> pd.DataFrame:

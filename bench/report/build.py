@@ -11,7 +11,7 @@ from bench.report import plots as draw
 from bench.report.load import ReportError, load_raw
 from bench.report.plots import PLOTS
 from bench.report.summary import Findings, summary
-from bench.report.tables import at_default_size, case_table, ceilings_table, gemm_floors, peaks
+from bench.report.tables import FIT_GROUP, at_default_size, case_table, ceilings_table, gemm_floors, peaks
 from bench.schema import CASE_ID, COLUMNS, SIZE
 
 OUTPUTS = ("benchmarks.csv", "ceilings.csv", "samples.csv.gz", "summary.md", *PLOTS.values())
@@ -35,9 +35,8 @@ def build(raw: Path, run_dir: Path, command: str = "") -> None:
     peak_table = peaks(frames["peak"])
     floors = gemm_floors(frames["gemm"])
     full = case_table(frames["case"], peak_table, floors, raw, frames["launch"], keep_samples=True)
-    fitted = analysis.fits(full)
-    full = full.drop(columns=["fit_fixed_s", "fit_s_per_flop"]).merge(
-        fitted, on=[c for c in fitted.columns if not c.startswith("fit_")], how="left")
+    fitted = (full.dropna(subset=["fit_fixed_s"]).drop_duplicates(FIT_GROUP)
+              .sort_values(FIT_GROUP, ignore_index=True)[[*FIT_GROUP, "fit_fixed_s", "fit_s_per_flop"]])
     findings = Findings(aa=analysis.aa_table(frames["aa"]), parts=analysis.decomposition(full, frames["floor"]),
                         load=analysis.load_table(frames["load"]), fits=fitted, crossovers=analysis.crossovers(full),
                         excluded=pd.DataFrame(document.get("excluded", [])))

@@ -15,6 +15,8 @@ from reference.problem.inputs import Problem
 
 DEFAULT = Problem()
 NOISY = 0.10  # IQR/median above which a median is flagged as unreliable
+#: What one fit of time against FLOPs is over: every size of one implementation's case.
+FIT_GROUP = ["impl", "device", "dtype", "mode", "bias", "phase", "timing"]
 
 
 def peaks(peak: pd.DataFrame) -> pd.DataFrame:
@@ -109,9 +111,27 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
 
     phase_order = cases["phase"].map({phase: i for i, phase in enumerate(PHASES)})
     order = ["device", "dtype", "mode", *SIZE, "bias", "impl"]
-    cases["fit_fixed_s"] = cases["fit_s_per_flop"] = np.nan  # filled by bench.report.analysis.fits over a sweep
+    fitted = fits(cases)
+    cases = cases.merge(fitted, on=FIT_GROUP, how="left")
     ordered = cases.assign(_phase=phase_order).sort_values([*order, "_phase"], ignore_index=True)
     return ordered[COLUMNS + (["samples"] if keep_samples else [])]
+
+
+def fits(table: pd.DataFrame) -> pd.DataFrame:
+    """time = fixed + per_flop × FLOPs per implementation, device, numerics, phase and timing, over the sizes.
+
+    Least squares on relative residuals (each point weighted by 1/time), so that the smallest sizes,
+    where the fixed cost shows, count as much as the largest. Needs three sizes or more.
+    """
+    rows = []
+    for key, cases in table[table["verified"]].groupby(FIT_GROUP):
+        if cases[SIZE].drop_duplicates().shape[0] < 3:
+            continue
+        weight = 1 / cases["median_s"].to_numpy()
+        design = np.column_stack([np.ones(len(cases)), cases["flops"].to_numpy(dtype=float)]) * weight[:, None]
+        (fixed, per_flop), *_ = np.linalg.lstsq(design, np.ones(len(cases)), rcond=None)
+        rows.append({**dict(zip(FIT_GROUP, key)), "fit_fixed_s": fixed, "fit_s_per_flop": per_flop})
+    return pd.DataFrame(rows, columns=[*FIT_GROUP, "fit_fixed_s", "fit_s_per_flop"])
 
 
 def at_default_size(table: pd.DataFrame) -> pd.DataFrame:
