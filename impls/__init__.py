@@ -17,14 +17,22 @@ from impls.contract import Implementation, PluginError, UnsupportedCase
 #: name -> "module:attribute". Add a line here to add an implementation.
 REGISTRY: dict[str, str] = {
     "numpy-manual": "impls.numpy_manual:NumpyManual",
+    "numpy-momentum": "impls.numpy_momentum:NumpyMomentum",
+    "numpy-adam": "impls.numpy_adam:NumpyAdam",
     "torch-manual": "impls.torch_manual:TorchManual",
     "torch-autograd": "impls.torch_autograd:TorchAutograd",
     "torch-function": "impls.torch_function:TorchFunction",
     "torch-nn": "impls.torch_nn:TorchNN",
+    "torch-module": "impls.torch_module:TorchModule",
+    "torch-functional": "impls.torch_functional:TorchFunctional",
+    "torch-momentum": "impls.torch_optim:TorchMomentum",
+    "torch-adam": "impls.torch_optim:TorchAdam",
     "torch-compile": "impls.torch_compile:TorchCompile",
     "torch-cuda-graph": "impls.torch_cuda_graph:TorchCudaGraph",
     "jax-grad": "impls.jax_grad:JaxGrad",
     "jax-grad-eager": "impls.jax_grad:JaxGradEager",
+    "jax-momentum": "impls.jax_optax:JaxMomentum",
+    "jax-adam": "impls.jax_optax:JaxAdam",
 }
 
 

@@ -16,6 +16,12 @@ from typing import Any, ClassVar, Mapping
 from impls.backends import BACKENDS, DEVICES, DTYPES
 
 
+#: The update rules ``step`` may apply, with the tutorials' coefficients as torch.optim defines them:
+#: "sgd" ``w -= lr * g``; "sgd-momentum" ``buf = 0.9 * buf + g`` (buf = g at the first step),
+#: ``w -= lr * buf``; "adam" betas (0.9, 0.999), eps 1e-8 added outside the square root, bias-corrected.
+OPTIMIZERS = ("sgd", "sgd-momentum", "adam")
+
+
 class UnsupportedCase(ValueError):
     """A device, dtype or framework this implementation cannot run here; the tests turn it into a skip."""
 
@@ -43,6 +49,7 @@ class Implementation(ABC):
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
     relu_grad_at_zero: ClassVar[float]        # the subgradient of relu at exactly 0 this code takes
+    optimizer: ClassVar[str] = "sgd"          # the update rule step() applies at prepare()'s lr (OPTIMIZERS)
     compiles_per_shape: ClassVar[bool] = False  # the first call at each new shape costs seconds
     #: Runs op by op on purpose, to show what compilation buys: reports leave it out of the
     #: targets that compiled and hand-written code are held to.
@@ -54,6 +61,8 @@ class Implementation(ABC):
         for attr, kind in (("name", str), ("backend", str), ("summary", str), ("relu_grad_at_zero", (int, float))):
             if not isinstance(getattr(self, attr, None), kind):
                 raise PluginError(f"{label}: class attribute {attr!r} is missing or not a {getattr(kind, '__name__', 'number')}")
+        if self.optimizer not in OPTIMIZERS:
+            raise PluginError(f"{label}: optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if self.backend not in BACKENDS:
             raise PluginError(f"{label}: backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         for attr, known in (("devices", DEVICES), ("dtypes", DTYPES)):
@@ -75,7 +84,11 @@ class Implementation(ABC):
 
     @abstractmethod
     def step(self, state: Any) -> Any:
-        """One step of plain gradient descent at the state's lr, updating the state; the loss before it."""
+        """One step of the declared optimizer at the state's lr, updating the state; the loss before it.
+
+        The optimizer's buffers (momentum, Adam's moments and step count) start empty at
+        ``prepare`` and carry from each step to the next.
+        """
 
     @abstractmethod
     def parameters(self, state: Any) -> Mapping[str, Any]:
@@ -96,6 +109,7 @@ class Declaration:
     devices: tuple[str, ...]
     dtypes: tuple[str, ...]
     relu_grad_at_zero: float
+    optimizer: str = "sgd"
     compiles_per_shape: bool = False
     eager_by_design: bool = False
 
@@ -103,7 +117,8 @@ class Declaration:
     def of(cls, impl: Implementation) -> "Declaration":
         impl.validate_declaration()
         return cls(impl.name, impl.backend, impl.summary, tuple(impl.devices), tuple(impl.dtypes),
-                   float(impl.relu_grad_at_zero), bool(impl.compiles_per_shape), bool(impl.eager_by_design))
+                   float(impl.relu_grad_at_zero), impl.optimizer, bool(impl.compiles_per_shape),
+                   bool(impl.eager_by_design))
 
     @classmethod
     def from_message(cls, message: Any) -> "Declaration":

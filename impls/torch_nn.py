@@ -19,7 +19,7 @@ class State:
     y: torch.Tensor
     model: torch.nn.Sequential
     loss_fn: torch.nn.MSELoss
-    optimizer: torch.optim.SGD
+    optimizer: torch.optim.Optimizer
 
 
 class TorchNN(Implementation):
@@ -45,8 +45,10 @@ class TorchNN(Implementation):
                 model[0].bias.copy_(params["b1"])   # (H,)
                 model[2].bias.copy_(params["b2"])   # (D_out,)
         loss_fn = torch.nn.MSELoss(reduction="sum")
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        return State(x, y, model, loss_fn, optimizer)
+        return State(x, y, model, loss_fn, self.make_optimizer(model.parameters(), lr))
+
+    def make_optimizer(self, parameters, lr):
+        return torch.optim.SGD(parameters, lr=lr)
 
     def loss(self, s):
         with torch.no_grad():

@@ -40,6 +40,7 @@ def test_catalogue_is_large_and_covers_the_classes():
     assert {"scale:1/N", "scale:1/2", "scale:1/(N*D_out)", "sign", "transposed", "relu-mask-missing",
             "accumulates", "unchanged", "precision", "update-missing", "lr-mismatch", "crash", "call-order",
             "weight-decay", "lr-float32", "contract", "not-repeatable", "relu-declaration", "momentum",
-            "schedule"} <= planted
+            "schedule", "adam-bias-correction", "adam-eps-inside", "adam-betas-swapped", "adam-state-not-carried",
+            "momentum-not-carried"} <= planted
     # Each planted mistake must be named (the test above); those without a class stay under a tenth.
     assert sum(m.planted is not None for m in MISTAKES) >= 0.9 * len(MISTAKES)

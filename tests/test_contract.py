@@ -7,11 +7,13 @@ or 0-d array in the asked dtype, or a Python number whose value that dtype holds
 
 import pytest
 
-from impls.contract import ContractViolation
+from impls.contract import OPTIMIZERS, ContractViolation, Declaration, PluginError
+from impls.numpy_manual import NumpyManual
 from reference.check.catalogue import CHECKS
 from reference.check.run import run_check
 from reference.check.session import Session
 from reference.model.points import inputs_at
+from reference.problem.optimizers import KINDS, OPTIMIZERS as REFERENCE_OPTIMIZERS
 from tests.correct.variants import GradsAsList, LossAsPythonFloat, ParametersAsTuple
 from tests.known_wrong.more import GradsAsSet, GradsAsTupleMissingOne, LossInMorePrecision, ReturnsATorchTensor
 
@@ -57,3 +59,18 @@ def test_a_contract_violation_is_raised_by_the_session_itself():
     inputs = inputs_at("odd", False)
     with pytest.raises(ContractViolation, match=r"^wrong-grads-as-set \[cpu, float64\]: loss_and_grads\(\) returned a set"):
         session.loss_and_grads(session.prepare(inputs), tuple(inputs.params))
+
+
+def test_the_optimizers_an_implementation_may_declare_are_those_the_reference_implements():
+    assert OPTIMIZERS == KINDS == tuple(REFERENCE_OPTIMIZERS)
+
+
+def test_an_undeclarable_optimizer_is_a_one_line_plugin_error():
+    class RMSProp(NumpyManual):
+        name, optimizer = "rmsprop", "rmsprop"
+
+    with pytest.raises(PluginError, match="optimizer 'rmsprop' is not one of sgd, sgd-momentum, adam"):
+        RMSProp().validate_declaration()
+    message = Declaration.of(NumpyManual()).as_message() | {"optimizer": "rmsprop"}
+    with pytest.raises(PluginError, match="optimizer 'rmsprop'"):
+        Declaration.from_message(message)

@@ -19,13 +19,16 @@ import numpy as np
 from reference.check import measure
 from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
 from reference.check.session import Session
+from reference.check.slips import name_slip
 from reference.check.update_rule import name_one_step, name_update_rule
 from reference.model import network
 from reference.model.margin import make_inputs
+from reference.model.optimizers import small_gradient_inputs
 from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, compare
-from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_LR, TUTORIAL_STEPS
+from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs, Problem
+from reference.problem.optimizers import OPTIMIZERS, Optimizer, declared
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,8 @@ def agreement_at(problem: Problem) -> Check:
 def training(bias: bool) -> Callable[[Session], Outcome]:
     def run(session: Session) -> Outcome:
         inputs = inputs_at("tutorial", bias)
-        result = measure.training(session, inputs)
+        optimizer = OPTIMIZERS[session.impl.optimizer]
+        result = measure.training(session, inputs, optimizer, TUTORIAL_STEPS)
         comparisons = result.curve + result.first_update + result.after_training
         ratio = max(r.comparison.ratio for r in comparisons)
         falls = result.losses[-1] < result.losses[0]
@@ -157,30 +161,48 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
         grads_agree = all(compare(k, result.own_grads[k], ref_grads[k], scales[k], inputs.problem,
                                   session.precision).passed for k in ref_grads)
         if grads_agree and np.all(np.isfinite(result.losses)):
-            path = measure.parameter_path(session, inputs, TUTORIAL_LR, RULE_STEPS)
-            named = name_update_rule(path, inputs.x, inputs.y, TUTORIAL_LR, UNIT_ROUNDOFF[session.precision])
+            named = name_rule_followed(session, inputs, optimizer)
             if named is not None:
                 return Outcome(False, ratio, (named,), details)
         return Outcome(False, ratio, (diagnose_training(
             result.losses, result.reference_losses, result.start, result.after_one, ref_grads, grads_agree,
-            TUTORIAL_LR),), details)
+            optimizer.lr),), details)
     return run
 
 
 #: Steps of the parameter path the update rule is fitted on: past a schedule's usual first drop at 100.
 RULE_STEPS = 150
+#: Steps of the path a momentum or Adam slip is read from: enough for betas swapped to show.
+SLIP_STEPS = 20
+
+
+def name_rule_followed(session: Session, inputs: Inputs, optimizer: Optimizer) -> Diagnosis | None:
+    """The update rule the implementation's own parameter path follows, when it is not the declared one."""
+    if optimizer.kind == "sgd":
+        path = measure.parameter_path(session, inputs, optimizer.lr, RULE_STEPS)
+        return name_update_rule(path, inputs.x, inputs.y, optimizer.lr, UNIT_ROUNDOFF[session.precision])
+    path = measure.parameter_path(session, inputs, optimizer.lr, SLIP_STEPS)
+    grads = [network.loss_and_grads(inputs.x, inputs.y, {k: v.astype(np.float64) for k, v in p.items()})[1]
+             for p in path[:-1]]
+    return name_slip(path, grads, optimizer)
 
 
 def one_step(session: Session, inputs: Inputs) -> Outcome:
-    """One step() at FIRST_STEP_LR against w - lr * g for the implementation's own g, the rule named if not."""
-    result = measure.training(session, inputs, lr=FIRST_STEP_LR, steps=1)
+    """One step() at FIRST_STEP_LR against the declared optimizer's first step from the implementation's own
+    gradient (at gradients where Adam's eps acts, for Adam), the rule named if it is another."""
+    optimizer = declared(session.impl.optimizer, FIRST_STEP_LR)
+    result = measure.training(session, small_gradient_inputs(inputs, optimizer), optimizer, steps=1)
     ratio = max(r.comparison.ratio for r in result.first_update)
     if all(r.passed for r in result.first_update):
         return Outcome(True, ratio)
-    named = name_one_step(result.start, result.after_one, result.own_grads, FIRST_STEP_LR,
-                          UNIT_ROUNDOFF[session.precision])
+    if optimizer.kind == "sgd":
+        named = name_one_step(result.start, result.after_one, result.own_grads, FIRST_STEP_LR,
+                              UNIT_ROUNDOFF[session.precision])
+    else:
+        named = name_slip([result.start, result.after_one], [result.own_grads], optimizer)
+    rule = "w - lr * g" if optimizer.kind == "sgd" else f"{optimizer.kind}'s first step"
     return Outcome(False, ratio, (named or Diagnosis("update-rule", (
-        f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to w - lr * g for the g that "
+        f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to {rule} for the g that "
         "loss_and_grads() returns")),), _failed(result.first_update))
 
 
@@ -253,11 +275,12 @@ CHECKS: list[Check] = [
             f"{SHAPES[shape].H}, {SHAPES[shape].D_out}), {_bias(bias)}, {point} steps in, on either of two calls",
             agreement(shape, bias, point), shape)
       for shape in SHAPES for bias in (False, True) for point in POINTS),
-    *(Check(f"training-{_bias(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps at lr "
-            f"{TUTORIAL_LR:g}), a loss that does not fall, or stale gradients once trained", training(bias))
+    *(Check(f"training-{_bias(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the "
+            f"declared optimizer at lr {', '.join(f'{o.lr:g} ({k})' for k, o in OPTIMIZERS.items())}), a loss that "
+            "does not fall, or stale gradients once trained", training(bias))
       for bias in (False, True)),
-    *(Check(f"first-step-{_bias(bias)}", f"a step() that is not w - lr * g for its own g (odd shape, lr "
-            f"{FIRST_STEP_LR:g})", first_step(bias)) for bias in (False, True)),
+    *(Check(f"first-step-{_bias(bias)}", f"a step() that is not the declared optimizer's first step for its own g "
+            f"(w - lr * g for SGD; odd shape, lr {FIRST_STEP_LR:g})", first_step(bias)) for bias in (False, True)),
     Check("repeatable", "results that differ between fresh sessions on the same inputs", repeatable),
     # Needs hypothesis (the test extra); without it the catalogue is one check shorter, never failing for it.
     *([Check("stateful-calls", "a result that goes wrong in some order of prepare, loss, loss_and_grads, step and "

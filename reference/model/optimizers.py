@@ -9,6 +9,8 @@ step) each leave that agreement.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from reference.model import network
@@ -56,3 +58,67 @@ def train(inputs: Inputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray,
         losses.append(value)
         trajectory.append(params)
     return np.array(losses), trajectory
+
+
+@lru_cache(maxsize=16)
+def reference_training(inputs: Inputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """``train``'s losses, and the loss's error scale before each step, computed once per Inputs object."""
+    losses, trajectory = train(inputs, optimizer, steps)
+    return losses, np.array([network.loss_scale(inputs.x, inputs.y, params) for params in trajectory[:steps]])
+
+
+def coefficient_rounding(optimizer: Optimizer, t: int, u: float) -> float:
+    """The relative error step ``t`` may carry from the optimizer's coefficients being held with unit roundoff ``u``.
+
+    Only Adam's is more than the step's own few roundings: its bias correction divides by
+    1 - beta**t, which at beta2 = 0.999 and t = 1 is 1000 times more sensitive to beta2's rounding
+    than beta2 is (optax takes 1 - beta in float64 but beta**t in float32: v_hat is 1.3e-5 off
+    at the first step, its step 6.7e-6). The sensitivity decays as the correction nears 1.
+    """
+    if optimizer.kind != "adam":
+        return 0.0
+    beta1, beta2 = optimizer.betas
+    return u * (t * beta1**t / (1 - beta1**t) + 0.5 * t * beta2**t / (1 - beta2**t))
+
+
+class Replay:
+    """The optimizer replayed along another's parameter path, from gradients the caller supplies.
+
+    ``step`` gives the parameters one step of the rule reaches from the given ones, and how far
+    that result may honestly be off: how far it moves when every gradient so far moves within its
+    tolerance (all up, or all down, through the buffers too), plus what the coefficients' rounding
+    in unit roundoff ``u`` does to the step. Adam's step is about lr * sign(g) where |g| is far
+    above eps, so a gradient that cancels to within its rounding of 0 may step either way.
+    """
+
+    def __init__(self, optimizer: Optimizer, params: Params, u: float):
+        self.optimizer, self.u, self.t = optimizer, u, 0
+        self.states = {shift: initial_state(optimizer, params) for shift in (-1, 0, 1)}
+
+    def step(self, params: Params, grads: Params, grad_tolerances: Params | None = None) -> tuple[Params, Params]:
+        self.t += 1
+        reached = {}
+        for shift, state in self.states.items():
+            moved = {k: grads[k] + shift * grad_tolerances[k] if grad_tolerances else grads[k] for k in grads}
+            reached[shift], self.states[shift] = update(self.optimizer, params, moved, state, self.t)
+        rounding = coefficient_rounding(self.optimizer, self.t, self.u)
+        spread = {k: np.maximum(np.abs(reached[1][k] - reached[0][k]), np.abs(reached[-1][k] - reached[0][k]))
+                  + rounding * np.abs(reached[0][k] - params[k]) for k in params}
+        return reached[0], spread
+
+
+def small_gradient_inputs(inputs: Inputs, optimizer: Optimizer) -> Inputs:
+    """``inputs`` rescaled so that the weights' median |gradient| is sqrt(eps), where Adam's eps acts.
+
+    Scaling x, y and the biases by s scales every activation and residual by s and the weights'
+    gradients by s**2, each computed to the same relative accuracy; the ReLU pattern stays. Then
+    where eps sits against |g| decides the step: under the square root it shortens the median
+    entry's step by 30%. Other optimizers' steps are linear in g: their inputs stay as they are.
+    """
+    if optimizer.kind != "adam":
+        return inputs
+    grads = network.loss_and_grads(inputs.x, inputs.y, inputs.params)[1]
+    median = float(np.median(np.abs(np.concatenate([np.ravel(grads["w1"]), np.ravel(grads["w2"])]))))
+    s = np.sqrt(np.sqrt(optimizer.eps) / median)
+    params = {k: v * s if k.startswith("b") else v for k, v in inputs.params.items()}
+    return Inputs(inputs.x * s, inputs.y * s, params)

@@ -97,18 +97,21 @@ class Comparison:
 
 
 def compare(quantity: str, got: np.ndarray | float, expected: np.ndarray | float,
-            scale: np.ndarray | float, problem: Problem, precision: str, kind: str | None = None) -> Comparison:
-    """Compare ``got`` with the reference entry by entry, against ``tolerance``.
+            scale: np.ndarray | float, problem: Problem, precision: str, kind: str | None = None,
+            slack: np.ndarray | float = 0.0) -> Comparison:
+    """Compare ``got`` with the reference entry by entry, against ``tolerance`` plus ``slack``.
 
     ``kind`` picks the chain length: 'loss', 'grad' or 'update'; by default 'loss' for the
-    quantity 'loss' and 'grad' for anything else.
+    quantity 'loss' and 'grad' for anything else. ``slack`` is an absolute allowance for what the
+    expected value inherits from other results' tolerances (a step taken from a gradient that is
+    itself only known to within its tolerance).
     """
     kind = kind or ("loss" if quantity == "loss" else "grad")
     got_a = np.asarray(got, dtype=np.float64)
     ref_a = np.asarray(expected, dtype=np.float64)
     if got_a.shape != ref_a.shape:
         return Comparison(quantity, float("inf"), (), float("nan"), float("nan"), float("nan"), float("inf"))
-    tol = np.broadcast_to(tolerance(problem, kind, precision, scale), ref_a.shape)
+    tol = np.broadcast_to(tolerance(problem, kind, precision, scale) + slack, ref_a.shape)
     error = np.abs(got_a - ref_a)
     with np.errstate(divide="ignore", invalid="ignore"):
         # A zero tolerance (an exactly-zero scale) admits only exact agreement; NaN never agrees.

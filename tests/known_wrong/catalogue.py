@@ -21,6 +21,7 @@ from impls.torch_nn import State, TorchNN
 from tests.hostile.plugins import CATALOGUED
 from tests.known_wrong import tutorial_mistakes as tm
 from tests.known_wrong.more import MORE
+from tests.known_wrong.optimizers import OPTIMIZER_SLIPS
 
 
 def numpy_backward(x, y, w1, w2, b1=None, b2=None, *, grad_scale=2.0, mask="h < 0", w2_from="h_relu",
@@ -296,6 +297,7 @@ CATALOGUE = [BatchMean, ForgotFactorTwo, OppositeSign, MissingReluMask, InPlaceR
              JaxMeanLoss, JaxStepKeepsOldParams, InPlaceOnSavedInput, LinearWithDefaultBias]
 
 #: The whole public catalogue: the tutorials' five mistakes, the twenty above, the newer kinds
-#: (tests/known_wrong/more.py) and plug-ins that exit, crash or rewrite the reference.
+#: (tests/known_wrong/more.py), the slips with Adam and momentum (tests/known_wrong/optimizers.py)
+#: and plug-ins that exit, crash or rewrite the reference.
 MISTAKES = [tm.RebindingUpdate, tm.MinibatchOverwrite, tm.GradW2FromPreactivation, tm.GradsNeverZeroed, tm.MSELossMean,
-            *CATALOGUE, *MORE, *CATALOGUED]
+            *CATALOGUE, *MORE, *OPTIMIZER_SLIPS, *CATALOGUED]

@@ -1,0 +1,77 @@
+"""The tutorials' slips with Adam and momentum, each written as a learner would make it.
+
+``planted`` is the diagnosis code reference/check/slips.py must name it by. The first three
+are Adam's formula mistyped; the last two lose the optimizer's state between steps, the way
+torch and jax each make that easy.
+"""
+
+import numpy as np
+import torch
+
+from impls.jax_optax import JaxAdam, step as optax_step
+from impls.numpy_adam import NumpyAdam
+from impls.numpy_manual import loss_and_grads
+from impls.torch_optim import TorchAdam, TorchMomentum
+
+
+class AdamWithoutBiasCorrection(NumpyAdam):
+    """m and v used as they are: zero-started averages, too small for the first hundreds of steps."""
+    name, planted = "wrong-adam-no-bias-correction", "adam-bias-correction"
+
+    def step(self, s):
+        loss, grads = loss_and_grads(s.x, s.y, **s.params)
+        for name, grad in grads.items():
+            s.m[name] = self.beta1 * s.m[name] + (1 - self.beta1) * grad
+            s.v[name] = self.beta2 * s.v[name] + (1 - self.beta2) * grad**2
+            s.params[name] -= s.lr * s.m[name] / (np.sqrt(s.v[name]) + self.eps)
+        return loss
+
+
+class AdamEpsInsideRoot(NumpyAdam):
+    """sqrt(v_hat + eps): a reading of the paper's formula some libraries chose, not torch's."""
+    name, planted = "wrong-adam-eps-inside", "adam-eps-inside"
+
+    def step(self, s):
+        loss, grads = loss_and_grads(s.x, s.y, **s.params)
+        s.t += 1
+        for name, grad in grads.items():
+            s.m[name] = self.beta1 * s.m[name] + (1 - self.beta1) * grad
+            s.v[name] = self.beta2 * s.v[name] + (1 - self.beta2) * grad**2
+            m_hat = s.m[name] / (1 - self.beta1**s.t)
+            v_hat = s.v[name] / (1 - self.beta2**s.t)
+            s.params[name] -= s.lr * m_hat / np.sqrt(v_hat + self.eps)
+        return loss
+
+
+class AdamBetasSwapped(TorchAdam):
+    """betas=(0.999, 0.9): the first moment's decay given to the second."""
+    name, planted = "wrong-adam-betas-swapped", "adam-betas-swapped"
+
+    def make_optimizer(self, parameters, lr):
+        return torch.optim.Adam(parameters, lr=lr, betas=(0.999, 0.9))
+
+
+class MomentumOptimizerPerStep(TorchMomentum):
+    """A new torch.optim.SGD(momentum=0.9) made inside every step: its buffer dies with it."""
+    name, planted = "wrong-momentum-optimizer-per-step", "momentum-not-carried"
+
+    def step(self, s):
+        optimizer = torch.optim.SGD(s.model.parameters(), lr=s.optimizer.param_groups[0]["lr"], momentum=0.9)
+        optimizer.zero_grad()
+        loss = s.loss_fn(s.model(s.x), s.y)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+
+class JaxAdamStateDropped(JaxAdam):
+    """The jitted step's new optimizer state is thrown away: optax's state must be threaded by hand."""
+    name, planted = "wrong-jax-adam-state-dropped", "adam-state-not-carried"
+
+    def step(self, s):
+        loss, s.params, _ = optax_step(s.params, s.opt_state, s.x, s.y, s.lr, self.make_optimizer)
+        return loss
+
+
+OPTIMIZER_SLIPS = [AdamWithoutBiasCorrection, AdamEpsInsideRoot, AdamBetasSwapped, MomentumOptimizerPerStep,
+                   JaxAdamStateDropped]

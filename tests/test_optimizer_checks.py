@@ -1,0 +1,41 @@
+"""The checks for Adam and momentum: the slips fail far outside the tolerance and are named, in both dtypes.
+
+Correct code written three ways (numpy by hand, torch.optim, optax) passes every check through
+the drivers (tests/test_drivers.py runs every registered implementation); here each slip of
+tests/known_wrong/optimizers.py meets the check meant for it. Measured: the correct ways' worst
+error/tolerance in these checks is 0.33 (jax-adam's stateful calls, float32); the slips' least
+is 4.1 (Adam's state dropped, training in float32; betas swapped 4.8), most are far above 10.
+"""
+
+import pytest
+
+pytest.importorskip("torch", reason="the slips are written in numpy, torch and jax")
+pytest.importorskip("optax", reason="the slips are written in numpy, torch and jax")
+from reference.check.catalogue import CHECKS  # noqa: E402
+from reference.check.run import run_check  # noqa: E402
+from reference.check.session import Session  # noqa: E402
+from tests.known_wrong import optimizers as slips  # noqa: E402
+
+#: Each slip and the checks that must fail on it, naming it.
+MEANT_FOR = {
+    slips.AdamWithoutBiasCorrection: ("first-step-nobias", "training-nobias"),
+    slips.AdamEpsInsideRoot: ("first-step-bias",),
+    slips.AdamBetasSwapped: ("training-bias",),
+    slips.MomentumOptimizerPerStep: ("training-nobias",),
+    slips.JaxAdamStateDropped: ("training-nobias",),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("slip", MEANT_FOR, ids=lambda cls: cls.name)
+def test_each_optimizer_slip_fails_its_check_by_far_and_is_named(slip, dtype):
+    session = Session(slip(), "cpu", dtype)
+    for check in (c for c in CHECKS if c.id in MEANT_FOR[slip]):
+        outcome = run_check(check, session)
+        assert not outcome.passed and outcome.ratio > 3, f"{slip.name} {check.id} {dtype}: ratio {outcome.ratio:.3g}"
+        assert slip.planted in outcome.codes, f"{slip.name} {check.id} {dtype}: {outcome.explanation}"
+
+
+def test_the_slips_are_in_the_public_catalogue():
+    from tests.known_wrong.catalogue import MISTAKES
+    assert set(slips.OPTIMIZER_SLIPS) <= set(MISTAKES)
