@@ -14,7 +14,7 @@ from functools import partial
 import jax
 import optax
 
-from impls.jax_grad import JaxGrad, loss_and_grads
+from impls.jax_grad import JaxGrad, State as SGDState, loss_and_grads
 
 
 def momentum(lr):
@@ -30,12 +30,8 @@ def step(params, opt_state, x, y, lr, make_optimizer):
 
 
 @dataclass
-class State:
-    x: jax.Array
-    y: jax.Array
-    params: dict
-    lr: float
-    opt_state: optax.OptState
+class State(SGDState):
+    opt_state: optax.OptState   # Adam's moments and step count, or momentum's trace
 
 
 class JaxAdam(JaxGrad):

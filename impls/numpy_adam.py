@@ -10,15 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from impls.numpy_manual import NumpyManual, loss_and_grads
+from impls.numpy_manual import NumpyManual, State as SGDState, loss_and_grads
 
 
 @dataclass
-class State:
-    x: np.ndarray
-    y: np.ndarray
-    params: dict
-    lr: float
+class State(SGDState):
     m: dict = field(default_factory=dict)   # first moment per parameter, zeros at the start
     v: dict = field(default_factory=dict)   # second moment per parameter, zeros at the start
     t: int = 0                              # steps taken: the bias correction needs it

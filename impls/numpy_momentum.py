@@ -8,17 +8,12 @@ starts as the first gradient, then ``velocity = momentum * velocity + grad`` and
 
 from dataclasses import dataclass, field
 
-import numpy as np
 
-from impls.numpy_manual import NumpyManual, loss_and_grads
+from impls.numpy_manual import NumpyManual, State as SGDState, loss_and_grads
 
 
 @dataclass
-class State:
-    x: np.ndarray
-    y: np.ndarray
-    params: dict
-    lr: float
+class State(SGDState):
     velocity: dict = field(default_factory=dict)   # per parameter; empty until the first step
 
 
