@@ -8,7 +8,6 @@ starts as the first gradient, then ``velocity = momentum * velocity + grad`` and
 
 from dataclasses import dataclass, field
 
-
 from impls.numpy_manual import NumpyManual, State as SGDState, loss_and_grads
 
 
