@@ -6,7 +6,7 @@ out beside numpy-manual's hand-derived backward. Adam keeps two running averages
 dividing by ``1 - beta ** t`` corrects that bias. ``eps`` is added to the square root, not under it.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,9 +15,9 @@ from impls.numpy_manual import NumpyManual, State as SGDState, loss_and_grads
 
 @dataclass
 class State(SGDState):
-    m: dict = field(default_factory=dict)   # first moment per parameter, zeros at the start
-    v: dict = field(default_factory=dict)   # second moment per parameter, zeros at the start
-    t: int = 0                              # steps taken: the bias correction needs it
+    m: dict          # first moment per parameter, zeros at the start
+    v: dict          # second moment per parameter, zeros at the start
+    t: int = 0       # steps taken: the bias correction needs it
 
 
 class NumpyAdam(NumpyManual):
@@ -29,7 +29,7 @@ class NumpyAdam(NumpyManual):
     def prepare(self, x, y, params, lr):
         params = dict(params)
         zeros = {name: np.zeros_like(p) for name, p in params.items()}
-        return State(x, y, params, lr, m=zeros, v={name: z.copy() for name, z in zeros.items()})
+        return State(x, y, params, lr, zeros, {name: z.copy() for name, z in zeros.items()})
 
     def step(self, s):
         loss, grads = loss_and_grads(s.x, s.y, **s.params)

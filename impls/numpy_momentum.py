@@ -31,6 +31,6 @@ class NumpyMomentum(NumpyManual):
             if name in s.velocity:
                 s.velocity[name] = self.momentum * s.velocity[name] + grad
             else:
-                s.velocity[name] = grad.copy()
+                s.velocity[name] = grad
             s.params[name] -= s.lr * s.velocity[name]
         return loss

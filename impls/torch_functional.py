@@ -1,9 +1,10 @@
 """``torch.nn.functional``: the layers as functions of tensors the code owns, no modules.
 
-``F.linear(x, weight, bias)`` computes ``x @ weight.T + bias`` with nn.Linear's (out, in) weight,
-so the parameters are kept in that layout as plain leaf tensors (``requires_grad=True``) and
-handed to torch.optim.SGD directly. ``F.relu`` and ``F.mse_loss(reduction="sum")`` complete the
-network: the same operations as torch-nn, with nothing registered anywhere.
+The parameters are plain leaf tensors (``requires_grad=True``) in the canonical (in, out) layout,
+handed to torch.optim.SGD directly. ``F.linear(x, weight, bias)`` computes ``x @ weight.T + bias``
+for nn.Linear's (out, in) weight, so it is given ``w1.T``: a view, no copy, and ``x @ w1`` in the
+end. ``F.relu`` and ``F.mse_loss(reduction="sum")`` complete the network: torch-nn's operations,
+with nothing registered anywhere.
 """
 
 from dataclasses import dataclass
@@ -18,14 +19,14 @@ from impls.contract import Implementation
 class State:
     x: torch.Tensor
     y: torch.Tensor
-    params: dict          # torch layout: "w1" (H, D_in), "w2" (D_out, H), biases as they are
+    params: dict          # leaf tensors, canonical layout: "w1" (D_in, H), "w2" (H, D_out), biases
     optimizer: torch.optim.SGD
 
 
 def forward(x, w1, w2, b1=None, b2=None):
-    h = F.linear(x, w1, b1)              # (N, H)
+    h = F.linear(x, w1.T, b1)            # (N, H)
     h_relu = F.relu(h)                   # (N, H)
-    y_pred = F.linear(h_relu, w2, b2)    # (N, D_out)
+    y_pred = F.linear(h_relu, w2.T, b2)  # (N, D_out)
     return y_pred
 
 
@@ -37,9 +38,8 @@ class TorchFunctional(Implementation):
     relu_grad_at_zero = 0.0  # F.relu's backward passes the gradient only where its output > 0
 
     def prepare(self, x, y, params, lr):
-        # F.linear wants (out, in): the canonical (in, out) weights are transposed once, here.
-        own = {name: (p.T if name.startswith("w") else p).clone().requires_grad_(True) for name, p in params.items()}
-        return State(x, y, own, torch.optim.SGD(own.values(), lr=lr))
+        leaves = {name: p.clone().requires_grad_(True) for name, p in params.items()}
+        return State(x, y, leaves, torch.optim.SGD(leaves.values(), lr=lr))
 
     def loss(self, s):
         with torch.no_grad():
@@ -49,7 +49,7 @@ class TorchFunctional(Implementation):
         s.optimizer.zero_grad()
         loss = F.mse_loss(forward(s.x, **s.params), s.y, reduction="sum")
         loss.backward()
-        return loss.detach(), self._canonical(s.params, lambda p: p.grad)
+        return loss.detach(), {name: p.grad for name, p in s.params.items()}
 
     def step(self, s):
         s.optimizer.zero_grad()
@@ -59,9 +59,4 @@ class TorchFunctional(Implementation):
         return loss.detach()
 
     def parameters(self, s):
-        return self._canonical(s.params, lambda p: p.detach())
-
-    @staticmethod
-    def _canonical(params, read):
-        """Weights back to (in, out) by transposing; biases as they are."""
-        return {name: read(p).T if name.startswith("w") else read(p) for name, p in params.items()}
+        return {name: p.detach() for name, p in s.params.items()}

@@ -4,6 +4,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the catalogue is written in numpy, torch and jax")
 pytest.importorskip("jax", reason="the catalogue is written in numpy, torch and jax")
+pytest.importorskip("optax", reason="the catalogue's Adam slips include optax's")
 from reference.check.catalogue import select  # noqa: E402
 from reference.check.isolation import Pool  # noqa: E402
 from reference.check.score import score  # noqa: E402

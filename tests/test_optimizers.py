@@ -1,7 +1,7 @@
 """The float64 optimizers (reference/model/optimizers.py) against torch.optim's own, in float64.
 
 Measured over 40 steps: the reference stays within 7e-14 (relative, any entry) of torch's
-trajectory; each of the tutorials' slips with these optimizers, written out here, leaves it by
+trajectory; each slip the diagnosis names (reference/check/slips.py) leaves it by
 1.5e-3 (betas swapped) to 190 (momentum buffer restarted every step). The bounds, 1e-10 and
 1e-6, sit between.
 """
@@ -11,9 +11,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from reference.check.slips import SLIPS
 from reference.model import network
 from reference.model.margin import make_inputs
-from reference.model.optimizers import initial_state, train, update
+from reference.model.optimizers import initial_state, train
 from reference.problem.inputs import Problem
 from reference.problem.optimizers import OPTIMIZERS, Optimizer
 
@@ -51,30 +52,9 @@ def test_reference_follows_torch_optim_in_float64(name):
     assert largest_relative_gap(path, torch_trajectory(OPTIMIZERS[name])) < 1e-10
 
 
-def no_bias_correction(optimizer, params, grads, state, t):
-    beta1, beta2 = optimizer.betas
-    m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
-    v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}
-    return {k: params[k] - optimizer.lr * m[k] / (np.sqrt(v[k]) + optimizer.eps) for k in params}, {"m": m, "v": v}
-
-
-def eps_inside_the_root(optimizer, params, grads, state, t):
-    beta1, beta2 = optimizer.betas
-    m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
-    v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}
-    return {k: params[k] - optimizer.lr * (m[k] / (1 - beta1**t)) / np.sqrt(v[k] / (1 - beta2**t) + optimizer.eps)
-            for k in params}, {"m": m, "v": v}
-
-
-def betas_swapped(optimizer, params, grads, state, t):
-    return update(replace(optimizer, betas=optimizer.betas[::-1]), params, grads, state, t)
-
-
-def buffer_restarted(optimizer, params, grads, state, t):
-    return update(optimizer, params, grads, initial_state(optimizer, params), t)
-
-
-WRONG = [("adam", no_bias_correction), ("adam", betas_swapped), ("sgd-momentum", buffer_restarted)]
+#: The slips the diagnosis names (reference/check/slips.py), but eps inside the root, which needs small gradients.
+WRONG = [(kind, slip) for kind, slips in SLIPS.items() for slip in slips if slip.code != "adam-eps-inside"]
+EPS_INSIDE = next(slip for slip in SLIPS["adam"] if slip.code == "adam-eps-inside")
 
 
 def trajectory_with(rule, optimizer):
@@ -86,10 +66,10 @@ def trajectory_with(rule, optimizer):
     return path
 
 
-@pytest.mark.parametrize("name,rule", WRONG, ids=[rule.__name__ for _, rule in WRONG])
-def test_each_known_slip_leaves_torch_optim(name, rule):
+@pytest.mark.parametrize("name,slip", WRONG, ids=[slip.code for _, slip in WRONG])
+def test_each_known_slip_leaves_torch_optim(name, slip):
     optimizer = OPTIMIZERS[name]
-    assert largest_relative_gap(trajectory_with(rule, optimizer), torch_trajectory(optimizer)) > 1e-6
+    assert largest_relative_gap(trajectory_with(slip.rule, optimizer), torch_trajectory(optimizer)) > 1e-6
 
 
 def test_eps_inside_the_root_shows_where_gradients_are_small():
@@ -97,7 +77,7 @@ def test_eps_inside_the_root_shows_where_gradients_are_small():
     # gradients (|g| ~ 100) that is 1e-10 of the parameters, too little to see in 40 steps; a larger
     # eps shows the slip (1e-4 here), as gradients near 1e-4 would with the default.
     optimizer = replace(OPTIMIZERS["adam"], eps=1e-2)
-    assert largest_relative_gap(trajectory_with(eps_inside_the_root, optimizer), torch_trajectory(optimizer)) > 1e-6
+    assert largest_relative_gap(trajectory_with(EPS_INSIDE.rule, optimizer), torch_trajectory(optimizer)) > 1e-6
 
 
 @pytest.mark.parametrize("field,value,message", [("kind", "rmsprop", "kind must be one of"), ("lr", 0.0, "lr must be"),

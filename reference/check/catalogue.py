@@ -19,7 +19,7 @@ import numpy as np
 from reference.check import measure
 from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
 from reference.check.session import Session
-from reference.check.slips import name_slip
+from reference.check.slips import SLIPS, name_slip
 from reference.check.update_rule import name_one_step, name_update_rule
 from reference.model import network
 from reference.model.margin import make_inputs
@@ -164,6 +164,13 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
             named = name_rule_followed(session, inputs, optimizer)
             if named is not None:
                 return Outcome(False, ratio, (named,), details)
+            moved = any(np.any(result.after_one[k] != result.start[k]) for k in result.start)
+            if optimizer.kind != "sgd" and moved:
+                # diagnose_training reads the path as SGD's; another rule's departure is named no further.
+                return Outcome(False, ratio, (Diagnosis("optimizer-rule", (
+                    f"the gradients agree, but the parameters leave the path of {optimizer.kind} with the contract's "
+                    f"coefficients, and none of the slips the diagnosis knows ({', '.join(SLIP_CODES[optimizer.kind])}) "
+                    "explains the steps: look at the optimizer's coefficients and at what its state keeps")),), details)
         return Outcome(False, ratio, (diagnose_training(
             result.losses, result.reference_losses, result.start, result.after_one, ref_grads, grads_agree,
             optimizer.lr),), details)
@@ -174,6 +181,7 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
 RULE_STEPS = 150
 #: Steps of the path a momentum or Adam slip is read from: enough for betas swapped to show.
 SLIP_STEPS = 20
+SLIP_CODES = {kind: [slip.code for slip in slips] for kind, slips in SLIPS.items()}
 
 
 def name_rule_followed(session: Session, inputs: Inputs, optimizer: Optimizer) -> Diagnosis | None:

@@ -97,9 +97,9 @@ def name_slip(path: list[Mapping[str, np.ndarray]], grads: list[Mapping[str, np.
     declared = unexplained(path, grads, optimizer, update)
     if not np.isfinite(declared):
         return None
-    fits = [(unexplained(path, grads, optimizer, slip.rule), slip) for slip in SLIPS.get(optimizer.kind, ())]
-    best, slip = min(fits, key=lambda fit: fit[0], default=(np.inf, None))
-    if slip is None or not best <= declared / 10:
+    best, slip = min(((unexplained(path, grads, optimizer, slip.rule), slip) for slip in SLIPS[optimizer.kind]),
+                     key=lambda fit: fit[0])
+    if not best <= declared / 10:
         return None
     return Diagnosis(slip.code, f"the parameters follow {slip.text} (it leaves {best:.2g} of the movement "
                                 f"unexplained, the declared {optimizer.kind} rule {declared:.2g})")

@@ -22,8 +22,10 @@ from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolera
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import OPTIMIZERS
 
-#: The shape whose ReLU inputs keep their margin from the kink for a few steps at each optimizer's
-#: training lr (OPTIMIZERS), which moves every entry well past float32 rounding in a few steps.
+#: Each optimizer's training lr (OPTIMIZERS) moves every entry well past float32 rounding in a few
+#: steps; at this shape the smallest |h| stays above float32's rounding band over 8 of them (measured
+#: 1e-5 * scale(h) for SGD, 8e-6 for momentum, against a band of 4e-6), and where one would not,
+#: the comparison allows that entry's share (kink_slack).
 SHAPE = "odd"
 EXAMPLES, STEPS = 30, 8
 
@@ -46,6 +48,7 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
     start = inputs_at(SHAPE, bias)
     names = tuple(start.params)
     optimizer = OPTIMIZERS[session.impl.optimizer]
+    u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
     worst = [0.0]
 
     def check(comparison: Comparison, what: str) -> None:
@@ -80,8 +83,9 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
             ref, ref_grads, scales = network.reference_at(inputs)
             value, grads = session.loss_and_grads(self.state, names)
             check(compare("loss", value, ref, scales["loss"], inputs.problem, session.precision), "loss_and_grads()")
+            kinks = network.kink_slack(inputs.x, inputs.y, inputs.params, u)
             for k in names:
-                check(compare(k, grads[k], ref_grads[k], scales[k], inputs.problem, session.precision),
+                check(compare(k, grads[k], ref_grads[k], scales[k], inputs.problem, session.precision, slack=kinks[k]),
                       "loss_and_grads()")
 
         @rule()

@@ -104,9 +104,9 @@ def kink_slack(x: np.ndarray, y: np.ndarray, params: Params, u: float) -> dict[s
     h, h_relu, y_pred = forward(x, params)
     h_scale = np.abs(x) @ np.abs(params["w1"]) + np.abs(params.get("b1", 0.0))  # (N, H)
     ambiguous = np.abs(h) <= LAMBDA * np.sqrt(x.shape[1]) * u * h_scale           # (N, H)
-    grad_y_pred = np.abs(2.0 * (y_pred - y))                                       # (N, D_out)
-    share_h = ambiguous * (grad_y_pred @ np.abs(params["w2"]).T)                   # (N, H)
-    slack = {"w1": np.abs(x).T @ share_h, "w2": (ambiguous * np.abs(h)).T @ grad_y_pred}
+    grad_y_pred = 2.0 * (y_pred - y)                                               # (N, D_out)
+    share_h = ambiguous * np.abs(grad_y_pred @ params["w2"].T)                     # (N, H)
+    slack = {"w1": np.abs(x).T @ share_h, "w2": (ambiguous * np.abs(h)).T @ np.abs(grad_y_pred)}
     if "b1" in params:
         slack |= {"b1": share_h.sum(axis=0), "b2": np.zeros(params["b2"].shape)}
     return slack
