@@ -15,6 +15,9 @@ pytest.importorskip("optax", reason="the slips are written in numpy, torch and j
 from reference.check.catalogue import CHECKS  # noqa: E402
 from reference.check.run import run_check  # noqa: E402
 from reference.check.session import Session  # noqa: E402
+from impls.numpy_adam import NumpyAdam  # noqa: E402
+from reference.model.tolerance import compare, tolerance  # noqa: E402
+from reference.problem.inputs import Problem  # noqa: E402
 from tests.known_wrong import optimizers as slips  # noqa: E402
 
 #: Each slip and the checks that must fail on it, naming it.
@@ -40,3 +43,31 @@ def test_each_optimizer_slip_fails_its_check_by_far_and_is_named(slip, dtype):
 def test_the_slips_are_in_the_public_catalogue():
     from tests.known_wrong.catalogue import MISTAKES
     assert set(slips.OPTIMIZER_SLIPS) <= set(MISTAKES)
+
+
+class AdamStaleGradients(NumpyAdam):
+    """numpy-adam whose loss_and_grads() keeps returning the first gradients it computed."""
+    name = "adam-stale-gradients"
+
+    def loss_and_grads(self, s):
+        if not hasattr(s, "first"):
+            s.first = super().loss_and_grads(s)
+        return s.first
+
+
+def test_the_kink_allowance_after_adam_training_still_leaves_stale_gradients_failing():
+    # Adam trains hidden units onto the kink, and those entries' gradient shares are allowed;
+    # gradients from the start are still far outside what that allows.
+    training = next(c for c in CHECKS if c.id == "training-nobias")
+    outcome = run_check(training, Session(AdamStaleGradients(), "cpu", "float32"))
+    assert not outcome.passed and outcome.ratio > 10, outcome.ratio
+
+
+def test_an_allowance_is_subtracted_before_the_error_is_judged():
+    problem = Problem(N=2, D_in=3, H=2, D_out=1)
+    tol = float(tolerance(problem, "update", "float64", 1.0))
+    inside = compare("w1", 1.0 + 5 * tol, 1.0, 1.0, problem, "float64", kind="update", slack=5 * tol)
+    beyond = compare("w1", 1.0 + 7 * tol, 1.0, 1.0, problem, "float64", kind="update", slack=5 * tol)
+    assert inside.passed and inside.ratio == 0.0
+    assert not beyond.passed and beyond.ratio == pytest.approx(2.0, rel=1e-6) and beyond.allowance == 5 * tol
+    assert "beyond an allowance" in beyond.describe("w1")
