@@ -21,6 +21,10 @@ from impls.backends import BACKENDS, DEVICES, DTYPES
 #: ``w -= lr * buf``; "adam" betas (0.9, 0.999), eps 1e-8 added outside the square root, bias-corrected.
 OPTIMIZERS = ("sgd", "sgd-momentum", "adam")
 
+#: What one ``step`` trains on: "full" every row; "minibatch" the next batch of the ``Batches`` that
+#: ``prepare`` receives, epoch after epoch.
+BATCHINGS = ("full", "minibatch")
+
 
 class UnsupportedCase(ValueError):
     """A device, dtype or framework this implementation cannot run here; the tests turn it into a skip."""
@@ -32,6 +36,33 @@ class PluginError(ValueError):
 
 class ContractViolation(ValueError):
     """An implementation returned something the contract does not allow (a list of the wrong length, a foreign type)."""
+
+
+class Batches:
+    """The order a mini-batch implementation takes its rows in, handed to ``prepare`` by the harness.
+
+    Epoch after epoch, a permutation of the N rows cut into batches of ``batch_size``, the last one
+    shorter when ``batch_size`` does not divide N. Every implementation gets the same order, so all
+    of them can be held to one float64 path. Iterating gives the next epoch's batches as lists of
+    row indices, which makes it a ``torch.utils.data.DataLoader``'s ``batch_sampler``;
+    ``permutation()`` gives the next epoch's rows whole, for slicing. The order repeats after its
+    last epoch (the harness sends more epochs than any check steps through).
+    """
+
+    def __init__(self, order: Any, batch_size: int):
+        self.order, self.batch_size, self.epoch = order, batch_size, 0
+
+    def permutation(self) -> Any:
+        rows = self.order[self.epoch % len(self.order)]
+        self.epoch += 1
+        return rows
+
+    def __iter__(self):
+        rows = self.permutation()
+        return iter([rows[start:start + self.batch_size].tolist() for start in range(0, len(rows), self.batch_size)])
+
+    def __len__(self) -> int:
+        return -(-len(self.order[0]) // self.batch_size)
 
 
 class Implementation(ABC):
@@ -50,6 +81,7 @@ class Implementation(ABC):
     dtypes: ClassVar[tuple[str, ...]] = DTYPES
     relu_grad_at_zero: ClassVar[float]        # the subgradient of relu at exactly 0 this code takes
     optimizer: ClassVar[str] = "sgd"          # the update rule step() applies at prepare()'s lr (OPTIMIZERS)
+    batching: ClassVar[str] = "full"          # the rows one step() trains on (BATCHINGS)
     compiles_per_shape: ClassVar[bool] = False  # the first call at each new shape costs seconds
     #: Runs op by op on purpose, to show what compilation buys: reports leave it out of the
     #: targets that compiled and hand-written code are held to.
@@ -63,6 +95,8 @@ class Implementation(ABC):
                 raise PluginError(f"{label}: class attribute {attr!r} is missing or not a {getattr(kind, '__name__', 'number')}")
         if self.optimizer not in OPTIMIZERS:
             raise PluginError(f"{label}: optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+        if self.batching not in BATCHINGS:
+            raise PluginError(f"{label}: batching {self.batching!r} is not one of {', '.join(BATCHINGS)}")
         if self.backend not in BACKENDS:
             raise PluginError(f"{label}: backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         for attr, known in (("devices", DEVICES), ("dtypes", DTYPES)):
@@ -71,20 +105,27 @@ class Implementation(ABC):
                 raise PluginError(f"{label}: {attr} {sorted(unknown)} not among {', '.join(known)}")
 
     @abstractmethod
-    def prepare(self, x: Any, y: Any, params: Mapping[str, Any], lr: float) -> Any:
-        """Build the state that the other methods compute on (never timed)."""
+    def prepare(self, x: Any, y: Any, params: Mapping[str, Any], lr: float, batches: Batches | None = None) -> Any:
+        """Build the state that the other methods compute on (never timed).
+
+        ``batches`` is passed only to an implementation that declares ``batching = "minibatch"``
+        (a full-batch one may leave it out of its signature): its ``step`` trains on their rows.
+        """
 
     @abstractmethod
     def loss(self, state: Any) -> Any:
-        """Forward pass only: the scalar loss sum((y_pred - y) ** 2)."""
+        """Forward pass only: the scalar loss sum((y_pred - y) ** 2), over every row."""
 
     @abstractmethod
     def loss_and_grads(self, state: Any) -> tuple[Any, Mapping[str, Any]]:
-        """Forward and backward: the loss and the gradient of every parameter (canonical layout)."""
+        """Forward and backward over every row: the loss and the gradient of every parameter (canonical layout)."""
 
     @abstractmethod
     def step(self, state: Any) -> Any:
         """One step of the declared optimizer at the state's lr, updating the state; the loss before it.
+
+        A mini-batch implementation steps on the next batch alone, and returns that batch's loss
+        (its sum of squares, as the full loss is).
 
         The optimizer's buffers (momentum, Adam's moments and step count) start empty at
         ``prepare`` and carry from each step to the next.
@@ -110,6 +151,7 @@ class Declaration:
     dtypes: tuple[str, ...]
     relu_grad_at_zero: float
     optimizer: str = "sgd"
+    batching: str = "full"
     compiles_per_shape: bool = False
     eager_by_design: bool = False
 
@@ -117,7 +159,7 @@ class Declaration:
     def of(cls, impl: Implementation) -> "Declaration":
         impl.validate_declaration()
         return cls(impl.name, impl.backend, impl.summary, tuple(impl.devices), tuple(impl.dtypes),
-                   float(impl.relu_grad_at_zero), impl.optimizer, bool(impl.compiles_per_shape),
+                   float(impl.relu_grad_at_zero), impl.optimizer, impl.batching, bool(impl.compiles_per_shape),
                    bool(impl.eager_by_design))
 
     @classmethod

@@ -23,7 +23,7 @@ import numpy as np
 
 from impls import load_any, protocol
 from impls.backends import BACKENDS
-from impls.contract import ContractViolation, Declaration, Implementation, PluginError, UnsupportedCase
+from impls.contract import Batches, ContractViolation, Declaration, Implementation, PluginError, UnsupportedCase
 from impls.threads import limit_threads
 
 #: What a harness may ask of a prepared state: the contract's methods, and "steps", which is
@@ -76,13 +76,17 @@ class Calls:
         self.impl = impl
         self.backend = BACKENDS[impl.backend]
 
-    def prepare(self, where: Where, lr: float, arrays: Mapping[str, np.ndarray]) -> Any:
-        """The implementation's state for inputs ``x``, ``y`` and the parameters, in canonical float64."""
+    def prepare(self, where: Where, lr: float, arrays: Mapping[str, np.ndarray], batch_size: int = 0) -> Any:
+        """The implementation's state for inputs ``x``, ``y`` and the parameters, in canonical float64.
+
+        A mini-batch implementation also gets the rows' ``order`` (epochs, N), as ``Batches``.
+        """
         def convert(name):
             return self.backend.from_numpy(arrays[name], where.device, where.dtype)
+        batched = {"batches": Batches(arrays["order"], batch_size)} if self.impl.batching == "minibatch" else {}
         with self.backend.scope(*where):
-            params = {name: convert(name) for name in arrays if name not in ("x", "y")}
-            return self.impl.prepare(convert("x"), convert("y"), params, lr)
+            params = {name: convert(name) for name in arrays if name not in ("x", "y", "order")}
+            return self.impl.prepare(convert("x"), convert("y"), params, lr, **batched)
 
     def call(self, method: str, state: Any, where: Where, names: Sequence[str],
              count: int = 1) -> tuple[dict, protocol.Arrays]:
@@ -149,7 +153,7 @@ class Server:
         calls, where = self.loaded[spec], Where(**request["where"])
         if op == "prepare":
             number = request["state"]
-            self.states[number] = calls.prepare(where, request["lr"], arrays)
+            self.states[number] = calls.prepare(where, request["lr"], arrays, request.get("batch_size", 0))
             while len(self.states) > self.KEEP_STATES:
                 self.states.popitem(last=False)
             return {"ok": True}, {}

@@ -7,13 +7,14 @@ or 0-d array in the asked dtype, or a Python number whose value that dtype holds
 
 import pytest
 
-from impls.contract import OPTIMIZERS, ContractViolation, Declaration, PluginError
+from impls.contract import BATCHINGS, OPTIMIZERS, Batches, ContractViolation, Declaration, PluginError
 from impls.numpy_manual import NumpyManual
 from reference.check.catalogue import CHECKS
 from reference.check.run import run_check
 from reference.check.session import Session
 from reference.model.points import inputs_at
 from reference.problem.optimizers import KINDS, OPTIMIZERS as REFERENCE_OPTIMIZERS
+from reference.problem.variants import BATCHINGS as REFERENCE_BATCHINGS, Batching
 from tests.correct.variants import GradsAsList, LossAsPythonFloat, ParametersAsTuple
 from tests.known_wrong.more import GradsAsSet, GradsAsTupleMissingOne, LossInMorePrecision, ReturnsATorchTensor
 
@@ -74,3 +75,34 @@ def test_an_undeclarable_optimizer_is_a_one_line_plugin_error():
     message = Declaration.of(NumpyManual()).as_message() | {"optimizer": "rmsprop"}
     with pytest.raises(PluginError, match="optimizer 'rmsprop'"):
         Declaration.from_message(message)
+
+
+def test_the_batchings_an_implementation_may_declare_are_those_the_reference_implements():
+    assert BATCHINGS == REFERENCE_BATCHINGS
+
+
+def test_an_undeclarable_batching_is_a_one_line_plugin_error():
+    class Streaming(NumpyManual):
+        name, batching = "streaming", "streaming"
+
+    with pytest.raises(PluginError, match="batching 'streaming' is not one of full, minibatch"):
+        Streaming().validate_declaration()
+
+
+@pytest.mark.parametrize("n_rows, batch_size", [(64, 24), (37, 24), (48, 16), (5, 24), (1, 1)])
+def test_batches_hand_out_the_reference_order_epoch_after_epoch(n_rows, batch_size):
+    """What an implementation is handed (impls.contract.Batches, from the order the session sends) cuts the
+    rows as the reference's Batching does, the last batch shorter, epoch after epoch, both ways of reading it."""
+    batching = Batching(batch_size, seed=3)
+    steps = 40
+    expected = batching.batches(n_rows, steps)
+    orders = batching.orders(n_rows, steps)
+    by_iterating, by_permutation = Batches(orders, batch_size), Batches(orders, batch_size)
+    handed, sliced = [], []
+    while len(handed) < steps:
+        handed += [list(rows) for rows in by_iterating]
+        rows = by_permutation.permutation()
+        sliced += [list(rows[start:start + batch_size]) for start in range(0, n_rows, batch_size)]
+    assert len(by_iterating) == -(-n_rows // batch_size)
+    assert handed[:steps] == sliced[:steps] == [list(rows) for rows in expected]
+    assert sorted(sum(handed[:len(by_iterating)], [])) == list(range(n_rows))

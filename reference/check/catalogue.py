@@ -17,6 +17,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from reference.check import measure
+from reference.check.batches import diagnose_batches
 from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
 from reference.check.session import Session
 from reference.check.slips import SLIPS, name_slip
@@ -29,6 +30,7 @@ from reference.model.tolerance import UNIT_ROUNDOFF, compare
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import OPTIMIZERS, Optimizer, declared
+from reference.problem.variants import MINIBATCH
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,8 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
             return Outcome(False, ratio, tuple(stale) or (
                 Diagnosis("stale-gradients", "gradients after training disagree with the reference at the "
                           "parameters reached"),), details)
+        if session.impl.batching == "minibatch":
+            return Outcome(False, ratio, diagnose_batches(session, inputs, optimizer, MINIBATCH, SLIP_STEPS), details)
         _, ref_grads, scales = network.reference_at(inputs)
         grads_agree = all(compare(k, result.own_grads[k], ref_grads[k], scales[k], inputs.problem,
                                   session.precision).passed for k in ref_grads)
@@ -203,6 +207,10 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
     ratio = max(r.comparison.ratio for r in result.first_update)
     if all(r.passed for r in result.first_update):
         return Outcome(True, ratio)
+    if session.impl.batching == "minibatch":
+        # A wrong batch or reduction shows in the first step already; reading it takes steps at the training lr.
+        return Outcome(False, ratio, diagnose_batches(session, inputs, OPTIMIZERS[optimizer.kind], MINIBATCH,
+                                                      SLIP_STEPS), _failed(result.first_update))
     if optimizer.kind == "sgd":
         named = name_one_step(result.start, result.after_one, result.own_grads, FIRST_STEP_LR,
                               UNIT_ROUNDOFF[session.precision])

@@ -7,16 +7,17 @@ The catalogue (reference.check.catalogue) turns them into pass/fail outcomes wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from reference.check.session import Session
-from reference.model import network, optimizers
+from reference.model import minibatch, network, optimizers
 from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, curve_growth
 from reference.problem.cases import probe_inputs, tie_inputs
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import Optimizer
+from reference.problem.variants import MINIBATCH
 
 
 @dataclass(frozen=True)
@@ -93,13 +94,24 @@ class Training:
 
 
 def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int) -> Training:
-    """Train from ``inputs`` for ``steps`` steps of ``optimizer``; compare the curve and the first update."""
+    """Train from ``inputs`` for ``steps`` steps of ``optimizer``; compare the curve and the first update.
+
+    A mini-batch implementation's curve is its batches' losses, against the reference's on the same batches.
+    """
     names = tuple(inputs.params)
     problem = inputs.problem
-    ref_losses, loss_scales = optimizers.reference_training(inputs, optimizer, steps)
-
-    state = session.prepare(inputs, optimizer.lr)
-    _, own_grads = session.loss_and_grads(state, names)
+    if session.impl.batching == "minibatch":
+        ref_losses, loss_scales = minibatch.reference_training(inputs, optimizer, MINIBATCH, steps)
+        batches = MINIBATCH.batches(problem.N, steps)
+        step_problems = [replace(problem, N=len(rows)) for rows in batches]
+        # The first step's gradient is the first batch's: the implementation's own, from that batch alone.
+        _, own_grads = session.loss_and_grads(session.prepare(minibatch.rows_of(inputs, batches[0])), names)
+        state = session.prepare(inputs, optimizer.lr)
+    else:
+        ref_losses, loss_scales = optimizers.reference_training(inputs, optimizer, steps)
+        step_problems = [problem] * steps
+        state = session.prepare(inputs, optimizer.lr)
+        _, own_grads = session.loss_and_grads(state, names)
     start = session.parameters(state, names)
     losses = [session.step(state)]
     after_one = session.parameters(state, names)
@@ -127,21 +139,27 @@ def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int)
             slack=spread[name])))
 
     curve = [Result(f"{session.label} step {t}", compare("loss", losses[t], ref_losses[t], scale * curve_growth(t),
-                                                           problem, session.precision))
-             for t, scale in enumerate(loss_scales)]
+                                                           step_problem, session.precision))
+             for t, (scale, step_problem) in enumerate(zip(loss_scales, step_problems))]
     return Training(np.array(losses), ref_losses, curve, first_update, after_training, final_grads,
                     start, after_one, own_grads)
 
 
 def parameter_path(session: Session, inputs: Inputs, lr: float, steps: int) -> list[dict[str, np.ndarray]]:
     """The parameters before the first step and after each of ``steps`` steps, prepared with ``lr``."""
+    return stepped_path(session, inputs, lr, steps)[0]
+
+
+def stepped_path(session: Session, inputs: Inputs, lr: float,
+                 steps: int) -> tuple[list[dict[str, np.ndarray]], list[float]]:
+    """``parameter_path``, and the loss each step returned."""
     names = tuple(inputs.params)
     state = session.prepare(inputs, lr)
-    path = [session.parameters(state, names)]
+    path, losses = [session.parameters(state, names)], []
     for _ in range(steps):
-        session.step(state)
+        losses.append(session.step(state))
         path.append(session.parameters(state, names))
-    return path
+    return path, losses
 
 
 def relu_grad_at_zero(session: Session, bias: bool = False) -> float:

@@ -16,7 +16,9 @@ import numpy as np
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, mode_applies
 from impls.contract import ContractViolation, Declaration, Implementation, UnsupportedCase
 from reference.check.isolation import ChildLink, LocalLink, Pool
+from reference.problem.cases import TUTORIAL_STEPS
 from reference.problem.inputs import Inputs
+from reference.problem.variants import MINIBATCH
 
 
 class Case(NamedTuple):
@@ -106,7 +108,10 @@ class Session:
         """The implementation's state for ``inputs``, as a number the other calls take."""
         inputs.validate()
         number = next(self._numbers)
-        self._request("prepare", number, lr=lr, arrays={"x": inputs.x, "y": inputs.y, **inputs.params})
+        arrays = {"x": inputs.x, "y": inputs.y, **inputs.params}
+        if self.impl.batching == "minibatch":
+            arrays["order"] = MINIBATCH.orders(len(inputs.x), TUTORIAL_STEPS)  # as many epochs as the longest check
+        self._request("prepare", number, lr=lr, arrays=arrays)
         return number
 
     def loss(self, state: int) -> float:
@@ -132,7 +137,10 @@ class Session:
 
     def _request(self, op: str, state: int, names: tuple[str, ...] = (), lr: float = 0.0, arrays=None, count: int = 1):
         header = {"op": op, "state": state, "where": {"device": self.device, "dtype": self.dtype, "mode": self.mode}}
-        header |= {"lr": lr} if op == "prepare" else {"names": list(names), "count": count}
+        if op == "prepare":
+            header |= {"lr": lr, "batch_size": MINIBATCH.batch_size}
+        else:
+            header |= {"names": list(names), "count": count}
         try:
             answer, out = self.link.request(header, arrays or {})
         except ContractViolation as error:

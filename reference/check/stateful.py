@@ -6,7 +6,7 @@ an implementation through sequences of ``prepare``, ``loss``, ``loss_and_grads``
 ``parameters``; after each call the result is compared with the float64 reference at the
 parameters the implementation reports, and each ``step`` with the declared optimizer's step from
 the reference's ``g`` (its buffers replayed along the implementation's own path since the last
-``prepare``). A failure is shrunk by hypothesis to the shortest sequence that still fails, and that
+``prepare``; a mini-batch implementation's ``g`` is that step's batch's). A failure is shrunk by hypothesis to the shortest sequence that still fails, and that
 sequence is the diagnosis. Fixed seed, bounded examples and steps: the same verdict every run.
 """
 
@@ -16,11 +16,13 @@ import numpy as np
 
 from reference.check.session import Session
 from reference.model import network
+from reference.model.minibatch import rows_of
 from reference.model.optimizers import Replay
 from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import OPTIMIZERS
+from reference.problem.variants import MINIBATCH
 
 #: Each optimizer's training lr (OPTIMIZERS) moves every entry well past float32 rounding in a few
 #: steps; at this shape the smallest |h| stays above float32's rounding band over 8 of them (measured
@@ -64,6 +66,7 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
         def prepare(self):
             self.state = session.prepare(start, optimizer.lr)
             self.replay = Replay(optimizer, start.params, UNIT_ROUNDOFF[session.dtype])
+            self.steps = 0
 
         def own_inputs(self) -> Inputs:
             own = session.parameters(self.state, names)
@@ -94,6 +97,9 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
         @rule()
         def step(self):
             before = self.own_inputs()
+            self.steps += 1
+            if session.impl.batching == "minibatch":  # this step's batch of the order prepare handed out
+                before = rows_of(before, MINIBATCH.batches(len(start.x), self.steps)[-1])
             ref, ref_grads, scales = network.reference_at(before)
             value = session.step(self.state)
             check(compare("loss", value, ref, scales["loss"], before.problem, session.precision), "step()")

@@ -6,6 +6,8 @@ gradient is that sum's; every row is seen once per epoch, the last, partial batc
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from reference.model import network
@@ -13,6 +15,11 @@ from reference.model.optimizers import initial_state, update
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import Optimizer
 from reference.problem.variants import Batching
+
+
+def rows_of(inputs: Inputs, rows: np.ndarray) -> Inputs:
+    """The inputs restricted to some rows of x and y: one batch, with the same parameters."""
+    return Inputs(inputs.x[rows], inputs.y[rows], inputs.params)
 
 
 def train(inputs: Inputs, optimizer: Optimizer, batching: Batching, steps: int) -> tuple[np.ndarray, list[dict]]:
@@ -25,3 +32,13 @@ def train(inputs: Inputs, optimizer: Optimizer, batching: Batching, steps: int) 
         losses.append(value)
         trajectory.append(params)
     return np.array(losses), trajectory
+
+
+@lru_cache(maxsize=16)
+def reference_training(inputs: Inputs, optimizer: Optimizer, batching: Batching,
+                       steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """``train``'s batch losses, and each one's error scale, computed once per Inputs object."""
+    losses, trajectory = train(inputs, optimizer, batching, steps)
+    batches = batching.batches(len(inputs.x), steps)
+    return losses, np.array([network.loss_scale(inputs.x[rows], inputs.y[rows], params)
+                             for rows, params in zip(batches, trajectory)])

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The batchings impls.contract.BATCHINGS lets an implementation declare (tests/test_contract.py holds them equal).
+BATCHINGS = ("full", "minibatch")
+
 #: The DynamicNet tutorial reuses its middle layer 0 to 3 times, drawn anew on every forward pass.
 MAX_MIDDLE_REPEATS = 3
 
@@ -32,6 +35,11 @@ class Batching:
         order = np.random.default_rng((self.seed, epoch)).permutation(n_rows)
         return [order[start:start + self.batch_size] for start in range(0, n_rows, self.batch_size)]
 
+    def orders(self, n_rows: int, steps: int) -> np.ndarray:
+        """(epochs, n_rows): each epoch's permutation, for as many epochs as ``steps`` steps reach into."""
+        per_epoch = -(-n_rows // self.batch_size)
+        return np.array([np.concatenate(self.epoch(n_rows, e)) for e in range(-(-steps // per_epoch))])
+
     def batches(self, n_rows: int, steps: int) -> list[np.ndarray]:
         """The batches of the first ``steps`` steps, one per step, epoch after epoch."""
         found: list[np.ndarray] = []
@@ -40,6 +48,11 @@ class Batching:
             found += self.epoch(n_rows, epoch)
             epoch += 1
         return found[:steps]
+
+
+#: What a mini-batch implementation is checked and timed with: 24 rows leave the tutorial's 64 a
+#: remainder (24, 24, 16), so that a last batch dropped or padded shows.
+MINIBATCH = Batching(batch_size=24, seed=0)
 
 
 def middle_repeats(seed: int, passes: int) -> np.ndarray:

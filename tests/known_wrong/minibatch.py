@@ -1,0 +1,62 @@
+"""The tutorials' slips with mini-batches, each written as a learner would make it.
+
+``planted`` is the diagnosis code reference/check/batches.py must name it by. The slicing loop
+that stops at ``N // batch_size`` is one tutorial's own (its ``create_batches``); the loader
+shuffled on its own and the mean-reduced loss are torch's defaults taken as they come.
+"""
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from impls.numpy_manual import loss_and_grads
+from impls.numpy_minibatch import NumpyMinibatch
+from impls.torch_dataloader import TorchDataLoader
+
+
+class LastBatchDropped(NumpyMinibatch):
+    """Slices while a whole batch is left: each epoch's last 16 of 64 rows are never trained on."""
+    name, planted = "wrong-minibatch-last-dropped", "last-batch-dropped"
+
+    def step(self, s):
+        if s.start + s.batches.batch_size > len(s.x):          # the mistake: a short last slice counts as none
+            rows = s.batches.permutation()
+            s.x_shuffled, s.y_shuffled, s.start = s.x[rows], s.y[rows], 0
+        end = s.start + s.batches.batch_size
+        x_batch, y_batch = s.x_shuffled[s.start:end], s.y_shuffled[s.start:end]
+        s.start = end
+        loss, grads = loss_and_grads(x_batch, y_batch, **s.params)
+        for name, grad in grads.items():
+            s.params[name] -= s.lr * grad
+        return loss
+
+
+class LoaderShuffledUnseeded(TorchDataLoader):
+    """DataLoader(shuffle=True) with no generator: torch draws its own order, anew in every run."""
+    name, planted = "wrong-dataloader-unseeded-shuffle", "unseeded-shuffle"
+
+    def prepare(self, x, y, params, lr, batches):
+        state = super().prepare(x, y, params, lr, batches)
+        state.loader = DataLoader(TensorDataset(x, y), batch_size=batches.batch_size, shuffle=True)
+        state.epoch = iter(state.loader)
+        return state
+
+
+class BatchLossMeanReduced(TorchDataLoader):
+    """The training loop's loss is nn.MSELoss() as it comes: each batch's loss and gradient divided by its
+    rows x D_out, while the full loss stays the sum."""
+    name, planted = "wrong-dataloader-mean-loss", "mean-reduction"
+
+    def step(self, s):
+        batch = next(s.epoch, None)
+        if batch is None:
+            s.epoch = iter(s.loader)
+            batch = next(s.epoch)
+        x_batch, y_batch = batch
+        s.optimizer.zero_grad()
+        loss = torch.nn.MSELoss()(s.model(x_batch), y_batch)   # the mistake: the default reduction, a mean
+        loss.backward()
+        s.optimizer.step()
+        return loss.detach()
+
+
+MINIBATCH_SLIPS = [LastBatchDropped, LoaderShuffledUnseeded, BatchLossMeanReduced]
