@@ -101,3 +101,41 @@ def test_a_child_restarts_after_a_death_and_the_next_check_runs():
         assert session.loss(session.prepare(inputs_at("odd", False))) > 0  # a fresh child answered
     finally:
         pool.close()
+
+
+#: A check in this process whose first CheckTimeout lands in a gc callback (jax and hypothesis
+#: register some), where Python prints it as "Exception ignored" and drops it; the block then
+#: waits on, as a hung implementation would.
+SWALLOWED_ALARM = """
+import gc, time
+from reference.check.isolation import CheckTimeout, alarm
+
+stalled = []
+
+def stall(phase, info):  # the first collection outlasts the time limit
+    if not stalled:
+        stalled.append(phase)
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            pass
+
+gc.callbacks.append(stall)
+started = time.monotonic()
+try:
+    with alarm(0.1):
+        gc.collect()
+        while True:
+            time.sleep(0.01)
+except CheckTimeout:
+    print(f"timed out after {time.monotonic() - started:.1f} s")
+"""
+
+
+def test_a_timeout_lost_in_a_gc_callback_still_ends_the_check():
+    try:
+        result = subprocess.run([sys.executable, "-c", SWALLOWED_ALARM], capture_output=True, text=True, timeout=10,
+                                cwd=ROOT)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the block ran on for 10 s after its time limit's CheckTimeout was lost in a gc callback")
+    assert "Exception ignored" in result.stderr and "CheckTimeout" in result.stderr, result.stderr
+    assert result.returncode == 0 and result.stdout.startswith("timed out after"), result.stdout + result.stderr

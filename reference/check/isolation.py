@@ -37,6 +37,9 @@ LOAD_TIMEOUT_S = 120.0
 #: Address space each child may use: enough for the largest checked shape many times over,
 #: small enough that a runaway allocation fails in the child instead of swapping the machine.
 DEFAULT_MEMORY_LIMIT = 8 << 30
+#: Seconds between the repeats of an in-process time limit's alarm, once it has run out: long
+#: enough for one CheckTimeout to unwind the check, short against the limit.
+ALARM_REPEAT_S = 1.0
 #: Pipe capacity asked for (Linux's default ceiling): a gradient crosses in one or two reads.
 PIPE_BYTES = 1 << 20
 
@@ -68,17 +71,23 @@ def alarm(seconds: float) -> Iterator[None]:
         yield
         return
 
+    ended = False
+
     def interrupt(signum, frame):
-        raise CheckTimeout(f"no result after {seconds:g} s")
+        if not ended:  # a signal already on its way as the block ended is no timeout
+            raise CheckTimeout(f"no result after {seconds:g} s")
     try:
         previous = signal.signal(signal.SIGALRM, interrupt)
     except ValueError:  # not the main thread
         yield
         return
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Again every ALARM_REPEAT_S until the block ends: a CheckTimeout raised while Python runs a gc
+    # callback (jax and hypothesis register some) is printed as "Exception ignored" and lost.
+    signal.setitimer(signal.ITIMER_REAL, seconds, ALARM_REPEAT_S)
     try:
         yield
     finally:
+        ended = True
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
