@@ -7,6 +7,8 @@ to reuse one: nothing a run wrote before is overwritten. results/LATEST.md point
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shlex
 import subprocess
@@ -18,6 +20,8 @@ from pathlib import Path
 from bench.sizes import PRESETS
 from impls.threads import thread_environment
 from reference.check.pytest_plugin import OPTIONS, choose
+
+ROOT = Path(__file__).resolve().parent.parent
 
 #: pytest-benchmark's settings for what it times alone (the GEMM floor's products, the peak, the
 #: harness overhead): warm-up on, enough rounds for a median and an IQR, bounded time.
@@ -64,7 +68,7 @@ class Options:
     def pytest_arguments(self) -> list[str]:
         """The selection, passed on to the child pytest (which validates the names)."""
         # "all" devices and modes are left to the plugin, which leaves out those not present here
-        # (a device named explicitly is generated, and each of its cases skips where it is absent).
+        # (a device named explicitly is generated: run() drops the named ones absent here first).
         chosen = {"device": self.device, "mode": self.mode}
         return [f"--preset={self.preset}", f"--impl={self.impl}", f"--dtype={self.dtype}",
                 *(f"--{option}={value}" for option, value in chosen.items() if value != "all"),
@@ -73,8 +77,40 @@ class Options:
                 *([f"--rounds={self.rounds}"] if self.rounds else [])]
 
 
+#: Asked in a child with the benchmarks' environment, which decides what the frameworks see
+#: (JAX_PLATFORMS); jax started on a GPU in this process would also keep memory the benchmarks need.
+ABSENT_PROBE = ("import json, sys; from reference.check.session import absent_reason; "
+                "print(json.dumps({d: absent_reason(d) for d in sys.argv[1:]}))")
+
+
+def absent_devices(options: Options) -> dict[str, str]:
+    """The devices named with --device that no framework has here: device -> why ("all" names none)."""
+    if options.device == "all":
+        return {}  # the plugin leaves out the absent ones itself, and its header says why
+    devices = choose("device", options.device, OPTIONS["device"])
+    env = thread_environment(options.threads, use_gpu="cuda" in devices)
+    probe = subprocess.run([sys.executable, "-c", ABSENT_PROBE, *devices], env=env, cwd=ROOT,
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        print(f"note: could not tell which devices are present ({probe.stderr.strip().splitlines()[-1:]})",
+              file=sys.stderr)
+        return {}
+    return {device: reason for device, reason in json.loads(probe.stdout.splitlines()[-1]).items() if reason}
+
+
 def run(options: Options) -> int:
-    """Time, describe the machine, build the report; the exit status (2: the run folder exists)."""
+    """Time, describe the machine, build the report; the exit status (2: the run folder exists, or
+    no device asked for is present)."""
+    # Before any folder is made: a device named but absent would only give cases that all skip.
+    absent = absent_devices(options)
+    why = "; ".join(f"{device} ({reason})" for device, reason in absent.items())
+    present = [d for d in choose("device", options.device, OPTIONS["device"]) if d not in absent]
+    if not present:
+        print(f"error: no framework here has {why}; nothing to time", file=sys.stderr)
+        return 2
+    if absent:
+        print(f"note: not timing {why}; timing {', '.join(present)}", file=sys.stderr)
+        options = dataclasses.replace(options, device=",".join(present))
     from bench import report  # pandas and matplotlib: needed only once there is something to report
 
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{options.preset}-{options.threads}t"

@@ -9,8 +9,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+
+from reference.check.session import absent_reason
 
 pytest.importorskip("pytest_benchmark", reason="the benchmarks need pytest-benchmark")
 pd = pytest.importorskip("pandas")
@@ -85,3 +88,41 @@ def test_bad_options_are_one_line_errors_before_any_folder_is_made(tmp_path, opt
     result = run("bench", option, f"--results={tmp_path}")
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir())
+
+
+def skip_where_cuda_is_present():
+    if absent_reason("cuda") is None:
+        pytest.skip("a framework has a CUDA device here: --device cuda would time it")
+
+
+@pytest.mark.parametrize("entry", [("bench",), ("pytest", "--benchmark")])
+def test_an_absent_device_is_a_one_line_error_before_any_folder_is_made(tmp_path, entry):
+    skip_where_cuda_is_present()
+    result = run(*entry, "--device=cuda", f"--results={tmp_path / 'results'}")
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: no framework here has cuda (") and "torch" in line and "jax" in line, line
+    assert line.endswith("); nothing to time") and "running:" not in result.stdout, result.stdout
+    assert not any(tmp_path.iterdir())
+
+
+def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkeypatch, capsys):
+    skip_where_cuda_is_present()
+    from bench import job
+    timed = []
+
+    def run_but_not_pytest(command, **kwargs):  # the device probe runs; the benchmarks do not
+        if "pytest" not in command:
+            return subprocess.run(command, **kwargs)
+        timed.append((command, kwargs["env"]))
+        return subprocess.CompletedProcess(command, 5)
+    monkeypatch.setattr(job, "subprocess", SimpleNamespace(run=run_but_not_pytest))
+    options = job.Options.parse(preset="default", threads="1", impl="numpy-manual", device="cuda,cpu",
+                                dtype="float32", mode="all", impl_paths=(), results=tmp_path, time_unverified=False,
+                                rounds=None, command="python -m bench --device cuda,cpu")
+    assert job.run(options) == 5
+    ((command, env),) = timed
+    assert "--device=cpu" in command and not any("cuda" in argument for argument in command), command
+    assert env["JAX_PLATFORMS"] == "cpu"
+    notes = [line for line in capsys.readouterr().err.splitlines() if "cuda" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: not timing cuda (") and notes[0].endswith("timing cpu")
