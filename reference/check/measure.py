@@ -13,9 +13,9 @@ import numpy as np
 
 from reference.check.session import Session
 from reference.model import minibatch, network, optimizers
-from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, curve_growth
+from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, curve_growth, tolerance
 from reference.problem.cases import probe_inputs, tie_inputs
-from reference.problem.inputs import Inputs
+from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import Optimizer
 from reference.problem.variants import MINIBATCH
 
@@ -81,7 +81,7 @@ class Training:
     losses: np.ndarray
     reference_losses: np.ndarray
     curve: list[Result]        # per-step loss against the reference's, one Result per step
-    first_update: list[Result]  # params after one step against the optimizer's step from its own gradient
+    first_update: list[Result]  # params after one step against the optimizer's step from the reference's gradient
     after_training: list[Result]  # gradients after the last step, at the implementation's own parameters
     final_grads: dict[str, np.ndarray]
     start: dict[str, np.ndarray]
@@ -128,21 +128,38 @@ def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int)
         for name in names]
 
     start64 = {k: v.astype(np.float64) for k, v in start.items()}
+    # The step from the reference's gradient, moved within its tolerance: step() may compute its
+    # gradient another way than loss_and_grads() does (another kernel or order), so the gradient
+    # loss_and_grads() returns says no more about the step's than that both are within tolerance.
+    stepped_on = minibatch.rows_of(inputs, batches[0]) if session.impl.batching == "minibatch" else inputs
+    _, ref_grads, grad_scales = network.reference_at(stepped_on)
+    grad_tolerances = {k: tolerance(stepped_on.problem, "grad", session.precision, grad_scales[k]) for k in names}
     replay = optimizers.Replay(optimizer, start64, UNIT_ROUNDOFF[session.dtype])
-    expected, spread = replay.step(start64, {k: v.astype(np.float64) for k, v in own_grads.items()})
-    first_update = []
-    for name in names:
-        # A step is a few elementwise operations per entry: its scale is |w| + |the step|.
-        scale = np.abs(start64[name]) + np.abs(expected[name] - start64[name])
-        first_update.append(Result(f"{session.label} first step", compare(
-            name, after_one[name], expected[name], scale, problem, session.precision, kind="update",
-            slack=spread[name])))
+    expected, spread = replay.step(start64, ref_grads, grad_tolerances)
+    first_update = update_results(session, problem, start64, after_one, expected, spread, "first step")
 
     curve = [Result(f"{session.label} step {t}", compare("loss", losses[t], ref_losses[t], scale * curve_growth(t),
                                                            step_problem, session.precision))
              for t, (scale, step_problem) in enumerate(zip(loss_scales, step_problems))]
     return Training(np.array(losses), ref_losses, curve, first_update, after_training, final_grads,
                     start, after_one, own_grads)
+
+
+def update_results(session: Session, problem: Problem, before: dict[str, np.ndarray], after: dict[str, np.ndarray],
+                   expected: dict[str, np.ndarray], spread: dict[str, np.ndarray], what: str) -> list[Result]:
+    """The parameters one step reached against the expected ones, each entry within ``spread`` and its rounding."""
+    # A step is a few elementwise operations per entry: its scale is |w| + |the step|.
+    return [Result(f"{session.label} {what}", compare(
+        name, after[name], expected[name], np.abs(before[name]) + np.abs(expected[name] - before[name]), problem,
+        session.precision, kind="update", slack=spread[name])) for name in before]
+
+
+def follows_own_gradient(session: Session, problem: Problem, optimizer: Optimizer, result: Training) -> bool:
+    """Whether the first step is the declared rule applied to the gradient loss_and_grads() returned."""
+    start = {k: v.astype(np.float64) for k, v in result.start.items()}
+    expected, spread = optimizers.Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype]).step(
+        start, {k: v.astype(np.float64) for k, v in result.own_grads.items()})
+    return all(r.passed for r in update_results(session, problem, start, result.after_one, expected, spread, "step"))
 
 
 def parameter_path(session: Session, inputs: Inputs, lr: float, steps: int) -> list[dict[str, np.ndarray]]:
