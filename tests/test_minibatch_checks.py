@@ -1,0 +1,138 @@
+"""The checks for mini-batch training: correct code written other ways passes well inside, every way of
+mishandling the rows fails far outside and is named, in both dtypes.
+
+The registered ways (numpy-minibatch, torch-dataloader) go through both drivers with the rest
+(tests/test_drivers.py); here two more correct ways, written differently, and one implementation
+per diagnosis of reference/check/batches.py meet the checks meant for them.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the mini-batch ways are written in numpy and torch")
+import torch  # noqa: E402
+
+from impls.numpy_manual import NumpyManual  # noqa: E402
+from impls.numpy_minibatch import NumpyMinibatch  # noqa: E402
+from impls.torch_autograd import TorchAutograd  # noqa: E402
+from reference.check import measure  # noqa: E402
+from reference.check.catalogue import CHECKS  # noqa: E402
+from reference.check.run import run_check  # noqa: E402
+from reference.check.session import Session  # noqa: E402
+from reference.model.points import inputs_at  # noqa: E402
+from reference.problem.optimizers import OPTIMIZERS  # noqa: E402
+from reference.problem.cases import TUTORIAL_STEPS  # noqa: E402
+from tests.correct.variants import grads_by_hand  # noqa: E402
+from tests.known_wrong import minibatch as slips  # noqa: E402
+
+
+class IteratedEinsum(NumpyManual):
+    """Correct, written differently: the batches read by iterating (fancy indexing), products by einsum."""
+    name, summary, batching = "correct-minibatch-einsum", "batches iterated, products by einsum", "minibatch"
+
+    def prepare(self, x, y, params, lr, batches):
+        state = super().prepare(x, y, params, lr)
+        state.batches, state.pending = batches, []
+        return state
+
+    def step(self, s):
+        if not s.pending:
+            s.pending = list(s.batches)
+        rows = s.pending.pop(0)
+        loss, grads = grads_by_hand(s.x[rows], s.y[rows], **s.params, mm=lambda a, b: np.einsum("ij,jk->ik", a, b))
+        s.params = {k: v - s.lr * grads[k] for k, v in s.params.items()}
+        return loss
+
+
+class IndexSelectAutograd(TorchAutograd):
+    """Correct, written differently: torch autograd on rows gathered with index_select, whole epochs at once."""
+    name, summary, batching = "correct-minibatch-index-select", "torch autograd on index_select batches", "minibatch"
+
+    def prepare(self, x, y, params, lr, batches):
+        state = super().prepare(x, y, params, lr)
+        state.epoch, state.batches = [], batches
+        return state
+
+    def step(self, s):
+        if not s.epoch:
+            s.epoch = [torch.tensor(rows, device=s.x.device) for rows in s.batches]
+        rows = s.epoch.pop(0)
+        x_batch, y_batch = s.x.index_select(0, rows), s.y.index_select(0, rows)
+        full_x, full_y = s.x, s.y
+        s.x, s.y = x_batch, y_batch
+        try:
+            return super().step(s)
+        finally:
+            s.x, s.y = full_x, full_y
+
+
+class EveryRow(NumpyMinibatch):
+    """Declares mini-batches and trains on every row: the step is numpy-manual's."""
+    name, planted = "wrong-minibatch-every-row", "full-batch"
+
+    def step(self, s):
+        return NumpyManual.step(self, s)
+
+
+class OwnFixedOrder(NumpyMinibatch):
+    """Slices rows in an order of its own, the same every run (a generator seeded by the implementation)."""
+    name, planted = "wrong-minibatch-own-order", "batch-order"
+
+    def prepare(self, x, y, params, lr, batches):
+        state = super().prepare(x, y, params, lr, batches)
+        state.batches.permutation = lambda: np.random.default_rng(1234).permutation(len(x))
+        return state
+
+
+class SumLossMeanStep(NumpyMinibatch):
+    """Reports the batch's sum of squares but steps on the gradient of its mean."""
+    name, planted = "wrong-minibatch-mean-gradient", "mean-reduction"
+
+    def prepare(self, x, y, params, lr, batches):
+        return super().prepare(x, y, params, lr / (batches.batch_size * y.shape[1]), batches)
+
+
+class DoubleLearningRate(NumpyMinibatch):
+    """Right rows, right reduction, twice the lr: the update on the batch is what is off."""
+    name, planted = "wrong-minibatch-double-lr", "minibatch-update"
+
+    def prepare(self, x, y, params, lr, batches):
+        return super().prepare(x, y, params, 2 * lr, batches)
+
+
+CORRECT = [IteratedEinsum, IndexSelectAutograd]
+WRONG = [*slips.MINIBATCH_SLIPS, EveryRow, OwnFixedOrder, SumLossMeanStep, DoubleLearningRate]
+TRAINING_CHECKS = ("training-nobias", "training-bias", "first-step-nobias", "first-step-bias", "stateful-calls")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("impl", CORRECT, ids=lambda cls: cls.name)
+def test_correct_minibatch_code_written_differently_passes_well_inside(impl, dtype):
+    session = Session(impl(), "cpu", dtype)
+    for check in (c for c in CHECKS if c.id in TRAINING_CHECKS):
+        outcome = run_check(check, session)
+        assert outcome.passed and outcome.ratio < 0.5, f"{impl.name} {check.id} {dtype}: {outcome.ratio:.3g} " \
+                                                      f"{outcome.explanation} {outcome.details[:1]}"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("impl", WRONG, ids=lambda cls: cls.name)
+def test_each_way_of_mishandling_the_rows_fails_training_by_far_and_is_named(impl, dtype):
+    outcome = run_check(next(c for c in CHECKS if c.id == "training-bias"), Session(impl(), "cpu", dtype))
+    assert not outcome.passed and outcome.ratio > 10, f"{impl.name} {dtype}: ratio {outcome.ratio:.3g}"
+    assert outcome.codes == {impl.planted}, f"{impl.name} {dtype}: {outcome.explanation}"
+
+
+def test_the_slips_are_in_the_public_catalogue():
+    from tests.known_wrong.catalogue import MISTAKES
+    assert set(slips.MINIBATCH_SLIPS) <= set(MISTAKES)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_mini_batch_curve_sits_far_inside_its_tolerance(dtype):
+    """The training curve's tolerance model (the batch loss's rounding bound, grown like sqrt(t + 1)) is
+    wide for correct code: float32 mini-batch SGD against float64 uses under a fifth of it."""
+    session = Session(NumpyMinibatch(), "cpu", dtype)
+    result = measure.training(session, inputs_at("tutorial", True), OPTIMIZERS["sgd"], TUTORIAL_STEPS)
+    worst = max(r.comparison.ratio for r in result.curve)
+    assert worst < 0.2, worst
