@@ -19,9 +19,9 @@ from impls.numpy_manual import NumpyManual, State as FullBatchState, loss_and_gr
 @dataclass
 class State(FullBatchState):
     batches: Batches
-    x_shuffled: np.ndarray | None = None   # this epoch's rows in their shuffled order, (N, D_in)
-    y_shuffled: np.ndarray | None = None   # (N, D_out)
-    start: int = 0                  # where the next slice begins; N when the epoch is used up
+    start: int                               # where the next slice begins; N when the epoch is used up
+    x_shuffled: np.ndarray | None = None     # this epoch's rows in their shuffled order, (N, D_in); None before
+    y_shuffled: np.ndarray | None = None     # (N, D_out)
 
 
 class NumpyMinibatch(NumpyManual):
@@ -30,7 +30,7 @@ class NumpyMinibatch(NumpyManual):
     batching = "minibatch"
 
     def prepare(self, x, y, params, lr, batches):
-        return State(x, y, dict(params), lr, batches, start=len(x))
+        return State(x, y, dict(params), lr, batches, start=len(x))   # the first step begins an epoch
 
     def step(self, s):
         if s.start >= len(s.x):                                  # a new epoch: shuffle anew

@@ -76,14 +76,14 @@ class Calls:
         self.impl = impl
         self.backend = BACKENDS[impl.backend]
 
-    def prepare(self, where: Where, lr: float, arrays: Mapping[str, np.ndarray], batch_size: int = 0) -> Any:
+    def prepare(self, where: Where, lr: float, arrays: Mapping[str, np.ndarray], batch_size: int | None) -> Any:
         """The implementation's state for inputs ``x``, ``y`` and the parameters, in canonical float64.
 
-        A mini-batch implementation also gets the rows' ``order`` (epochs, N), as ``Batches``.
+        A mini-batch implementation also gets the rows' ``order`` (epochs, N) cut into ``batch_size``, as ``Batches``.
         """
         def convert(name):
             return self.backend.from_numpy(arrays[name], where.device, where.dtype)
-        batched = {"batches": Batches(arrays["order"], batch_size)} if self.impl.batching == "minibatch" else {}
+        batched = {"batches": Batches(arrays["order"], batch_size)} if "order" in arrays else {}
         with self.backend.scope(*where):
             params = {name: convert(name) for name in arrays if name not in ("x", "y", "order")}
             return self.impl.prepare(convert("x"), convert("y"), params, lr, **batched)
@@ -153,7 +153,7 @@ class Server:
         calls, where = self.loaded[spec], Where(**request["where"])
         if op == "prepare":
             number = request["state"]
-            self.states[number] = calls.prepare(where, request["lr"], arrays, request.get("batch_size", 0))
+            self.states[number] = calls.prepare(where, request["lr"], arrays, request.get("batch_size"))
             while len(self.states) > self.KEEP_STATES:
                 self.states.popitem(last=False)
             return {"ok": True}, {}

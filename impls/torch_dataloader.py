@@ -9,6 +9,7 @@ batch's rows) and the canonical mapping are torch-nn's (impls/torch_nn.py).
 """
 
 from dataclasses import dataclass
+from typing import Iterator
 
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -18,7 +19,7 @@ from impls.torch_nn import State as FullBatchState, TorchNN
 @dataclass
 class State(FullBatchState):
     loader: DataLoader
-    epoch: object = None   # the iterator over this epoch's batches
+    batches_left: Iterator   # this epoch's batches not yet trained on
 
 
 class TorchDataLoader(TorchNN):
@@ -29,14 +30,17 @@ class TorchDataLoader(TorchNN):
     def prepare(self, x, y, params, lr, batches):
         full = super().prepare(x, y, params, lr)
         loader = DataLoader(TensorDataset(x, y), batch_sampler=batches)
-        return State(**vars(full), loader=loader, epoch=iter(loader))
+        return State(**vars(full), loader=loader, batches_left=iter(loader))
+
+    def next_batch(self, s):
+        batch = next(s.batches_left, None)
+        if batch is None:                          # the epoch is used up: a new pass reshuffles
+            s.batches_left = iter(s.loader)
+            batch = next(s.batches_left)
+        return batch
 
     def step(self, s):
-        batch = next(s.epoch, None)
-        if batch is None:                          # the epoch is used up: the next pass reshuffles
-            s.epoch = iter(s.loader)
-            batch = next(s.epoch)
-        x_batch, y_batch = batch                   # (batch, D_in), (batch, D_out)
+        x_batch, y_batch = self.next_batch(s)      # (batch, D_in), (batch, D_out)
         s.optimizer.zero_grad()
         loss = s.loss_fn(s.model(x_batch), y_batch)
         loss.backward()

@@ -16,12 +16,12 @@ from impls.numpy_manual import NumpyManual  # noqa: E402
 from impls.numpy_minibatch import NumpyMinibatch  # noqa: E402
 from impls.torch_autograd import TorchAutograd  # noqa: E402
 from reference.check import measure  # noqa: E402
-from reference.check.catalogue import CHECKS  # noqa: E402
+from reference.check.catalogue import CHECKS, agreement_at  # noqa: E402
 from reference.check.run import run_check  # noqa: E402
 from reference.check.session import Session  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
 from reference.problem.optimizers import OPTIMIZERS  # noqa: E402
-from reference.problem.cases import TUTORIAL_STEPS  # noqa: E402
+from reference.problem.cases import LONGEST_CHECK_STEPS, SHAPES, TUTORIAL_STEPS  # noqa: E402
 from tests.correct.variants import grads_by_hand  # noqa: E402
 from tests.known_wrong import minibatch as slips  # noqa: E402
 
@@ -85,11 +85,37 @@ class OwnFixedOrder(NumpyMinibatch):
 
 
 class SumLossMeanStep(NumpyMinibatch):
-    """Reports the batch's sum of squares but steps on the gradient of its mean."""
+    """Reports the batch's sum of squares but steps on the gradient of its mean (over its rows x D_out)."""
     name, planted = "wrong-minibatch-mean-gradient", "mean-reduction"
 
+    def step(self, s):
+        lr, rows = s.lr, min(s.batches.batch_size, len(s.x) - s.start if s.start < len(s.x) else len(s.x))
+        s.lr = lr / (rows * s.y.shape[1])
+        try:
+            return super().step(s)
+        finally:
+            s.lr = lr
+
+
+class RebindingUpdate(NumpyMinibatch):
+    """The tutorial's ``w = w - lr * g`` on a loop variable: a new array bound to a name, the weights untouched."""
+    name, planted = "wrong-minibatch-rebinding-update", "update-missing"
+
+    def step(self, s):
+        lr = s.lr
+        s.lr = 0.0
+        try:
+            return super().step(s)
+        finally:
+            s.lr = lr
+
+
+class Diverges(NumpyMinibatch):
+    """Right rows, a step so long the loss overflows to inf and then NaN."""
+    name, planted = "wrong-minibatch-diverges", "not-finite"
+
     def prepare(self, x, y, params, lr, batches):
-        return super().prepare(x, y, params, lr / (batches.batch_size * y.shape[1]), batches)
+        return super().prepare(x, y, params, 1e6 * lr, batches)
 
 
 class DoubleLearningRate(NumpyMinibatch):
@@ -101,7 +127,8 @@ class DoubleLearningRate(NumpyMinibatch):
 
 
 CORRECT = [IteratedEinsum, IndexSelectAutograd]
-WRONG = [*slips.MINIBATCH_SLIPS, EveryRow, OwnFixedOrder, SumLossMeanStep, DoubleLearningRate]
+WRONG = [*slips.MINIBATCH_SLIPS, EveryRow, OwnFixedOrder, SumLossMeanStep, DoubleLearningRate, RebindingUpdate,
+         Diverges]
 TRAINING_CHECKS = ("training-nobias", "training-bias", "first-step-nobias", "first-step-bias", "stateful-calls")
 
 
@@ -136,3 +163,27 @@ def test_the_mini_batch_curve_sits_far_inside_its_tolerance(dtype):
     result = measure.training(session, inputs_at("tutorial", True), OPTIMIZERS["sgd"], TUTORIAL_STEPS)
     worst = max(r.comparison.ratio for r in result.curve)
     assert worst < 0.2, worst
+
+
+@pytest.mark.parametrize("shape", ["square", "batch1", "odd"])
+def test_the_verification_before_timing_names_only_what_the_shape_can_show(shape):
+    """At N = 48 no batch is short (no last batch to drop) and at N = 1 one batch is every row: the
+    diagnosis reads only the cuts that differ from the order there, so a mean-reduced loss is named alone."""
+    problem = SHAPES[shape]
+    outcome = agreement_at(problem).run(Session(slips.BatchLossMeanReduced(), "cpu", "float64"))
+    assert not outcome.passed and outcome.codes == {"mean-reduction"}, outcome.explanation
+    assert run_check(agreement_at(problem), Session(NumpyMinibatch(), "cpu", "float32")).passed
+
+
+def test_the_order_handed_out_covers_every_check_that_steps():
+    """The session sends as many epochs as LONGEST_CHECK_STEPS reach into; Batches repeats after them, the
+    reference does not, so a check that stepped further would fail correct code."""
+    from reference.check import catalogue, stateful
+    assert max(TUTORIAL_STEPS, catalogue.RULE_STEPS, catalogue.SLIP_STEPS, stateful.STEPS) <= LONGEST_CHECK_STEPS
+
+
+def test_a_step_that_applies_the_rule_to_a_wrong_gradient_is_named_so():
+    """MSELoss() with its mean: step() applies SGD to the gradient loss_and_grads() returns, 1/(N*D_out) of the sum's."""
+    from tests.known_wrong.tutorial_mistakes import MSELossMean
+    outcome = run_check(next(c for c in CHECKS if c.id == "first-step-nobias"), Session(MSELossMean(), "cpu", "float64"))
+    assert not outcome.passed and outcome.codes == {"step-gradient"}, outcome.explanation

@@ -30,14 +30,19 @@ from reference.problem.variants import Batching
 #: Runs compared to tell a shuffle without a seed from an order of the implementation's own: a
 #: wrong batch shows in the first step's loss already.
 REPEAT_STEPS = 3
+#: Two runs that took the same rows agree to their rounding; other rows of the tutorial's data
+#: move a batch's loss by percents. A relative difference past this is another batch.
+OTHER_ROWS = 1e-3
 
 
 def orders(batching: Batching, n_rows: int, steps: int) -> dict[str, list[np.ndarray]]:
-    """The rows of each of ``steps`` steps, cut each way the diagnosis knows."""
+    """The rows of each of ``steps`` steps, cut each way the diagnosis knows; a way that cuts them as the
+    order does (no short batch to drop, or a single batch) is left out."""
     seeded = batching.batches(n_rows, steps)
     full_batches = [rows for rows in batching.batches(n_rows, 2 * steps + 2) if len(rows) == batching.batch_size]
-    return {"seeded": seeded, "last-dropped": full_batches[:steps] or seeded,
-            "full": [np.arange(n_rows)] * steps}
+    others = {"last-dropped": full_batches[:steps], "full": [np.arange(n_rows)] * steps}
+    return {"seeded": seeded, **{way: cut for way, cut in others.items()
+                                 if len(cut) == steps and any(not np.array_equal(a, b) for a, b in zip(cut, seeded))}}
 
 
 def first_disagreement(losses: list[float], path: list[dict], batches: list[np.ndarray], inputs: Inputs,
@@ -53,10 +58,15 @@ def first_disagreement(losses: list[float], path: list[dict], batches: list[np.n
     return None
 
 
-def diagnose_batches(session: Session, inputs: Inputs, optimizer: Optimizer, batching: Batching,
-                     steps: int) -> tuple[Diagnosis, ...]:
+def diagnose_batches(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int) -> tuple[Diagnosis, ...]:
     """Why a mini-batch run leaves the reference: the rows its steps take, or else its update on them."""
+    batching = session.batching
     path, losses = measure.stepped_path(session, inputs, optimizer.lr, steps)
+    finite = [bool(np.isfinite(loss)) and all(np.all(np.isfinite(v)) for v in p.values())
+              for loss, p in zip(losses, path)]
+    if not all(finite):
+        return (Diagnosis("not-finite", f"step {finite.index(False) + 1} starts from NaN or inf (its loss or the "
+                                        "parameters it was given): the run diverged or computed an invalid value"),)
     n_rows = len(inputs.x)
     cut = orders(batching, n_rows, steps)
     read = {(order, mean): first_disagreement(losses, path, cut[order], inputs, session.precision, mean)
@@ -64,12 +74,12 @@ def diagnose_batches(session: Session, inputs: Inputs, optimizer: Optimizer, bat
     if read["seeded", False] is None:
         return diagnose_update(inputs, optimizer, path, cut["seeded"])
     found = []
-    if read["last-dropped", False] is None or read["last-dropped", True] is None:
+    if "last-dropped" in cut and (read["last-dropped", False] is None or read["last-dropped", True] is None):
         found.append(Diagnosis("last-batch-dropped", (
-                f"each epoch's last, shorter batch ({n_rows % batching.batch_size} of {n_rows} rows) is left out: the step that "
-                "should train on it takes the next epoch's first batch (a loop over N // batch_size slices, or "
+            f"each epoch's last, shorter batch ({n_rows % batching.batch_size} of {n_rows} rows) is left out: the step "
+            "that should train on it takes the next epoch's first batch (a loop over N // batch_size slices, or "
             "drop_last=True)")))
-    if read["full", False] is None or read["full", True] is None:
+    if "full" in cut and (read["full", False] is None or read["full", True] is None):
         found.append(Diagnosis("full-batch", "every step trains on all the rows, though the implementation declares "
                                              "mini-batches"))
     if any(read[order, True] is None for order in cut) and not any(read[order, False] is None for order in cut):
@@ -80,7 +90,8 @@ def diagnose_batches(session: Session, inputs: Inputs, optimizer: Optimizer, bat
     if found:
         return tuple(found)
     step, got, expected = read["seeded", False]
-    reshuffled = measure.stepped_path(session, inputs, optimizer.lr, REPEAT_STEPS)[1] != losses[:REPEAT_STEPS]
+    again = measure.stepped_path(session, inputs, optimizer.lr, REPEAT_STEPS)[1]
+    reshuffled = any(abs(a - b) > OTHER_ROWS * abs(b) for a, b in zip(again, losses))
     own = ("the order changes from run to run: a shuffle without a seed (a DataLoader's shuffle=True with no "
            "generator), so no run can be reproduced" if reshuffled else
            "the rows come in an order of the implementation's own, the same every run, not the one prepare was handed")
@@ -95,6 +106,9 @@ def diagnose_update(inputs: Inputs, optimizer: Optimizer, path: list[dict],
     grads = [network.loss_and_grads(inputs.x[rows], inputs.y[rows], {k: v.astype(np.float64) for k, v in p.items()})[1]
              for rows, p in zip(batches, path)]
     declared = unexplained(path, grads, optimizer, update)
+    if not np.isfinite(declared):
+        return (Diagnosis("update-missing", "every step's loss is that of the batch the order hands it, but step() "
+                                            "leaves the parameters where they were"),)
     averaged = [{k: g / (len(rows) * inputs.y.shape[1]) for k, g in batch.items()}
                 for rows, batch in zip(batches, grads)]
     if unexplained(path, averaged, optimizer, update) <= declared / 10:

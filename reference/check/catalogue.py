@@ -30,7 +30,6 @@ from reference.model.tolerance import UNIT_ROUNDOFF, compare
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import OPTIMIZERS, Optimizer, declared
-from reference.problem.variants import MINIBATCH
 
 
 @dataclass(frozen=True)
@@ -159,8 +158,8 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
             return Outcome(False, ratio, tuple(stale) or (
                 Diagnosis("stale-gradients", "gradients after training disagree with the reference at the "
                           "parameters reached"),), details)
-        if session.impl.batching == "minibatch":
-            return Outcome(False, ratio, diagnose_batches(session, inputs, optimizer, MINIBATCH, SLIP_STEPS), details)
+        if session.batching:
+            return Outcome(False, ratio, diagnose_batches(session, inputs, optimizer, SLIP_STEPS), details)
         _, ref_grads, scales = network.reference_at(inputs)
         grads_agree = all(compare(k, result.own_grads[k], ref_grads[k], scales[k], inputs.problem,
                                   session.precision).passed for k in ref_grads)
@@ -211,15 +210,15 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
         return Outcome(False, ratio, (Diagnosis("step-gradient", (
             "step() applies the declared rule to the gradient loss_and_grads() returns, and that gradient is off the "
             "reference's (the agreement checks say how)")),), _failed(result.first_update))
-    if session.impl.batching == "minibatch":
+    if session.batching:
         # A wrong batch or reduction shows in the first step already; reading it takes steps at the training lr.
-        return Outcome(False, ratio, diagnose_batches(session, inputs, OPTIMIZERS[optimizer.kind], MINIBATCH,
-                                                      SLIP_STEPS), _failed(result.first_update))
+        return Outcome(False, ratio, diagnose_batches(session, inputs, OPTIMIZERS[optimizer.kind], SLIP_STEPS),
+                       _failed(result.first_update))
     if optimizer.kind == "sgd":
-        named = name_one_step(result.start, result.after_one, result.own_grads, FIRST_STEP_LR,
+        named = name_one_step(result.start, result.after_one, result.step_grads, FIRST_STEP_LR,
                               UNIT_ROUNDOFF[session.precision])
     else:
-        named = name_slip([result.start, result.after_one], [result.own_grads], optimizer)
+        named = name_slip([result.start, result.after_one], [result.step_grads], optimizer)
     rule = "w - lr * g" if optimizer.kind == "sgd" else f"{optimizer.kind}'s first step"
     return Outcome(False, ratio, (named or Diagnosis("update-rule", (
         f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to {rule} for the g that "

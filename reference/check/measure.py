@@ -17,7 +17,6 @@ from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, curve_
 from reference.problem.cases import probe_inputs, tie_inputs
 from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import Optimizer
-from reference.problem.variants import MINIBATCH
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,8 @@ class Training:
     final_grads: dict[str, np.ndarray]
     start: dict[str, np.ndarray]
     after_one: dict[str, np.ndarray]
-    own_grads: dict[str, np.ndarray]
+    own_grads: dict[str, np.ndarray]   # loss_and_grads() at the start, over every row
+    step_grads: dict[str, np.ndarray]  # loss_and_grads() over the rows the first step trains on
 
     @property
     def passed(self) -> bool:
@@ -100,18 +100,18 @@ def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int)
     """
     names = tuple(inputs.params)
     problem = inputs.problem
-    if session.impl.batching == "minibatch":
-        ref_losses, loss_scales = minibatch.reference_training(inputs, optimizer, MINIBATCH, steps)
-        batches = MINIBATCH.batches(problem.N, steps)
+    state = session.prepare(inputs, optimizer.lr)
+    _, own_grads = session.loss_and_grads(state, names)
+    if session.batching:
+        ref_losses, loss_scales = minibatch.reference_training(inputs, optimizer, session.batching, steps)
+        batches = session.batching.batches(problem.N, steps)
         step_problems = [replace(problem, N=len(rows)) for rows in batches]
-        # The first step's gradient is the first batch's: the implementation's own, from that batch alone.
-        _, own_grads = session.loss_and_grads(session.prepare(minibatch.rows_of(inputs, batches[0])), names)
-        state = session.prepare(inputs, optimizer.lr)
+        stepped_on = minibatch.rows_of(inputs, batches[0])
+        # The gradient the first step takes is the first batch's: the implementation's own, from that batch alone.
+        _, step_grads = session.loss_and_grads(session.prepare(stepped_on), names)
     else:
         ref_losses, loss_scales = optimizers.reference_training(inputs, optimizer, steps)
-        step_problems = [problem] * steps
-        state = session.prepare(inputs, optimizer.lr)
-        _, own_grads = session.loss_and_grads(state, names)
+        step_problems, stepped_on, step_grads = [problem] * steps, inputs, own_grads
     start = session.parameters(state, names)
     losses = [session.step(state)]
     after_one = session.parameters(state, names)
@@ -131,7 +131,6 @@ def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int)
     # The step from the reference's gradient, moved within its tolerance: step() may compute its
     # gradient another way than loss_and_grads() does (another kernel or order), so the gradient
     # loss_and_grads() returns says no more about the step's than that both are within tolerance.
-    stepped_on = minibatch.rows_of(inputs, batches[0]) if session.impl.batching == "minibatch" else inputs
     _, ref_grads, grad_scales = network.reference_at(stepped_on)
     grad_tolerances = {k: tolerance(stepped_on.problem, "grad", session.precision, grad_scales[k]) for k in names}
     replay = optimizers.Replay(optimizer, start64, UNIT_ROUNDOFF[session.dtype])
@@ -142,7 +141,7 @@ def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int)
                                                            step_problem, session.precision))
              for t, (scale, step_problem) in enumerate(zip(loss_scales, step_problems))]
     return Training(np.array(losses), ref_losses, curve, first_update, after_training, final_grads,
-                    start, after_one, own_grads)
+                    start, after_one, own_grads, step_grads)
 
 
 def update_results(session: Session, problem: Problem, before: dict[str, np.ndarray], after: dict[str, np.ndarray],
@@ -155,10 +154,10 @@ def update_results(session: Session, problem: Problem, before: dict[str, np.ndar
 
 
 def follows_own_gradient(session: Session, problem: Problem, optimizer: Optimizer, result: Training) -> bool:
-    """Whether the first step is the declared rule applied to the gradient loss_and_grads() returned."""
+    """Whether the first step is the declared rule applied to the gradient loss_and_grads() returned for its rows."""
     start = {k: v.astype(np.float64) for k, v in result.start.items()}
     expected, spread = optimizers.Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype]).step(
-        start, {k: v.astype(np.float64) for k, v in result.own_grads.items()})
+        start, {k: v.astype(np.float64) for k, v in result.step_grads.items()})
     return all(r.passed for r in update_results(session, problem, start, result.after_one, expected, spread, "step"))
 
 

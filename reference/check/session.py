@@ -16,9 +16,9 @@ import numpy as np
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, mode_applies
 from impls.contract import ContractViolation, Declaration, Implementation, UnsupportedCase
 from reference.check.isolation import ChildLink, LocalLink, Pool
-from reference.problem.cases import TUTORIAL_STEPS
+from reference.problem.cases import LONGEST_CHECK_STEPS
 from reference.problem.inputs import Inputs
-from reference.problem.variants import MINIBATCH
+from reference.problem.variants import MINIBATCH, Batching
 
 
 class Case(NamedTuple):
@@ -78,6 +78,8 @@ class Session:
             if reason:
                 raise UnsupportedCase(reason)
         self.impl, self.device, self.dtype, self.mode = impl, device, dtype, mode
+        #: The order a mini-batch implementation trains in (None: every step takes every row).
+        self.batching: Batching | None = MINIBATCH if impl.batching == "minibatch" else None
         self.link = link if link is not None else LocalLink(impl)
         #: The arithmetic the results are judged by (reference.model.tolerance.UNIT_ROUNDOFF).
         self.precision = "tf32" if mode == "tf32" else dtype
@@ -109,8 +111,8 @@ class Session:
         inputs.validate()
         number = next(self._numbers)
         arrays = {"x": inputs.x, "y": inputs.y, **inputs.params}
-        if self.impl.batching == "minibatch":
-            arrays["order"] = MINIBATCH.orders(len(inputs.x), TUTORIAL_STEPS)  # as many epochs as the longest check
+        if self.batching:
+            arrays["order"] = self.batching.orders(len(inputs.x), LONGEST_CHECK_STEPS)
         self._request("prepare", number, lr=lr, arrays=arrays)
         return number
 
@@ -138,7 +140,7 @@ class Session:
     def _request(self, op: str, state: int, names: tuple[str, ...] = (), lr: float = 0.0, arrays=None, count: int = 1):
         header = {"op": op, "state": state, "where": {"device": self.device, "dtype": self.dtype, "mode": self.mode}}
         if op == "prepare":
-            header |= {"lr": lr, "batch_size": MINIBATCH.batch_size}
+            header |= {"lr": lr} | ({"batch_size": self.batching.batch_size} if self.batching else {})
         else:
             header |= {"names": list(names), "count": count}
         try:

@@ -24,7 +24,6 @@ from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import OPTIMIZERS
-from reference.problem.variants import MINIBATCH
 
 #: Each optimizer's training lr (OPTIMIZERS) moves every entry well past float32 rounding in a few
 #: steps; at this shape the smallest |h| stays above float32's rounding band over 8 of them (measured
@@ -104,8 +103,8 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
         def step(self):
             before = self.own_inputs()
             self.steps += 1
-            if session.impl.batching == "minibatch":  # this step's batch of the order prepare handed out
-                before = rows_of(before, MINIBATCH.batches(len(start.x), self.steps)[-1])
+            if session.batching:  # this step's batch of the order prepare handed out
+                before = rows_of(before, session.batching.batches(len(start.x), self.steps)[-1])
             ref, ref_grads, scales = network.reference_at(before)
             value = session.step(self.state)
             check(compare("loss", value, ref, scales["loss"], before.problem, session.precision), "step()")

@@ -37,7 +37,7 @@ class LoaderShuffledUnseeded(TorchDataLoader):
     def prepare(self, x, y, params, lr, batches):
         state = super().prepare(x, y, params, lr, batches)
         state.loader = DataLoader(TensorDataset(x, y), batch_size=batches.batch_size, shuffle=True)
-        state.epoch = iter(state.loader)
+        state.batches_left = iter(state.loader)
         return state
 
 
@@ -47,11 +47,7 @@ class BatchLossMeanReduced(TorchDataLoader):
     name, planted = "wrong-dataloader-mean-loss", "mean-reduction"
 
     def step(self, s):
-        batch = next(s.epoch, None)
-        if batch is None:
-            s.epoch = iter(s.loader)
-            batch = next(s.epoch)
-        x_batch, y_batch = batch
+        x_batch, y_batch = self.next_batch(s)
         s.optimizer.zero_grad()
         loss = torch.nn.MSELoss()(s.model(x_batch), y_batch)   # the mistake: the default reduction, a mean
         loss.backward()
