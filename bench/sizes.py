@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reference.problem.inputs import Problem
+from reference.problem.variants import Batching
 
 PHASES = ("forward", "grads", "step")
 #: latency: every call synchronized; throughput: calls queued, one synchronization per invocation.
@@ -46,3 +47,11 @@ def matmuls(problem: Problem, phase: str) -> list[tuple[str, int, int, int]]:
 def flops(problem: Problem, phase: str) -> int:
     """Floating-point operations of the phase's matrix products, 2 * m * k * n each (elementwise work not counted)."""
     return sum(2 * m * k * n for _, m, k, n in matmuls(problem, phase))
+
+
+def call_flops(problem: Problem, phase: str, batching: Batching | None) -> int:
+    """``flops`` of one call: a mini-batch step trains on one batch, as many rows as an epoch's batches average."""
+    if batching is None or phase != "step":
+        return flops(problem, phase)
+    rows = [len(batch) for batch in batching.epoch(problem.N, 0)]
+    return round(sum(flops(replace(problem, N=n), phase) for n in rows) / len(rows))

@@ -21,7 +21,7 @@ import impls
 from bench.floors import LIBRARIES, PARTS, part_call
 from bench.race import Contender, Settings, race
 from bench.schema import AAInfo, CaseInfo, FloorInfo, GemmInfo
-from bench.sizes import PRESETS, flops, matmuls
+from bench.sizes import PRESETS, call_flops, flops, matmuls
 from bench.store import excluded, recorded
 from impls.backends import BACKENDS, DTYPES
 from impls.contract import UnsupportedCase
@@ -221,7 +221,7 @@ def test_race(request, race_key: RaceKey):
             device=key.device, dtype=key.dtype, mode=key.mode, **_size(key.problem), phase=key.phase,
             timing=key.timing, calls_per_round=QUEUED_CALLS if key.timing == "throughput" else 1,
             sync=session.backend.sync_policy(key.device), threads=thread_count(),
-            flops=flops(key.problem, key.phase), first_call_s=timings.first_call_s[contender.key],
+            flops=call_flops(key.problem, key.phase, session.batching), first_call_s=timings.first_call_s[contender.key],
             race=key.id, verified=outcome.passed, worst_error_over_tol=_finite(outcome.ratio),
             **device_measures.get(contender.key, {}))
         recorded(config, record, timings, contender.key)
