@@ -132,6 +132,9 @@ def entrants(config, key: RaceKey) -> list[tuple[Contender, Session, Outcome]]:
             declared = implementation(config, name)
             if key.device not in declared.devices or key.dtype not in declared.dtypes:
                 continue
+            if (declared.optimizer != "sgd" or declared.batching != "full") and not selected(config, "impl") \
+                    and not PRESETS[config.getoption("preset")].variants:
+                continue
             if key.timing == "throughput" and BACKENDS[declared.backend].sync_policy(key.device).startswith("none"):
                 continue
             outcome = verdict(config, name, key)
