@@ -84,30 +84,33 @@ class OwnFixedOrder(NumpyMinibatch):
         return state
 
 
-class SumLossMeanStep(NumpyMinibatch):
-    """Reports the batch's sum of squares but steps on the gradient of its mean (over its rows x D_out)."""
-    name, planted = "wrong-minibatch-mean-gradient", "mean-reduction"
-
-    def step(self, s):
-        lr, rows = s.lr, min(s.batches.batch_size, len(s.x) - s.start if s.start < len(s.x) else len(s.x))
-        s.lr = lr / (rows * s.y.shape[1])
-        try:
-            return super().step(s)
-        finally:
-            s.lr = lr
-
-
-class RebindingUpdate(NumpyMinibatch):
-    """The tutorial's ``w = w - lr * g`` on a loop variable: a new array bound to a name, the weights untouched."""
-    name, planted = "wrong-minibatch-rebinding-update", "update-missing"
+class ScaledStep(NumpyMinibatch):
+    """numpy-minibatch whose step() takes ``lr * factor(s)``: the factor is the mistake."""
 
     def step(self, s):
         lr = s.lr
-        s.lr = 0.0
+        s.lr = lr * self.factor(s)
         try:
             return super().step(s)
         finally:
             s.lr = lr
+
+
+class SumLossMeanStep(ScaledStep):
+    """Reports the batch's sum of squares but steps on the gradient of its mean (over its rows x D_out)."""
+    name, planted = "wrong-minibatch-mean-gradient", "mean-reduction"
+
+    def factor(self, s):
+        rows_left = len(s.x) - s.start if s.start < len(s.x) else len(s.x)   # a new epoch starts at its first row
+        return 1 / (min(s.batches.batch_size, rows_left) * s.y.shape[1])
+
+
+class UpdateLost(ScaledStep):
+    """The weights never move, as with the tutorial's ``w = w - lr * g`` rebinding a loop variable."""
+    name, planted = "wrong-minibatch-update-lost", "update-missing"
+
+    def factor(self, s):
+        return 0.0
 
 
 class Diverges(NumpyMinibatch):
@@ -127,7 +130,7 @@ class DoubleLearningRate(NumpyMinibatch):
 
 
 CORRECT = [IteratedEinsum, IndexSelectAutograd]
-WRONG = [*slips.MINIBATCH_SLIPS, EveryRow, OwnFixedOrder, SumLossMeanStep, DoubleLearningRate, RebindingUpdate,
+WRONG = [*slips.MINIBATCH_SLIPS, EveryRow, OwnFixedOrder, SumLossMeanStep, DoubleLearningRate, UpdateLost,
          Diverges]
 TRAINING_CHECKS = ("training-nobias", "training-bias", "first-step-nobias", "first-step-bias", "stateful-calls")
 
