@@ -20,6 +20,7 @@ REGISTRY: dict[str, str] = {
     "numpy-momentum": "impls.numpy_momentum:NumpyMomentum",
     "numpy-adam": "impls.numpy_adam:NumpyAdam",
     "numpy-minibatch": "impls.numpy_minibatch:NumpyMinibatch",
+    "numpy-dynamic": "impls.numpy_dynamic:NumpyDynamic",
     "torch-manual": "impls.torch_manual:TorchManual",
     "torch-autograd": "impls.torch_autograd:TorchAutograd",
     "torch-function": "impls.torch_function:TorchFunction",
@@ -29,12 +30,14 @@ REGISTRY: dict[str, str] = {
     "torch-momentum": "impls.torch_optim:TorchMomentum",
     "torch-adam": "impls.torch_optim:TorchAdam",
     "torch-dataloader": "impls.torch_dataloader:TorchDataLoader",
+    "torch-dynamic": "impls.torch_dynamic:TorchDynamic",
     "torch-compile": "impls.torch_compile:TorchCompile",
     "torch-cuda-graph": "impls.torch_cuda_graph:TorchCudaGraph",
     "jax-grad": "impls.jax_grad:JaxGrad",
     "jax-grad-eager": "impls.jax_grad:JaxGradEager",
     "jax-momentum": "impls.jax_optax:JaxMomentum",
     "jax-adam": "impls.jax_optax:JaxAdam",
+    "jax-dynamic": "impls.jax_dynamic:JaxDynamic",
 }
 
 

@@ -25,6 +25,11 @@ OPTIMIZERS = ("sgd", "sgd-momentum", "adam")
 #: ``prepare`` receives, epoch after epoch.
 BATCHINGS = ("full", "minibatch")
 
+#: The network: "two-layer" (w1, w2 and optionally b1, b2), or "dynamic", the DynamicNet tutorial's:
+#: an input layer (w_in, b_in), one middle layer (w_mid, b_mid) applied 0 to 3 times with the same
+#: weights, an output layer (w_out, b_out); relu after the input and every middle application.
+MODELS = ("two-layer", "dynamic")
+
 
 class UnsupportedCase(ValueError):
     """A device, dtype or framework this implementation cannot run here; the tests turn it into a skip."""
@@ -82,6 +87,7 @@ class Implementation(ABC):
     relu_grad_at_zero: ClassVar[float]        # the subgradient of relu at exactly 0 this code takes
     optimizer: ClassVar[str] = "sgd"          # the update rule step() applies at prepare()'s lr (OPTIMIZERS)
     batching: ClassVar[str] = "full"          # the rows one step() trains on (BATCHINGS)
+    model: ClassVar[str] = "two-layer"        # the network it computes (MODELS)
     compiles_per_shape: ClassVar[bool] = False  # the first call at each new shape costs seconds
     #: Runs op by op on purpose, to show what compilation buys: reports leave it out of the
     #: targets that compiled and hand-written code are held to.
@@ -97,6 +103,8 @@ class Implementation(ABC):
             raise PluginError(f"{label}: optimizer {self.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
         if self.batching not in BATCHINGS:
             raise PluginError(f"{label}: batching {self.batching!r} is not one of {', '.join(BATCHINGS)}")
+        if self.model not in MODELS:
+            raise PluginError(f"{label}: model {self.model!r} is not one of {', '.join(MODELS)}")
         if self.backend not in BACKENDS:
             raise PluginError(f"{label}: backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         for attr, known in (("devices", DEVICES), ("dtypes", DTYPES)):
@@ -110,6 +118,10 @@ class Implementation(ABC):
 
         ``batches`` is passed only to an implementation that declares ``batching = "minibatch"``
         (a full-batch one may leave it out of its signature): its ``step`` trains on their rows.
+        A ``model = "dynamic"`` implementation is passed ``depths`` instead, a 1-D integer array:
+        the forward pass of step t (counted from 0, since prepare) applies the middle layer
+        ``depths[t % len(depths)]`` times, and ``loss`` and ``loss_and_grads`` compute the network the
+        next step will train, so that every implementation sees the same depths in any call order.
         """
 
     @abstractmethod
@@ -152,6 +164,7 @@ class Declaration:
     relu_grad_at_zero: float
     optimizer: str = "sgd"
     batching: str = "full"
+    model: str = "two-layer"
     compiles_per_shape: bool = False
     eager_by_design: bool = False
 
@@ -159,8 +172,8 @@ class Declaration:
     def of(cls, impl: Implementation) -> "Declaration":
         impl.validate_declaration()
         return cls(impl.name, impl.backend, impl.summary, tuple(impl.devices), tuple(impl.dtypes),
-                   float(impl.relu_grad_at_zero), impl.optimizer, impl.batching, bool(impl.compiles_per_shape),
-                   bool(impl.eager_by_design))
+                   float(impl.relu_grad_at_zero), impl.optimizer, impl.batching, impl.model,
+                   bool(impl.compiles_per_shape), bool(impl.eager_by_design))
 
     @classmethod
     def from_message(cls, message: Any) -> "Declaration":

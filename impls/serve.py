@@ -79,14 +79,17 @@ class Calls:
     def prepare(self, where: Where, lr: float, arrays: Mapping[str, np.ndarray], batch_size: int | None) -> Any:
         """The implementation's state for inputs ``x``, ``y`` and the parameters, in canonical float64.
 
-        A mini-batch implementation also gets the rows' ``order`` (epochs, N) cut into ``batch_size``, as ``Batches``.
+        A mini-batch implementation also gets the rows' ``order`` (epochs, N) cut into ``batch_size``, as
+        ``Batches``; a dynamic one the middle layer's ``depths``, as they came.
         """
         def convert(name):
             return self.backend.from_numpy(arrays[name], where.device, where.dtype)
-        batched = {"batches": Batches(arrays["order"], batch_size)} if "order" in arrays else {}
+        extra = {"batches": Batches(arrays["order"], batch_size)} if "order" in arrays else {}
+        if "depths" in arrays:
+            extra["depths"] = arrays["depths"]
         with self.backend.scope(*where):
-            params = {name: convert(name) for name in arrays if name not in ("x", "y", "order")}
-            return self.impl.prepare(convert("x"), convert("y"), params, lr, **batched)
+            params = {name: convert(name) for name in arrays if name not in ("x", "y", "order", "depths")}
+            return self.impl.prepare(convert("x"), convert("y"), params, lr, **extra)
 
     def call(self, method: str, state: Any, where: Where, names: Sequence[str],
              count: int = 1) -> tuple[dict, protocol.Arrays]:

@@ -10,15 +10,15 @@ check added to ``CHECKS`` appears in every one of them.
 from __future__ import annotations
 
 import importlib.util
-import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 import numpy as np
 
-from reference.check import measure
+from reference.check import dynamic, measure
 from reference.check.batches import diagnose_batches
 from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
+from reference.check.outcome import Outcome, failed
 from reference.check.session import Session
 from reference.check.slips import SLIPS, name_slip
 from reference.check.update_rule import name_one_step, name_update_rule
@@ -30,25 +30,7 @@ from reference.model.tolerance import UNIT_ROUNDOFF, compare
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import OPTIMIZERS, Optimizer, declared
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one check found: pass or fail, the worst error/tolerance, why, and every failing comparison."""
-
-    passed: bool
-    ratio: float = math.nan                 # worst error / tolerance (nan where the check is no comparison)
-    diagnoses: tuple[Diagnosis, ...] = ()
-    details: tuple[str, ...] = field(default=(), compare=False)  # failing comparisons, worst entry first
-
-    @property
-    def codes(self) -> set[str]:
-        return {d.code for d in self.diagnoses}
-
-    @property
-    def explanation(self) -> str:
-        """The diagnosis line: what the CLI's table and a failing pytest case both show."""
-        return "; ".join(dict.fromkeys(d.text for d in self.diagnoses))
+from reference.problem.variants import MAX_MIDDLE_REPEATS
 
 
 @dataclass(frozen=True)
@@ -59,15 +41,11 @@ class Check:
     catches: str                             # one line: the mistake this check exists to find
     run: Callable[[Session], Outcome] = field(repr=False)
     shape: str | None = None                 # the named shape it is about; None: it runs whatever --shape says
+    model: str = "two-layer"                 # the network it checks (impls.contract.MODELS): it runs on those only
 
 
 def _bias(bias: bool) -> str:
     return "bias" if bias else "nobias"
-
-
-def _failed(results: list[measure.Result]) -> tuple[str, ...]:
-    failing = sorted((r for r in results if not r.passed), key=lambda r: -r.comparison.ratio)
-    return tuple(r.describe() for r in failing)
 
 
 # --- agreement ------------------------------------------------------------------------------------
@@ -104,7 +82,7 @@ def agreement_outcome(run: measure.Agreement, inputs: Inputs, precision: str) ->
                                             inputs, precision))
         if not diagnoses:
             diagnoses.append(Diagnosis("call-dependent", "the second call's loss differs from the first"))
-    return Outcome(False, ratio, tuple(diagnoses), _failed(run.results))
+    return Outcome(False, ratio, tuple(diagnoses), failed(run.results))
 
 
 def agreement(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome]:
@@ -122,8 +100,12 @@ def agreement(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome
     return run
 
 
-def agreement_at(problem: Problem) -> Check:
+def agreement_at(problem: Problem, model: str = "two-layer") -> Check:
     """Agreement and one step at any size: what the benchmarks run on every case before timing it."""
+    if model == "dynamic":
+        return Check(f"dynamic-agreement-{problem.id}", "a loss or gradient at any depth, or step(), off the "
+                     "reference at this size", dynamic.at_size(problem), model="dynamic")
+
     def run(session: Session) -> Outcome:
         inputs = make_inputs(problem)
         agreed = agreement_outcome(measure.agreement(session, inputs), inputs, session.precision)
@@ -147,7 +129,7 @@ def training(bias: bool) -> Callable[[Session], Outcome]:
         falls = result.losses[-1] < result.losses[0]
         if result.passed and falls:
             return Outcome(True, ratio)
-        details = _failed(comparisons)
+        details = failed(comparisons)
         if result.passed:
             return Outcome(False, ratio, (Diagnosis("not-decreasing", (
                 f"every step agrees with the reference, but the loss does not fall over {TUTORIAL_STEPS} steps "
@@ -209,11 +191,11 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
     if measure.follows_own_gradient(session, inputs.problem, optimizer, result):
         return Outcome(False, ratio, (Diagnosis("step-gradient", (
             "step() applies the declared rule to the gradient loss_and_grads() returns, and that gradient is off the "
-            "reference's (the agreement checks say how)")),), _failed(result.first_update))
+            "reference's (the agreement checks say how)")),), failed(result.first_update))
     if session.batching:
         # A wrong batch or reduction shows in the first step already; reading it takes steps at the training lr.
         return Outcome(False, ratio, diagnose_batches(session, inputs, OPTIMIZERS[optimizer.kind], SLIP_STEPS),
-                       _failed(result.first_update))
+                       failed(result.first_update))
     if optimizer.kind == "sgd":
         named = name_one_step(result.start, result.after_one, result.step_grads, FIRST_STEP_LR,
                               UNIT_ROUNDOFF[session.precision])
@@ -222,7 +204,7 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
     rule = "w - lr * g" if optimizer.kind == "sgd" else f"{optimizer.kind}'s first step"
     return Outcome(False, ratio, (named or Diagnosis("update-rule", (
         f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to {rule} for the g that "
-        "loss_and_grads() returns")),), _failed(result.first_update))
+        "loss_and_grads() returns")),), failed(result.first_update))
 
 
 def first_step(bias: bool) -> Callable[[Session], Outcome]:
@@ -256,7 +238,7 @@ def repeatable(session: Session) -> Outcome:
         return Outcome(True, ratio)
     return Outcome(False, ratio, (Diagnosis("not-repeatable", (
         "three fresh prepare() + loss_and_grads() on the same inputs disagree: state leaks between sessions "
-        "or the result depends on something other than the inputs")),), _failed(results))
+        "or the result depends on something other than the inputs")),), failed(results))
 
 
 def matmul_precision(session: Session) -> Outcome:
@@ -307,7 +289,22 @@ CHECKS: list[Check] = [
     *([Check("stateful-calls", "a result that goes wrong in some order of prepare, loss, loss_and_grads, step and "
              "parameters (random sequences, shrunk to the shortest failing one)", stateful_calls)]
       if importlib.util.find_spec("hypothesis") else []),
+    # The dynamic network's (the DynamicNet tutorial's): the two-layer checks above do not run on it.
+    *(Check(f"dynamic-agreement-{shape}-depth{depth}", f"a loss or gradient off the reference with the middle layer "
+            f"applied {depth} times, at {shape}, on either of two calls (the shared layer's gradient a sum over its "
+            "uses)", dynamic.agreement(SHAPES[shape], depth), shape, model="dynamic")
+      for shape in ("tutorial", "odd") for depth in range(MAX_MIDDLE_REPEATS + 1)),
+    Check("dynamic-training", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the declared "
+          f"optimizer at lr {dynamic.TRAINING_LR:g} along the seeded depths), a loss that does not fall, or gradients "
+          "off once trained", dynamic.training, model="dynamic"),
+    Check("dynamic-first-step", f"a step() that is not the declared optimizer's first step for the reference's g "
+          f"(depth 3, odd shape, lr {FIRST_STEP_LR:g})", dynamic.first_step(SHAPES["odd"]), model="dynamic"),
 ]
+
+
+def applies(check: Check, impl) -> bool:
+    """Whether ``check`` is about the network ``impl`` (an Implementation or its Declaration) computes."""
+    return check.model == impl.model
 
 
 def select(shapes: Iterable[str] | None = None, checks: Iterable[Check] | None = None) -> list[Check]:

@@ -19,7 +19,7 @@ import impls
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, mode_applies
 from impls.contract import Declaration, PluginError, UnsupportedCase
 from impls.threads import thread_settings
-from reference.check.catalogue import Check, select
+from reference.check.catalogue import Check, applies, select
 from reference.check.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
 from reference.check.session import Case, Session, absent_reason, combinations
 from reference.problem.cases import SHAPES
@@ -194,6 +194,22 @@ def pytest_collection_modifyitems(config, items):
         about_cases = [item for item in items if {"case", "cuda_case"} & set(getattr(item, "fixturenames", ()))]
         config.hook.pytest_deselected(items=[item for item in items if item not in about_cases])
         items[:] = about_cases
+    # A check runs on the network it is about: the other model's pairs are not generated.
+    other_model = []
+    for item in items:
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        case, check = params.get("case"), params.get("check")
+        if case is not None and check is not None:
+            try:
+                if not applies(check, implementation(config, case.impl)):
+                    other_model.append(item)
+            except UnsupportedCase:
+                if check.model != "two-layer":  # the framework is missing: one skip per case is enough
+                    other_model.append(item)
+    if other_model:
+        config.hook.pytest_deselected(items=other_model)
+        dropped = set(other_model)
+        items[:] = [item for item in items if item not in dropped]
     # Implementations that compile for every new shape (seconds each) are checked at the
     # tutorial's shape by default; the other shapes run with -m slow.
     for item in items:

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from impls.contract import ContractViolation
 from impls.serve import first_line
-from reference.check.catalogue import Check, Outcome
+from reference.check.catalogue import Check, Outcome, applies
 from reference.check.diagnose import Diagnosis
 from reference.check.isolation import CheckTimeout, ChildDied, Raised
 from reference.check.session import Session
@@ -50,9 +50,9 @@ class Row:
 
 
 def evaluate(session: Session, checks: Iterable[Check], timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Row]:
-    """Every check in order on one session; each failure is recorded and the rest still run."""
+    """Every check about the session's network, in order; each failure is recorded and the rest still run."""
     rows = []
-    for check in checks:
+    for check in (c for c in checks if applies(c, session.impl)):
         started = time.perf_counter()
         outcome = run_check(check, session, timeout_s)
         rows.append(Row(check, outcome, time.perf_counter() - started))

@@ -18,7 +18,7 @@ from impls.contract import ContractViolation, Declaration, Implementation, Unsup
 from reference.check.isolation import ChildLink, LocalLink, Pool
 from reference.problem.cases import LONGEST_CHECK_STEPS
 from reference.problem.inputs import Inputs
-from reference.problem.variants import MINIBATCH, Batching
+from reference.problem.variants import MINIBATCH, Batching, DynamicInputs
 
 
 class Case(NamedTuple):
@@ -106,11 +106,15 @@ class Session:
         """Context in which the implementation's calls fail with CheckTimeout once ``seconds`` have passed."""
         return self.link.time_limit(seconds)
 
-    def prepare(self, inputs: Inputs, lr: float = 0.0) -> int:
+    def prepare(self, inputs: Inputs | DynamicInputs, lr: float = 0.0) -> int:
         """The implementation's state for ``inputs``, as a number the other calls take."""
+        if isinstance(inputs, DynamicInputs) != (self.impl.model == "dynamic"):
+            raise ValueError(f"{self.label} computes the {self.impl.model} network; inputs for the other one given")
         inputs.validate()
         number = next(self._numbers)
         arrays = {"x": inputs.x, "y": inputs.y, **inputs.params}
+        if isinstance(inputs, DynamicInputs):
+            arrays["depths"] = inputs.depths
         if self.batching:
             arrays["order"] = self.batching.orders(len(inputs.x), LONGEST_CHECK_STEPS)
         self._request("prepare", number, lr=lr, arrays=arrays)

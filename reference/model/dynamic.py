@@ -2,25 +2,49 @@
 times with the same weights, an output layer; forward and backward side by side.
 
 The middle layer's gradient is the sum over its uses: each use adds its own ``h_in.T @ grad_h``.
+Beside it: the same computation on absolute values (what rounding can do to each result), the
+allowance for pre-activations within their rounding of the kink, and training along a depth sequence.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
+from reference.model.optimizers import initial_state, update
+from reference.model.tolerance import ELEMENTWISE_STEPS, LAMBDA
+from reference.problem.inputs import Problem
+from reference.problem.optimizers import Optimizer
+from reference.problem.variants import DYNAMIC_NAMES, DynamicInputs
+
 Params = dict[str, np.ndarray]
-NAMES = ("w_in", "b_in", "w_mid", "b_mid", "w_out", "b_out")
+NAMES = DYNAMIC_NAMES
 
 
-def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params, repeats: int) -> tuple[float, Params]:
+def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params, repeats: int,
+                   flipped: list[np.ndarray] | None = None) -> tuple[float, Params]:
+    """The loss and every gradient; ``flipped`` (one boolean array per relu) takes the other side of the
+    kink's derivative where True (the allowance for entries rounding may carry across it)."""
+    value, grads, _ = loss_grads_and_shares(x, y, params, repeats, flipped)
+    return value, grads
+
+
+def loss_grads_and_shares(x: np.ndarray, y: np.ndarray, params: Params, repeats: int,
+                          flipped: list[np.ndarray] | None = None) -> tuple[float, Params, list[Params]]:
+    """``loss_and_grads``, and each use's share of the middle layer's gradient, in the order of the uses."""
+    def mask(h, layer):
+        positive = h > 0
+        return positive ^ flipped[layer] if flipped is not None else positive
+
     h = x @ params["w_in"] + params["b_in"]                        # (N, H)
-    activations = [h]
+    masks = [mask(h, 0)]
     h_relu = np.maximum(h, 0)                                      # (N, H)
     inputs = []
-    for _ in range(repeats):
+    for use in range(repeats):
         inputs.append(h_relu)
         h = h_relu @ params["w_mid"] + params["b_mid"]             # (N, H)
-        activations.append(h)
+        masks.append(mask(h, use + 1))
         h_relu = np.maximum(h, 0)                                  # (N, H)
     y_pred = h_relu @ params["w_out"] + params["b_out"]           # (N, D_out)
     loss = float(np.sum((y_pred - y) ** 2))
@@ -28,16 +52,114 @@ def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params, repeats: int) -
     grad_y_pred = 2.0 * (y_pred - y)                              # (N, D_out)
     grads = {"w_out": h_relu.T @ grad_y_pred, "b_out": grad_y_pred.sum(0),
              "w_mid": np.zeros_like(params["w_mid"]), "b_mid": np.zeros_like(params["b_mid"])}
+    shares = []
     grad_h_relu = grad_y_pred @ params["w_out"].T                 # (N, H)
     for h_in in reversed(inputs):
-        grad_h = grad_h_relu * (activations.pop() > 0)            # (N, H)
-        grads["w_mid"] += h_in.T @ grad_h                         # each use adds its share
-        grads["b_mid"] += grad_h.sum(0)
+        grad_h = grad_h_relu * masks.pop()                        # (N, H)
+        shares.insert(0, {"w_mid": h_in.T @ grad_h, "b_mid": grad_h.sum(0)})
+        grads["w_mid"] += shares[0]["w_mid"]                      # each use adds its share
+        grads["b_mid"] += shares[0]["b_mid"]
         grad_h_relu = grad_h @ params["w_mid"].T                  # (N, H)
-    grad_h = grad_h_relu * (activations.pop() > 0)                # (N, H)
+    grad_h = grad_h_relu * masks.pop()                            # (N, H)
     grads["w_in"] = x.T @ grad_h                                  # (D_in, H)
     grads["b_in"] = grad_h.sum(0)                                 # (H,)
-    return loss, grads
+    return loss, grads, shares
+
+
+def loss(x: np.ndarray, y: np.ndarray, params: Params, repeats: int) -> float:
+    return loss_and_grads(x, y, params, repeats)[0]
+
+
+def chains(x: np.ndarray, params: Params, repeats: int) -> dict[str, int]:
+    """The longest chain of roundings behind the loss and behind a gradient, through every layer and back."""
+    (N, D_in), (H, D_out) = x.shape, params["w_out"].shape
+    forward = D_in + repeats * H + H + 2 * (repeats + 2)
+    return {"loss": 2 * forward + N * D_out + ELEMENTWISE_STEPS,
+            "grad": 2 * forward + D_out + N + ELEMENTWISE_STEPS}
+
+
+def absolute(x: np.ndarray, y: np.ndarray, params: Params, repeats: int) -> tuple[Params, list[np.ndarray]]:
+    """Every output's scale (the same computation on absolute values, the relu masks kept) and each
+    pre-activation's: bounds on what rounding can do to them, up to the chain's length."""
+    a = {k: np.abs(v) for k, v in params.items()}
+    h = x @ params["w_in"] + params["b_in"]
+    h_abs = np.abs(x) @ a["w_in"] + a["b_in"]                     # (N, H)
+    pre, masks, relu_abs, inputs_abs = [h_abs], [h > 0], (h > 0) * h_abs, []
+    h_relu = np.maximum(h, 0)
+    for _ in range(repeats):
+        inputs_abs.append(relu_abs)
+        h = h_relu @ params["w_mid"] + params["b_mid"]
+        h_abs = relu_abs @ a["w_mid"] + a["b_mid"]
+        pre.append(h_abs)
+        masks.append(h > 0)
+        relu_abs, h_relu = masks[-1] * h_abs, np.maximum(h, 0)
+    y_pred = h_relu @ params["w_out"] + params["b_out"]
+    residual_abs = relu_abs @ a["w_out"] + a["b_out"] + np.abs(y)  # (N, D_out)
+    grad_abs = 2.0 * residual_abs
+    scales = {"loss": float(np.sum(np.abs(y_pred - y) * residual_abs)), "w_out": relu_abs.T @ grad_abs,
+              "b_out": grad_abs.sum(0), "w_mid": np.zeros_like(a["w_mid"]), "b_mid": np.zeros_like(a["b_mid"])}
+    grad_h_relu = grad_abs @ a["w_out"].T
+    for h_in in reversed(inputs_abs):
+        grad_h = grad_h_relu * masks.pop()
+        scales["w_mid"] += h_in.T @ grad_h
+        scales["b_mid"] += grad_h.sum(0)
+        grad_h_relu = grad_h @ a["w_mid"].T
+    grad_h = grad_h_relu * masks.pop()
+    scales["w_in"], scales["b_in"] = np.abs(x).T @ grad_h, grad_h.sum(0)
+    return scales, pre
+
+
+def kink_slack(x: np.ndarray, y: np.ndarray, params: Params, repeats: int, u: float) -> Params:
+    """How far each gradient may move because some pre-activations lie within their rounding of 0:
+    the gradients with those entries' relu derivative taken the other way, against the reference's."""
+    h = [x @ params["w_in"] + params["b_in"]]
+    for _ in range(repeats):
+        h.append(np.maximum(h[-1], 0) @ params["w_mid"] + params["b_mid"])
+    _, pre_scales = absolute(x, y, params, repeats)
+    n = chains(x, params, repeats)["grad"]
+    ambiguous = [np.abs(h_l) <= LAMBDA * np.sqrt(n) * u * scale for h_l, scale in zip(h, pre_scales)]
+    if not any(a.any() for a in ambiguous):
+        return {k: np.zeros_like(v) for k, v in params.items()}
+    reference = loss_and_grads(x, y, params, repeats)[1]
+    other = loss_and_grads(x, y, params, repeats, flipped=ambiguous)[1]
+    return {k: np.abs(other[k] - reference[k]) for k in params}
+
+
+@lru_cache(maxsize=64)
+def reference_at(inputs: DynamicInputs) -> tuple[float, Params, Params]:
+    """Loss, gradients and scales at ``inputs`` for its first depth (the next step's), once per Inputs object."""
+    repeats = int(inputs.depths[0])
+    value, grads = loss_and_grads(inputs.x, inputs.y, inputs.params, repeats)
+    return value, grads, absolute(inputs.x, inputs.y, inputs.params, repeats)[0]
+
+
+def train(inputs: DynamicInputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, list[Params]]:
+    """Per-step losses (before each update, step t at depth depths[t]) and the parameters before each step
+    and after the last."""
+    params, state = dict(inputs.params), initial_state(optimizer, inputs.params)
+    losses, trajectory = [], [params]
+    for t in range(steps):
+        value, grads = loss_and_grads(inputs.x, inputs.y, params, int(inputs.depths[t % len(inputs.depths)]))
+        params, state = update(optimizer, params, grads, state, t + 1)
+        losses.append(value)
+        trajectory.append(params)
+    return np.array(losses), trajectory
+
+
+@lru_cache(maxsize=16)
+def reference_training(inputs: DynamicInputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """``train``'s losses and each one's scale, computed once per Inputs object."""
+    losses, trajectory = train(inputs, optimizer, steps)
+    return losses, np.array([absolute(inputs.x, inputs.y, p, int(inputs.depths[t % len(inputs.depths)]))[0]["loss"]
+                             for t, p in enumerate(trajectory[:steps])])
+
+
+def inputs_for(problem: Problem, depths) -> DynamicInputs:
+    """Standard-normal data, as the tutorial draws it, and weights at nn.Linear's scale, from ``problem.seed``."""
+    rng = np.random.default_rng(problem.seed)
+    x, y = rng.standard_normal((problem.N, problem.D_in)), rng.standard_normal((problem.N, problem.D_out))
+    params = initial_params(problem.D_in, problem.H, problem.D_out, seed=problem.seed + 1)
+    return DynamicInputs(x, y, params, np.asarray(depths, dtype=np.int64))
 
 
 def initial_params(D_in: int, H: int, D_out: int, seed: int = 0) -> Params:

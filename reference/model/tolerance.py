@@ -62,14 +62,19 @@ def chain_length(problem: Problem, kind: str) -> int:
     return forward + problem.D_out + problem.N + ELEMENTWISE_STEPS
 
 
-def tolerance(problem: Problem, kind: str, precision: str, scale: np.ndarray | float) -> np.ndarray:
-    """Entrywise tolerance for a quantity of ``kind`` ('loss', 'grad', 'update') computed in ``precision``."""
+def tolerance(problem: Problem, kind: str, precision: str, scale: np.ndarray | float,
+              chain: int | None = None) -> np.ndarray:
+    """Entrywise tolerance for a quantity of ``kind`` ('loss', 'grad', 'update') computed in ``precision``.
+
+    ``chain`` replaces the two-layer network's chain length n (another network's, with ``scale``
+    the same computation on absolute values: the bound min(n, LAMBDA * sqrt(n)) * u * scale).
+    """
     if precision not in UNIT_ROUNDOFF:
         raise ValueError(f"no tolerance model for precision {precision!r}; known: {sorted(UNIT_ROUNDOFF)}")
     u = UNIT_ROUNDOFF[precision] + UNIT_ROUNDOFF["float64"]
-    if kind == "grad":
+    if kind == "grad" and chain is None:
         return GRAD_SPREADS * u * np.asarray(scale, dtype=np.float64)
-    n = chain_length(problem, kind)
+    n = chain_length(problem, kind) if chain is None else chain
     return min(n, LAMBDA * np.sqrt(n)) * u * np.asarray(scale, dtype=np.float64)
 
 
@@ -100,7 +105,7 @@ class Comparison:
 
 def compare(quantity: str, got: np.ndarray | float, expected: np.ndarray | float,
             scale: np.ndarray | float, problem: Problem, precision: str, kind: str | None = None,
-            slack: np.ndarray | float = 0.0) -> Comparison:
+            slack: np.ndarray | float = 0.0, chain: int | None = None) -> Comparison:
     """Compare ``got`` with the reference entry by entry, against ``tolerance`` beyond ``slack``.
 
     ``kind`` picks the chain length: 'loss', 'grad' or 'update'; by default 'loss' for the
@@ -115,7 +120,7 @@ def compare(quantity: str, got: np.ndarray | float, expected: np.ndarray | float
     ref_a = np.asarray(expected, dtype=np.float64)
     if got_a.shape != ref_a.shape:
         return Comparison(quantity, float("inf"), (), float("nan"), float("nan"), float("nan"), float("inf"))
-    tol = np.broadcast_to(tolerance(problem, kind, precision, scale), ref_a.shape)
+    tol = np.broadcast_to(tolerance(problem, kind, precision, scale, chain), ref_a.shape)
     allowance = np.broadcast_to(np.asarray(slack, dtype=np.float64), ref_a.shape)
     error = np.maximum(np.abs(got_a - ref_a) - allowance, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):

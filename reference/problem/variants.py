@@ -7,9 +7,11 @@ reference/model/minibatch.py and reference/model/dynamic.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from reference.problem.inputs import Problem
 
 #: The batchings impls.contract.BATCHINGS lets an implementation declare (tests/test_contract.py holds them equal).
 BATCHINGS = ("full", "minibatch")
@@ -58,3 +60,55 @@ MINIBATCH = Batching(batch_size=24, seed=0)
 def middle_repeats(seed: int, passes: int) -> np.ndarray:
     """How many times the middle layer is applied on each of ``passes`` forward passes (0 to 3 each)."""
     return np.random.default_rng(seed).integers(0, MAX_MIDDLE_REPEATS + 1, size=passes)
+
+
+#: The dynamic network's parameters, canonical (in, out) layout: nn.Linear's weights transposed.
+DYNAMIC_NAMES = ("w_in", "b_in", "w_mid", "b_mid", "w_out", "b_out")
+
+
+# eq=False: compared and hashed by identity, so that work derived from them can be cached.
+@dataclass(frozen=True, eq=False)
+class DynamicInputs:
+    """Data, parameters and the middle layer's depth for each step, in float64: what a dynamic
+    implementation is prepared with (``depths[t]`` for step t, counted from 0)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    params: dict
+    depths: np.ndarray
+
+    @property
+    def problem(self) -> Problem:
+        (N, D_in), (H, D_out) = self.x.shape, self.params["w_out"].shape
+        return Problem(N=N, D_in=D_in, H=H, D_out=D_out, bias=True)
+
+    def with_params(self, params) -> "DynamicInputs":
+        return replace(self, params=dict(params))
+
+    def with_depths(self, depths) -> "DynamicInputs":
+        return replace(self, depths=np.asarray(depths, dtype=np.int64))
+
+    def validate(self) -> "DynamicInputs":
+        """Raise a one-line ValueError naming the first array with a wrong name, shape, dtype or value."""
+        if sorted(self.params) != sorted(DYNAMIC_NAMES):
+            raise ValueError(f"dynamic parameters {sorted(self.params)}; expected {list(DYNAMIC_NAMES)}")
+        N, D_in = np.shape(self.x)
+        H, D_out = np.shape(self.params["w_out"])
+        shapes = {"x": (N, D_in), "y": (N, D_out), "w_in": (D_in, H), "b_in": (H,), "w_mid": (H, H),
+                  "b_mid": (H,), "w_out": (H, D_out), "b_out": (D_out,)}
+        for name, shape in shapes.items():
+            array = {"x": self.x, "y": self.y, **self.params}[name]
+            if not isinstance(array, np.ndarray) or array.shape != shape or array.dtype != np.float64:
+                raise ValueError(f"{name} must be a float64 numpy array of shape {shape}, got "
+                                 f"{getattr(array, 'dtype', type(array).__name__)} {np.shape(array)}")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{name} contains NaN or inf")
+        depths = self.depths
+        if not (isinstance(depths, np.ndarray) and depths.ndim == 1 and len(depths) and depths.dtype.kind == "i"
+                and depths.min() >= 0 and depths.max() <= MAX_MIDDLE_REPEATS):
+            raise ValueError(f"depths must be a non-empty 1-D integer array in 0..{MAX_MIDDLE_REPEATS}")
+        return self
+
+
+#: The seed every dynamic check draws its depths from.
+DEPTH_SEED = 0

@@ -21,6 +21,7 @@ from impls.torch_nn import State, TorchNN
 from tests.hostile.plugins import CATALOGUED
 from tests.known_wrong import tutorial_mistakes as tm
 from tests.known_wrong.more import MORE
+from tests.known_wrong.dynamic import DYNAMIC_SLIPS
 from tests.known_wrong.minibatch import MINIBATCH_SLIPS
 from tests.known_wrong.optimizers import OPTIMIZER_SLIPS
 
@@ -299,6 +300,8 @@ CATALOGUE = [BatchMean, ForgotFactorTwo, OppositeSign, MissingReluMask, InPlaceR
 
 #: The whole public catalogue: the tutorials' five mistakes, the twenty above, the newer kinds
 #: (tests/known_wrong/more.py), the slips with Adam and momentum (tests/known_wrong/optimizers.py)
-#: and with mini-batches (tests/known_wrong/minibatch.py), and plug-ins that exit, crash or rewrite the reference.
+#: with mini-batches (tests/known_wrong/minibatch.py) and with DynamicNet's shared layer
+#: (tests/known_wrong/dynamic.py), and plug-ins that exit, crash or rewrite the reference.
 MISTAKES = [tm.RebindingUpdate, tm.MinibatchOverwrite, tm.GradW2FromPreactivation, tm.GradsNeverZeroed, tm.MSELossMean,
-            *CATALOGUE, *MORE, *OPTIMIZER_SLIPS, *MINIBATCH_SLIPS, *CATALOGUED]
+            *CATALOGUE, *MORE, *OPTIMIZER_SLIPS, *MINIBATCH_SLIPS, *DYNAMIC_SLIPS,
+            *CATALOGUED]

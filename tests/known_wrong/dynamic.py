@@ -1,0 +1,48 @@
+"""The DynamicNet tutorial's slip with its shared layer, written as a learner would make it.
+
+``planted`` is the diagnosis code reference/check/dynamic.py must name it by.
+"""
+
+import numpy as np
+
+from impls.numpy_dynamic import NumpyDynamic
+
+
+def loss_and_grads_one_use(x, y, repeats, w_in, b_in, w_mid, b_mid, w_out, b_out):
+    """numpy-dynamic's backward with ``=`` where ``+=`` belongs: each use's share overwrites the last."""
+    h = x @ w_in + b_in
+    h_relu = np.maximum(h, 0)
+    middle_h, middle_inputs = [], []
+    for _ in range(repeats):
+        middle_inputs.append(h_relu)
+        middle_h.append(h_relu @ w_mid + b_mid)
+        h_relu = np.maximum(middle_h[-1], 0)
+    y_pred = h_relu @ w_out + b_out
+    loss = np.square(y_pred - y).sum()
+
+    grad_y_pred = 2.0 * (y_pred - y)
+    grads = {"w_out": h_relu.T @ grad_y_pred, "b_out": grad_y_pred.sum(axis=0),
+             "w_mid": np.zeros_like(w_mid), "b_mid": np.zeros_like(b_mid)}
+    grad_h_relu = grad_y_pred @ w_out.T
+    for h_mid, h_in in zip(reversed(middle_h), reversed(middle_inputs)):
+        grad_h = grad_h_relu.copy()
+        grad_h[h_mid < 0] = 0
+        grads["w_mid"] = h_in.T @ grad_h          # the mistake: the last share written wins
+        grads["b_mid"] = grad_h.sum(axis=0)
+        grad_h_relu = grad_h @ w_mid.T
+    grad_h = grad_h_relu.copy()
+    grad_h[h < 0] = 0
+    grads["w_in"] = x.T @ grad_h
+    grads["b_in"] = grad_h.sum(axis=0)
+    return loss, grads
+
+
+class SharedLayerOneUse(NumpyDynamic):
+    """The middle layer's gradient from one of its uses only (the first, which the backward loop visits last)."""
+    name, planted = "wrong-dynamic-shared-layer-one-use", "shared-layer-one-use"
+
+    def loss_and_grads(self, s):
+        return loss_and_grads_one_use(s.x, s.y, self.repeats(s), **s.params)
+
+
+DYNAMIC_SLIPS = [SharedLayerOneUse]

@@ -1,0 +1,124 @@
+"""The checks for the dynamic network (DynamicNet): correct code written another way passes well inside,
+the shared layer's gradient from one use fails and is named, in both dtypes; the depth follows the steps.
+
+The registered ways (numpy-dynamic, torch-dynamic, jax-dynamic) go through both drivers with the rest
+(tests/test_drivers.py), where only the checks about their network are generated for them.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason="the dynamic ways are written in numpy and torch")
+import torch  # noqa: E402
+
+from impls.contract import Implementation  # noqa: E402
+from impls.numpy_dynamic import NumpyDynamic  # noqa: E402
+from reference.check.catalogue import CHECKS, applies  # noqa: E402
+from reference.check.run import run_check  # noqa: E402
+from reference.check.session import Session  # noqa: E402
+from reference.model import dynamic  # noqa: E402
+from reference.model.points import inputs_at  # noqa: E402
+from reference.problem.cases import SHAPES  # noqa: E402
+from tests.known_wrong.dynamic import DYNAMIC_SLIPS, SharedLayerOneUse  # noqa: E402
+
+DYNAMIC_CHECKS = [c for c in CHECKS if c.model == "dynamic"]
+
+
+class LeafTensors(Implementation):
+    """Correct, written differently: torch autograd on six leaf tensors in the canonical layout, the
+    momentum written out, every depth's graph built anew (no nn.Module)."""
+    name, backend, summary = "correct-dynamic-leaf-tensors", "torch", "autograd on leaf tensors"
+    relu_grad_at_zero, optimizer, model = 0.0, "sgd-momentum", "dynamic"
+
+    def prepare(self, x, y, params, lr, depths):
+        leaves = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+        return {"x": x, "y": y, "p": leaves, "lr": lr, "depths": depths, "t": 0, "velocity": {}}
+
+    def _loss(self, s):
+        p, repeats = s["p"], int(s["depths"][s["t"] % len(s["depths"])])
+        h_relu = torch.relu(torch.addmm(p["b_in"], s["x"], p["w_in"]))
+        for _ in range(repeats):
+            h_relu = torch.relu(torch.addmm(p["b_mid"], h_relu, p["w_mid"]))
+        return (torch.addmm(p["b_out"], h_relu, p["w_out"]) - s["y"]).pow(2).sum()
+
+    def loss(self, s):
+        with torch.no_grad():
+            return self._loss(s)
+
+    def loss_and_grads(self, s):
+        loss = self._loss(s)
+        grads = torch.autograd.grad(loss, list(s["p"].values()), allow_unused=True, materialize_grads=True)
+        return loss.detach(), dict(zip(s["p"], grads))
+
+    def step(self, s):
+        loss, grads = self.loss_and_grads(s)
+        with torch.no_grad():
+            for k, g in grads.items():
+                s["velocity"][k] = 0.9 * s["velocity"][k] + g if k in s["velocity"] else g.clone()
+                s["p"][k] -= s["lr"] * s["velocity"][k]
+        s["t"] += 1
+        return loss
+
+    def parameters(self, s):
+        return {k: v.detach() for k, v in s["p"].items()}
+
+
+class DepthPerCall(NumpyDynamic):
+    """Takes the next depth on every forward pass, loss() and loss_and_grads() too, as the tutorial's
+    random.randint inside forward() does: two calls on one state compute two different networks."""
+    name = "wrong-dynamic-depth-per-call"
+
+    def repeats(self, s):
+        s.t += 1
+        return int(s.depths[(s.t - 1) % len(s.depths)])
+
+    def step(self, s):
+        loss, grads = self.loss_and_grads(s)
+        for name, grad in grads.items():
+            s.velocity[name] = self.momentum * s.velocity[name] + grad if name in s.velocity else grad
+            s.params[name] = s.params[name] - s.lr * s.velocity[name]
+        return loss
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_correct_dynamic_code_written_differently_passes_well_inside(dtype):
+    session = Session(LeafTensors(), "cpu", dtype)
+    for check in DYNAMIC_CHECKS:
+        outcome = run_check(check, session)
+        assert outcome.passed and outcome.ratio < 0.5, f"{check.id} {dtype}: {outcome.ratio:.3g} {outcome.explanation}"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_shared_layer_from_one_use_fails_far_outside_and_is_named(dtype):
+    session = Session(SharedLayerOneUse(), "cpu", dtype)
+    for check in (c for c in DYNAMIC_CHECKS if c.id in ("dynamic-agreement-odd-depth2", "dynamic-agreement-odd-depth3")):
+        outcome = run_check(check, session)
+        assert not outcome.passed and outcome.ratio > 50, f"{check.id} {dtype}: {outcome.ratio:.3g}"
+        assert outcome.codes == {"shared-layer-one-use"}, outcome.explanation
+    # With one use there is nothing to sum: the slip computes the right gradient there.
+    assert run_check(next(c for c in DYNAMIC_CHECKS if c.id == "dynamic-agreement-odd-depth1"), session).passed
+
+
+def test_a_depth_taken_per_forward_call_fails_and_is_named():
+    for check in (c for c in DYNAMIC_CHECKS if c.id.startswith("dynamic-agreement")):
+        outcome = run_check(check, Session(DepthPerCall(), "cpu", "float64"))
+        assert not outcome.passed and outcome.codes == {"depth-per-call"}, f"{check.id}: {outcome.explanation}"
+
+
+def test_the_slips_are_in_the_public_catalogue():
+    from tests.known_wrong.catalogue import MISTAKES
+    assert set(DYNAMIC_SLIPS) <= set(MISTAKES)
+
+
+def test_each_check_runs_on_the_network_it_is_about_and_inputs_for_the_other_are_refused():
+    assert all(applies(c, NumpyDynamic()) == (c.model == "dynamic") for c in CHECKS)
+    session = Session(NumpyDynamic(), "cpu", "float64")
+    with pytest.raises(ValueError, match="computes the dynamic network; inputs for the other one given"):
+        session.prepare(inputs_at("odd", True))
+
+
+def test_the_reference_sums_the_shared_layer_over_its_uses():
+    inputs = dynamic.inputs_for(SHAPES["odd"], [3])
+    _, grads, shares = dynamic.loss_grads_and_shares(inputs.x, inputs.y, inputs.params, 3)
+    assert len(shares) == 3
+    np.testing.assert_allclose(sum(s["w_mid"] for s in shares), grads["w_mid"], rtol=1e-12, atol=1e-12)
