@@ -52,6 +52,14 @@ def flops(problem: Problem, phase: str) -> int:
     return sum(2 * m * k * n for _, m, k, n in matmuls(problem, phase))
 
 
+def dynamic_flops(problem: Problem, depths) -> int:
+    """A dynamic network's step (forward and backward) at each of ``depths``, averaged: per use of the
+    middle layer two (N, H) @ (H, H) products more, and one (H, N) @ (N, H)."""
+    N, D_in, H, D_out = problem.N, problem.D_in, problem.H, problem.D_out
+    fixed = 2 * (N * D_in * H + N * H * D_out) + 2 * (H * N * D_out + N * D_out * H + D_in * N * H)
+    return round(sum(fixed + 2 * 3 * N * H * H * int(depth) for depth in depths) / len(depths))
+
+
 def call_flops(problem: Problem, phase: str, batching: Batching | None) -> int:
     """``flops`` of one call: a mini-batch step trains on one batch, as many rows as an epoch's batches average."""
     if batching is None or phase != "step":

@@ -21,17 +21,20 @@ import impls
 from bench.floors import LIBRARIES, PARTS, part_call
 from bench.race import Contender, Settings, race
 from bench.schema import AAInfo, CaseInfo, FloorInfo, GemmInfo
-from bench.sizes import PRESETS, call_flops, flops, matmuls
+from bench.sizes import PRESETS, call_flops, dynamic_flops, flops, matmuls
 from bench.store import excluded, recorded
 from impls.backends import BACKENDS, DTYPES
 from impls.contract import UnsupportedCase
 from impls.threads import thread_count
+from reference.check import dynamic as dynamic_checks
 from reference.check.catalogue import Outcome, agreement_at
 from reference.check.pytest_plugin import OPTIONS, devices_and_modes, implementation, pool, selected, spec
 from reference.check.run import run_check
 from reference.check.session import Session, combinations
 from reference.problem.cases import TUTORIAL_LR
+from reference.model import dynamic
 from reference.problem.inputs import Problem, draw
+from reference.problem.variants import DEPTH_SEED, middle_repeats
 
 pytestmark = pytest.mark.bench
 #: Calls queued per invocation in throughput timing, with one synchronization at the end.
@@ -86,7 +89,7 @@ def verdict(config, name: str, key: RaceKey) -> Outcome:
     cache_key = (name, key.device, key.dtype, key.mode, key.problem)
     if cache_key not in cache:
         session = Session.isolated(spec(config, name), key.device, key.dtype, key.mode, pool(config))
-        cache[cache_key] = run_check(agreement_at(key.problem), session)
+        cache[cache_key] = run_check(agreement_at(key.problem, implementation(config, name).model), session)
     return cache[cache_key]
 
 
@@ -112,9 +115,17 @@ def phase_call(session: Session, state, phase: str, synchronized: bool = True):
     return (lambda: sync(method(state), device)) if synchronized else (lambda: method(state))
 
 
+#: The depths a dynamic implementation's timed steps go through, in turn (seeded, 0 to 3 each).
+TIMED_DEPTHS = middle_repeats(DEPTH_SEED, 1000)
+
+
 def timed_call(session: Session, key: RaceKey):
     """What one invocation in the race does: one synchronized call (latency) or QUEUED_CALLS queued (throughput)."""
-    state = session.link.state(session.prepare(draw(key.problem), TUTORIAL_LR))
+    if session.impl.model == "dynamic":  # each step takes the next depth: the time is their average
+        state = session.link.state(session.prepare(dynamic.inputs_for(key.problem, TIMED_DEPTHS),
+                                                   dynamic_checks.TRAINING_LR))
+    else:
+        state = session.link.state(session.prepare(draw(key.problem), TUTORIAL_LR))
     if key.timing == "latency":
         return phase_call(session, state, key.phase)
     method = phase_call(session, state, key.phase, synchronized=False)
@@ -132,9 +143,11 @@ def entrants(config, key: RaceKey) -> list[tuple[Contender, Session, Outcome]]:
             declared = implementation(config, name)
             if key.device not in declared.devices or key.dtype not in declared.dtypes:
                 continue
-            if (declared.optimizer != "sgd" or declared.batching != "full") and not selected(config, "impl") \
-                    and not PRESETS[config.getoption("preset")].variants:
+            if (declared.optimizer != "sgd" or declared.batching != "full" or declared.model != "two-layer") \
+                    and not selected(config, "impl") and not PRESETS[config.getoption("preset")].variants:
                 continue
+            if declared.model == "dynamic" and key.phase != "step":
+                continue  # loss() and loss_and_grads() stay at one depth; a step takes each in turn
             if key.timing == "throughput" and BACKENDS[declared.backend].sync_policy(key.device).startswith("none"):
                 continue
             outcome = verdict(config, name, key)
@@ -224,7 +237,8 @@ def test_race(request, race_key: RaceKey):
             device=key.device, dtype=key.dtype, mode=key.mode, **_size(key.problem), phase=key.phase,
             timing=key.timing, calls_per_round=QUEUED_CALLS if key.timing == "throughput" else 1,
             sync=session.backend.sync_policy(key.device), threads=thread_count(),
-            flops=call_flops(key.problem, key.phase, session.batching), first_call_s=timings.first_call_s[contender.key],
+            flops=dynamic_flops(key.problem, TIMED_DEPTHS) if impl.model == "dynamic" else
+            call_flops(key.problem, key.phase, session.batching), first_call_s=timings.first_call_s[contender.key],
             race=key.id, verified=outcome.passed, worst_error_over_tol=_finite(outcome.ratio),
             **device_measures.get(contender.key, {}))
         recorded(config, record, timings, contender.key)
