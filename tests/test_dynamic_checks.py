@@ -122,3 +122,11 @@ def test_the_reference_sums_the_shared_layer_over_its_uses():
     _, grads, shares = dynamic.loss_grads_and_shares(inputs.x, inputs.y, inputs.params, 3)
     assert len(shares) == 3
     np.testing.assert_allclose(sum(s["w_mid"] for s in shares), grads["w_mid"], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_tutorials_zero_grad_pausing_momentum_fails_training_and_is_named(dtype):
+    from tests.known_wrong.dynamic import ZeroGradToNone
+    outcome = run_check(next(c for c in DYNAMIC_CHECKS if c.id == "dynamic-training"), Session(ZeroGradToNone(), "cpu", dtype))
+    assert not outcome.passed and outcome.ratio > 10, f"{dtype}: {outcome.ratio:.3g}"
+    assert outcome.codes == {"momentum-paused"}, outcome.explanation

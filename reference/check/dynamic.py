@@ -14,11 +14,12 @@ from typing import Callable
 import numpy as np
 
 from reference.check.diagnose import Diagnosis
-from reference.check.measure import Result, update_results
+from reference.check.measure import Result, stepped_path, update_results
 from reference.check.outcome import Outcome, failed
 from reference.check.session import Session
 from reference.model import dynamic
-from reference.model.optimizers import Replay
+from reference.check.slips import unexplained
+from reference.model.optimizers import Replay, update
 from reference.model.tolerance import UNIT_ROUNDOFF, compare, curve_growth, tolerance
 from reference.problem.cases import FIRST_STEP_LR, SHAPES, TUTORIAL_STEPS
 from reference.problem.inputs import Problem
@@ -129,10 +130,48 @@ def training(session: Session) -> Outcome:
     if not falls and all(r.passed for r in results):
         return Outcome(False, ratio, (Diagnosis("not-decreasing", (
             f"every step agrees with the reference, but the loss does not fall ({losses[0]:.4g} to {losses[-1]:.4g})")),))
+    paused = momentum_paused(session, inputs, optimizer)
+    if paused is not None:
+        return Outcome(False, ratio, (paused,), failed(results))
     leaves = next((t for t, r in enumerate(curve) if not r.passed), None)
     where = (f"leaves the reference's path at step {leaves} (depth {inputs.depths[leaves]})" if leaves is not None
              else "follows the reference's path, but its gradients at the parameters reached are off")
     return Outcome(False, ratio, (Diagnosis("dynamic-trajectory", f"the training run {where}"),), failed(results))
+
+
+#: Steps of the implementation's own path read to name a paused momentum: several depth-0 steps among them.
+SLIP_STEPS = 20
+SHARED = ("w_mid", "b_mid")
+
+
+def skipping_unused(depths: np.ndarray):
+    """Momentum as torch.optim applies it when an unused layer's grad is None: at a depth-0 step the middle
+    layer and its buffer stay as they are (where its gradient, 0, would have let the buffer carry it on)."""
+    def rule(optimizer, params, grads, state, t):
+        if depths[t - 1] != 0:
+            return update(optimizer, params, grads, state, t)
+        used = [k for k in params if k not in SHARED]
+        kept = {"buffer": {k: v for k, v in state["buffer"].items() if k in used}}
+        moved, kept = update(optimizer, {k: params[k] for k in used}, {k: grads[k] for k in used}, kept, t)
+        return {**params, **moved}, {"buffer": {**state["buffer"], **kept["buffer"]}}
+    return rule
+
+
+def momentum_paused(session: Session, inputs: DynamicInputs, optimizer) -> Diagnosis | None:
+    """The slip that explains the implementation's own path ten times better than its declared momentum,
+    if it is the unused layer's momentum paused."""
+    if optimizer.kind != "sgd-momentum" or 0 not in inputs.depths[:SLIP_STEPS]:
+        return None
+    path = stepped_path(session, inputs, optimizer.lr, SLIP_STEPS)[0]
+    grads = [dynamic.loss_and_grads(inputs.x, inputs.y, {k: v.astype(np.float64) for k, v in p.items()},
+                                    int(inputs.depths[t]))[1] for t, p in enumerate(path[:-1])]
+    declared_left = unexplained(path, grads, optimizer, update)
+    if not unexplained(path, grads, optimizer, skipping_unused(inputs.depths)) <= declared_left / 10:
+        return None
+    return Diagnosis("momentum-paused", (
+        "at a step where the middle layer is not used (depth 0) it does not move, and its momentum buffer waits: "
+        "its gradient is 0, and momentum should carry it on (torch's optimizer.zero_grad() sets grads to None, "
+        "which SGD skips; zero_grad(set_to_none=False) keeps them 0)"))
 
 
 def first_step(problem: Problem) -> Callable[[Session], Outcome]:

@@ -1,11 +1,13 @@
-"""The DynamicNet tutorial's slip with its shared layer, written as a learner would make it.
+"""The DynamicNet tutorial's slips with its shared layer, written as a learner (or the tutorial) makes them.
 
 ``planted`` is the diagnosis code reference/check/dynamic.py must name it by.
 """
 
 import numpy as np
+import torch
 
 from impls.numpy_dynamic import NumpyDynamic
+from impls.torch_dynamic import TorchDynamic
 
 
 def loss_and_grads_one_use(x, y, repeats, w_in, b_in, w_mid, b_mid, w_out, b_out):
@@ -45,4 +47,16 @@ class SharedLayerOneUse(NumpyDynamic):
         return loss_and_grads_one_use(s.x, s.y, self.repeats(s), **s.params)
 
 
-DYNAMIC_SLIPS = [SharedLayerOneUse]
+class ZeroGradToNone(TorchDynamic):
+    """The tutorial's own ``optimizer.zero_grad()``: grads set to None, so at depth 0 SGD skips middle_linear,
+    and its momentum pauses where the gradient, 0, would let it carry the layer on."""
+    name, planted = "wrong-dynamic-zero-grad-to-none", "momentum-paused"
+
+    def loss_and_grads(self, s):
+        s.optimizer.zero_grad()
+        loss = s.loss_fn(s.model(s.x, self.repeats(s)), s.y)
+        loss.backward()
+        return loss.detach(), self._canonical(s.model, lambda p: torch.zeros_like(p) if p.grad is None else p.grad)
+
+
+DYNAMIC_SLIPS = [SharedLayerOneUse, ZeroGradToNone]
