@@ -1,7 +1,7 @@
 """numpy, the DynamicNet tutorial by hand: control flow and a shared layer.
 
-An input layer, then the same middle layer applied ``repeats`` times (0 to 3, a new count on
-every forward pass), then an output layer. The loop is plain Python, so the backward pass walks
+An input layer, then the same middle layer applied ``repeats`` times (0 to 3; the tutorial
+draws a new count for every forward pass), then an output layer. The loop is plain Python, so the backward pass walks
 it in reverse: each use of the middle layer hands its gradient back through the same weights,
 and the middle layer's gradient is the sum of every use's share, not the last use's alone. The
 counts come from the sequence ``prepare`` is handed (step t uses ``depths[t]``), so that every

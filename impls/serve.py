@@ -86,7 +86,8 @@ class Calls:
             return self.backend.from_numpy(arrays[name], where.device, where.dtype)
         extra = {"batches": Batches(arrays["order"], batch_size)} if "order" in arrays else {}
         if "depths" in arrays:
-            extra["depths"] = arrays["depths"]
+            extra["depths"] = np.array(arrays["depths"], copy=True)  # the implementation's own, never the harness's
+            extra["depths"].setflags(write=False)
         with self.backend.scope(*where):
             params = {name: convert(name) for name in arrays if name not in ("x", "y", "order", "depths")}
             return self.impl.prepare(convert("x"), convert("y"), params, lr, **extra)

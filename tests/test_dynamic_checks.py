@@ -130,3 +130,14 @@ def test_the_tutorials_zero_grad_pausing_momentum_fails_training_and_is_named(dt
     outcome = run_check(next(c for c in DYNAMIC_CHECKS if c.id == "dynamic-training"), Session(ZeroGradToNone(), "cpu", dtype))
     assert not outcome.passed and outcome.ratio > 10, f"{dtype}: {outcome.ratio:.3g}"
     assert outcome.codes == {"momentum-paused"}, outcome.explanation
+
+
+def test_a_depth_sequence_read_without_wrapping_around_fails():
+    class NoWrap(NumpyDynamic):
+        name = "wrong-dynamic-no-wrap"
+
+        def repeats(self, s):
+            return int(s.depths[s.t])   # IndexError once the steps outrun the sequence
+
+    outcome = run_check(next(c for c in DYNAMIC_CHECKS if c.id == "dynamic-training"), Session(NoWrap(), "cpu", "float64"))
+    assert not outcome.passed and "IndexError" in outcome.explanation, outcome.explanation

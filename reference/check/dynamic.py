@@ -26,12 +26,11 @@ from reference.problem.inputs import Problem
 from reference.problem.optimizers import declared
 from reference.problem.variants import DEPTH_SEED, MAX_MIDDLE_REPEATS, DynamicInputs, middle_repeats
 
-#: The tutorial trains with SGD(lr=1e-4, momentum=0.9). There float32's path leaves float64's by up
-#: to 1.1 of the curve's bound around steps 100-330 (measured, numpy-dynamic and jax-dynamic alike):
-#: a hidden unit that crosses the kink a step earlier in one precision than in the other changes
-#: that step's gradient by its whole share, which the rounding model does not cover. At 3e-5 the
-#: loss still falls from 616 to 0.54 in 500 steps, and float32 uses at most 0.072 of the bound.
-TRAINING_LR = 3e-5
+#: The tutorial's SGD(lr=1e-4, momentum=0.9): the loss falls from 616 to 0.28 in 500 steps along the
+#: 7 seeded depths read in turn, and float32 (numpy, torch, jax) uses at most 0.012 of the curve's
+#: bound. The model covers rounding, not a kink crossed at another step in one precision than in the
+#: other: along 501 seeded depths instead, float32 reached 1.1 of the bound at step 330 this way.
+TRAINING_LR = 1e-4
 
 
 def compared(session: Session, inputs: DynamicInputs, what: str, value: float,
@@ -71,10 +70,23 @@ def one_use(inputs: DynamicInputs, grads: dict[str, np.ndarray], wrong: list[str
     return None
 
 
-def at_depth(session: Session, inputs: DynamicInputs, k: int, value: float) -> bool:
-    """Whether ``value`` is the loss at depths[k], another depth than the first."""
-    later = inputs.with_depths(inputs.depths[k:])
-    return later.depths[0] != inputs.depths[0] and compared(session, later, "", value, None)[0].passed
+def at_depth(session: Session, inputs: DynamicInputs, depth: int, value: float) -> bool:
+    """Whether ``value`` is the loss with the middle layer applied ``depth`` times."""
+    return compared(session, inputs.with_depths([depth]), "", value, None)[0].passed
+
+
+def depth_followed(session: Session, inputs: DynamicInputs, losses: list[float]) -> Diagnosis | None:
+    """The depths that forward calls before any step took, named when they are not all the first one."""
+    depths = [int(d) for d in inputs.depths]
+    if all(at_depth(session, inputs, depths[k % len(depths)], value) for k, value in enumerate(losses)):
+        return Diagnosis("depth-per-call", (
+            "every loss() and loss_and_grads() on one state, before any step, takes the next depth: the depth must "
+            "follow the steps taken (the next step's), not advance with every forward call"))
+    for depth in range(MAX_MIDDLE_REPEATS + 1):
+        if depth != depths[0] and all(at_depth(session, inputs, depth, value) for value in losses):
+            return Diagnosis("ignores-depths", (
+                f"every call computes the network at depth {depth}, whatever depth it was handed"))
+    return None
 
 
 def agreement(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
@@ -94,11 +106,9 @@ def agreement(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
         if all(r.passed for r in results):
             return Outcome(True, ratio)
         wrong = sorted({r.comparison.quantity for r in results if not r.passed})
-        if any(at_depth(session, inputs, k, value) for k, value in enumerate(losses[1:], 1)):
-            return Outcome(False, ratio, (Diagnosis("depth-per-call", (
-                "a later loss() or loss_and_grads() on the same state, before any step, computes the network at a "
-                "later step's depth: the depth must follow the steps taken, not advance with every forward call")),),
-                failed(results))
+        named = depth_followed(session, inputs, losses)
+        if named is not None:
+            return Outcome(False, ratio, (named,), failed(results))
         named = one_use(inputs, first_grads, wrong, session.precision) if depth > 1 else None
         return Outcome(False, ratio, (named or Diagnosis("dynamic-agreement", (
             f"{', '.join(wrong)} off the reference at depth {depth}: look at the layer those flow through")),),
@@ -107,20 +117,22 @@ def agreement(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
 
 
 def training(session: Session) -> Outcome:
-    """The tutorial's 500 steps at lr 1e-4 along the seeded depths, then the gradients at the parameters reached."""
+    """The tutorial's 500 steps along the seeded depths (a short sequence, read in turn), then the gradients
+    at the parameters reached."""
     names = dynamic.NAMES
-    inputs = dynamic.inputs_for(SHAPES["tutorial"], middle_repeats(DEPTH_SEED, TUTORIAL_STEPS + 1))
+    inputs = dynamic.inputs_for(SHAPES["tutorial"], middle_repeats(DEPTH_SEED, DEPTHS_HANDED))
     optimizer = declared(session.impl.optimizer, TRAINING_LR)
     ref_losses, loss_scales = dynamic.reference_training(inputs, optimizer, TUTORIAL_STEPS)
     state = session.prepare(inputs, optimizer.lr)
     losses = session.steps(state, TUTORIAL_STEPS)
-    curve = [Result(f"{session.label} step {t} (depth {inputs.depths[t]})", compare(
+    depth = [int(inputs.depths[t % DEPTHS_HANDED]) for t in range(TUTORIAL_STEPS + 1)]
+    curve = [Result(f"{session.label} step {t} (depth {depth[t]})", compare(
         "loss", losses[t], ref_losses[t], scale * curve_growth(t), inputs.problem, session.precision,
-        chain=dynamic.chains(inputs.x, inputs.params, int(inputs.depths[t]))["loss"]))
+        chain=dynamic.chains(inputs.x, inputs.params, depth[t])["loss"]))
         for t, scale in enumerate(loss_scales)]
     reached = inputs.with_params({k: v.astype(np.float64) for k, v in session.parameters(state, names).items()})
     value, grads = session.loss_and_grads(state, names)
-    after = compared(session, reached.with_depths(inputs.depths[TUTORIAL_STEPS:]), f"after {TUTORIAL_STEPS} steps",
+    after = compared(session, reached.with_depths([depth[TUTORIAL_STEPS]]), f"after {TUTORIAL_STEPS} steps",
                      value, grads)
     results = curve + after
     ratio = max(r.comparison.ratio for r in results)
@@ -134,13 +146,15 @@ def training(session: Session) -> Outcome:
     if paused is not None:
         return Outcome(False, ratio, (paused,), failed(results))
     leaves = next((t for t, r in enumerate(curve) if not r.passed), None)
-    where = (f"leaves the reference's path at step {leaves} (depth {inputs.depths[leaves]})" if leaves is not None
+    where = (f"leaves the reference's path at step {leaves} (depth {depth[leaves]})" if leaves is not None
              else "follows the reference's path, but its gradients at the parameters reached are off")
     return Outcome(False, ratio, (Diagnosis("dynamic-trajectory", f"the training run {where}"),), failed(results))
 
 
 #: Steps of the implementation's own path read to name a paused momentum: several depth-0 steps among them.
 SLIP_STEPS = 20
+#: The training check hands this many depths, so that its 500 steps read them in turn, 71 times over.
+DEPTHS_HANDED = 7
 SHARED = ("w_mid", "b_mid")
 
 
@@ -148,7 +162,7 @@ def skipping_unused(depths: np.ndarray):
     """Momentum as torch.optim applies it when an unused layer's grad is None: at a depth-0 step the middle
     layer and its buffer stay as they are (where its gradient, 0, would have let the buffer carry it on)."""
     def rule(optimizer, params, grads, state, t):
-        if depths[t - 1] != 0:
+        if depths[(t - 1) % len(depths)] != 0:
             return update(optimizer, params, grads, state, t)
         used = [k for k in params if k not in SHARED]
         kept = {"buffer": {k: v for k, v in state["buffer"].items() if k in used}}
@@ -160,11 +174,11 @@ def skipping_unused(depths: np.ndarray):
 def momentum_paused(session: Session, inputs: DynamicInputs, optimizer) -> Diagnosis | None:
     """The slip that explains the implementation's own path ten times better than its declared momentum,
     if it is the unused layer's momentum paused."""
-    if optimizer.kind != "sgd-momentum" or 0 not in inputs.depths[:SLIP_STEPS]:
+    if optimizer.kind != "sgd-momentum" or 0 not in inputs.depths:
         return None
     path = stepped_path(session, inputs, optimizer.lr, SLIP_STEPS)[0]
     grads = [dynamic.loss_and_grads(inputs.x, inputs.y, {k: v.astype(np.float64) for k, v in p.items()},
-                                    int(inputs.depths[t]))[1] for t, p in enumerate(path[:-1])]
+                                    int(inputs.depths[t % len(inputs.depths)]))[1] for t, p in enumerate(path[:-1])]
     declared_left = unexplained(path, grads, optimizer, update)
     if not unexplained(path, grads, optimizer, skipping_unused(inputs.depths)) <= declared_left / 10:
         return None
@@ -190,7 +204,10 @@ def one_step(session: Session, problem: Problem) -> Outcome:
     after = session.parameters(state, dynamic.NAMES)
     _, ref_grads, scales = dynamic.reference_at(inputs)
     chain = dynamic.chains(inputs.x, inputs.params, 3)["grad"]
-    grad_tolerances = {k: tolerance(inputs.problem, "grad", session.precision, scales[k], chain) for k in ref_grads}
+    u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
+    kinks = dynamic.kink_slack(inputs.x, inputs.y, inputs.params, 3, u)
+    grad_tolerances = {k: tolerance(inputs.problem, "grad", session.precision, scales[k], chain) + kinks[k]
+                       for k in ref_grads}
     expected, spread = Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype]).step(start, ref_grads, grad_tolerances)
     results = update_results(session, inputs.problem, start, after, expected, spread, "first step")
     ratio = max(r.comparison.ratio for r in results)

@@ -78,21 +78,26 @@ def chains(x: np.ndarray, params: Params, repeats: int) -> dict[str, int]:
             "grad": 2 * forward + D_out + N + ELEMENTWISE_STEPS}
 
 
-def absolute(x: np.ndarray, y: np.ndarray, params: Params, repeats: int) -> tuple[Params, list[np.ndarray]]:
+def absolute(x: np.ndarray, y: np.ndarray, params: Params, repeats: int, masks: list[np.ndarray] | None = None,
+             band: list[np.ndarray] | None = None) -> tuple[Params, list[np.ndarray]]:
     """Every output's scale (the same computation on absolute values, the relu masks kept) and each
-    pre-activation's: bounds on what rounding can do to them, up to the chain's length."""
+    pre-activation's: bounds on what rounding can do to them, up to the chain's length. ``masks``
+    (one per relu) replaces the masks the backward pass takes; ``band`` is added to each relu's output
+    (what an entry within rounding of 0 may still pass forward)."""
     a = {k: np.abs(v) for k, v in params.items()}
     h = x @ params["w_in"] + params["b_in"]
     h_abs = np.abs(x) @ a["w_in"] + a["b_in"]                     # (N, H)
-    pre, masks, relu_abs, inputs_abs = [h_abs], [h > 0], (h > 0) * h_abs, []
-    h_relu = np.maximum(h, 0)
-    for _ in range(repeats):
+    back = (lambda layer, h_l: h_l > 0) if masks is None else (lambda layer, h_l: masks[layer])
+    ahead = (lambda layer: 0.0) if band is None else (lambda layer: band[layer])
+    pre, used = [h_abs], [back(0, h)]
+    relu_abs, inputs_abs, h_relu = (h > 0) * h_abs + ahead(0), [], np.maximum(h, 0)
+    for use in range(repeats):
         inputs_abs.append(relu_abs)
         h = h_relu @ params["w_mid"] + params["b_mid"]
         h_abs = relu_abs @ a["w_mid"] + a["b_mid"]
         pre.append(h_abs)
-        masks.append(h > 0)
-        relu_abs, h_relu = masks[-1] * h_abs, np.maximum(h, 0)
+        used.append(back(use + 1, h))
+        relu_abs, h_relu = (h > 0) * h_abs + ahead(use + 1), np.maximum(h, 0)
     y_pred = h_relu @ params["w_out"] + params["b_out"]
     residual_abs = relu_abs @ a["w_out"] + a["b_out"] + np.abs(y)  # (N, D_out)
     grad_abs = 2.0 * residual_abs
@@ -100,29 +105,54 @@ def absolute(x: np.ndarray, y: np.ndarray, params: Params, repeats: int) -> tupl
               "b_out": grad_abs.sum(0), "w_mid": np.zeros_like(a["w_mid"]), "b_mid": np.zeros_like(a["b_mid"])}
     grad_h_relu = grad_abs @ a["w_out"].T
     for h_in in reversed(inputs_abs):
-        grad_h = grad_h_relu * masks.pop()
+        grad_h = grad_h_relu * used.pop()
         scales["w_mid"] += h_in.T @ grad_h
         scales["b_mid"] += grad_h.sum(0)
         grad_h_relu = grad_h @ a["w_mid"].T
-    grad_h = grad_h_relu * masks.pop()
+    grad_h = grad_h_relu * used.pop()
     scales["w_in"], scales["b_in"] = np.abs(x).T @ grad_h, grad_h.sum(0)
     return scales, pre
 
 
+#: Entries within rounding of the kink whose effects are summed one by one (a few at the checked
+#: shapes); past this many, the looser bound on absolute values.
+FLIPS_COUNTED = 64
+
+
 def kink_slack(x: np.ndarray, y: np.ndarray, params: Params, repeats: int, u: float) -> Params:
-    """How far each gradient may move because some pre-activations lie within their rounding of 0:
-    the gradients with those entries' relu derivative taken the other way, against the reference's."""
+    """How far each gradient may move because some pre-activations lie within their rounding of 0.
+
+    Such an entry may be taken on either side of the kink (or at 0, where relu'(0) is a convention),
+    and any subset of them at once. Backward, its derivative is 1 or 0: each entry's own effect on
+    every gradient, taken the other way alone, is summed in absolute value (so that no subset's
+    effects can cancel below it); past FLIPS_COUNTED entries, everything that flows back through
+    them on absolute values. Forward, relu is continuous: such an entry passes on at most its
+    rounding band.
+    """
     h = [x @ params["w_in"] + params["b_in"]]
     for _ in range(repeats):
         h.append(np.maximum(h[-1], 0) @ params["w_mid"] + params["b_mid"])
     _, pre_scales = absolute(x, y, params, repeats)
     n = chains(x, params, repeats)["grad"]
-    ambiguous = [np.abs(h_l) <= LAMBDA * np.sqrt(n) * u * scale for h_l, scale in zip(h, pre_scales)]
+    bands = [LAMBDA * np.sqrt(n) * u * scale for scale in pre_scales]
+    ambiguous = [np.abs(h_l) <= band for h_l, band in zip(h, bands)]
     if not any(a.any() for a in ambiguous):
         return {k: np.zeros_like(v) for k, v in params.items()}
+    forward = absolute(x, y, params, repeats, band=[a * band for a, band in zip(ambiguous, bands)])[0]
+    plain = absolute(x, y, params, repeats)[0]
+    slack = {k: forward[k] - plain[k] for k in params}
+    entries = [(layer, index) for layer, a in enumerate(ambiguous) for index in zip(*np.nonzero(a))]
+    if len(entries) > FLIPS_COUNTED:
+        passed = absolute(x, y, params, repeats, [(h_l > 0) | a for h_l, a in zip(h, ambiguous)])[0]
+        stopped = absolute(x, y, params, repeats, [(h_l > 0) & ~a for h_l, a in zip(h, ambiguous)])[0]
+        return {k: slack[k] + passed[k] - stopped[k] for k in params}
     reference = loss_and_grads(x, y, params, repeats)[1]
-    other = loss_and_grads(x, y, params, repeats, flipped=ambiguous)[1]
-    return {k: np.abs(other[k] - reference[k]) for k in params}
+    for layer, index in entries:
+        flipped = [np.zeros(h_l.shape, dtype=bool) for h_l in h]
+        flipped[layer][index] = True
+        other = loss_and_grads(x, y, params, repeats, flipped)[1]
+        slack = {k: slack[k] + np.abs(other[k] - reference[k]) for k in params}
+    return slack
 
 
 @lru_cache(maxsize=64)
