@@ -290,6 +290,8 @@ CHECKS: list[Check] = [
              "parameters (random sequences, shrunk to the shortest failing one)", stateful_calls)]
       if importlib.util.find_spec("hypothesis") else []),
     # The dynamic network's (the DynamicNet tutorial's): the two-layer checks above do not run on it.
+    Check("dynamic-relu-at-zero", "a relu'(0) other than the one declared (depth 0: the two-layer network's integer "
+          "inputs exactly on the kink)", dynamic.relu_at_zero, model="dynamic"),
     *(Check(f"dynamic-agreement-{shape}-depth{depth}", f"a loss or gradient off the reference with the middle layer "
             f"applied {depth} times, at {shape}, on either of two calls (the shared layer's gradient a sum over its "
             "uses)", dynamic.agreement(SHAPES[shape], depth), shape, model="dynamic")

@@ -21,7 +21,7 @@ from reference.model import dynamic
 from reference.check.slips import unexplained
 from reference.model.optimizers import Replay, update
 from reference.model.tolerance import UNIT_ROUNDOFF, compare, curve_growth, tolerance
-from reference.problem.cases import FIRST_STEP_LR, SHAPES, TUTORIAL_STEPS
+from reference.problem.cases import FIRST_STEP_LR, SHAPES, TUTORIAL_STEPS, tie_inputs
 from reference.problem.inputs import Problem
 from reference.problem.optimizers import declared
 from reference.problem.variants import DEPTH_SEED, MAX_MIDDLE_REPEATS, DynamicInputs, middle_repeats
@@ -232,3 +232,22 @@ def at_size(problem: Problem) -> Callable[[Session], Outcome]:
         ratio = max(o.ratio for o in outcomes)
         return next((o for o in outcomes if not o.passed), Outcome(True, ratio))
     return run
+
+
+def relu_at_zero(session: Session) -> Outcome:
+    """relu'(0) measured as the two-layer check measures it: at depth 0 this network is the two-layer one
+    with biases (w_in, b_in, w_out, b_out), on the integer inputs whose first hidden unit is exactly 0."""
+    tie = tie_inputs(bias=True)
+    H = tie.params["w1"].shape[1]
+    params = {"w_in": tie.params["w1"], "b_in": tie.params["b1"], "w_mid": np.zeros((H, H)), "b_mid": np.zeros(H),
+              "w_out": tie.params["w2"], "b_out": tie.params["b2"]}
+    _, grads = session.loss_and_grads(session.prepare(DynamicInputs(tie.x, tie.y, params, np.array([0]))),
+                                      dynamic.NAMES)
+    y_pred = tie.x @ tie.params["w1"] + tie.params["b1"]
+    y_pred = np.maximum(y_pred, 0) @ tie.params["w2"] + tie.params["b2"]
+    direction = tie.x.T @ (2.0 * (y_pred - tie.y) @ tie.params["w2"][0])   # (D_in,)
+    measured = float(grads["w_in"][:, 0] @ direction / (direction @ direction))
+    if abs(measured - session.impl.relu_grad_at_zero) <= 1e-6:
+        return Outcome(True)
+    return Outcome(False, diagnoses=(Diagnosis("relu-declaration", (
+        f"relu'(0) measured {measured:.6g}, declared {session.impl.relu_grad_at_zero}")),))
