@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from reference.model.optimizers import initial_state, update
+from reference.model.optimizers import run
 from reference.model.tolerance import ELEMENTWISE_STEPS, LAMBDA
 from reference.problem.inputs import Problem
 from reference.problem.optimizers import Optimizer
@@ -166,14 +166,8 @@ def reference_at(inputs: DynamicInputs) -> tuple[float, Params, Params]:
 def train(inputs: DynamicInputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, list[Params]]:
     """Per-step losses (before each update, step t at depth depths[t]) and the parameters before each step
     and after the last."""
-    params, state = dict(inputs.params), initial_state(optimizer, inputs.params)
-    losses, trajectory = [], [params]
-    for t in range(steps):
-        value, grads = loss_and_grads(inputs.x, inputs.y, params, int(inputs.depths[t % len(inputs.depths)]))
-        params, state = update(optimizer, params, grads, state, t + 1)
-        losses.append(value)
-        trajectory.append(params)
-    return np.array(losses), trajectory
+    return run(optimizer, inputs.params, steps, lambda t, params: loss_and_grads(
+        inputs.x, inputs.y, params, int(inputs.depths[t % len(inputs.depths)])))
 
 
 @lru_cache(maxsize=16)

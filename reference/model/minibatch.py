@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from reference.model import network
-from reference.model.optimizers import initial_state, update
+from reference.model.optimizers import run
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import Optimizer
 from reference.problem.variants import Batching
@@ -24,14 +24,9 @@ def rows_of(inputs: Inputs, rows: np.ndarray) -> Inputs:
 
 def train(inputs: Inputs, optimizer: Optimizer, batching: Batching, steps: int) -> tuple[np.ndarray, list[dict]]:
     """Per-step batch losses (before each update) and the parameters before each step and after the last."""
-    params, state = dict(inputs.params), initial_state(optimizer, inputs.params)
-    losses, trajectory = [], [params]
-    for t, rows in enumerate(batching.batches(len(inputs.x), steps), start=1):
-        value, grads = network.loss_and_grads(inputs.x[rows], inputs.y[rows], params)
-        params, state = update(optimizer, params, grads, state, t)
-        losses.append(value)
-        trajectory.append(params)
-    return np.array(losses), trajectory
+    batches = batching.batches(len(inputs.x), steps)
+    return run(optimizer, inputs.params, steps,
+               lambda t, params: network.loss_and_grads(inputs.x[batches[t]], inputs.y[batches[t]], params))
 
 
 @lru_cache(maxsize=16)

@@ -10,6 +10,7 @@ step) each leave that agreement.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -48,16 +49,23 @@ def update(optimizer: Optimizer, params: Params, grads: Params, state: dict[str,
     return {k: params[k] - lr * m_hat[k] / (np.sqrt(v_hat[k]) + optimizer.eps) for k in params}, {"m": m, "v": v}
 
 
-def train(inputs: Inputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, list[Params]]:
-    """Per-step losses (before each update) and the parameters before each step and after the last."""
-    params, state = dict(inputs.params), initial_state(optimizer, inputs.params)
+def run(optimizer: Optimizer, params: Params, steps: int,
+        loss_and_grads: Callable[[int, Params], tuple[float, Params]]) -> tuple[np.ndarray, list[Params]]:
+    """``steps`` steps of the rule from ``params``, step t's loss and gradients from ``loss_and_grads(t, params)``
+    (t counted from 0): the losses before each update, and the parameters before each step and after the last."""
+    params, state = dict(params), initial_state(optimizer, params)
     losses, trajectory = [], [params]
-    for t in range(1, steps + 1):
-        value, grads = network.loss_and_grads(inputs.x, inputs.y, params)
-        params, state = update(optimizer, params, grads, state, t)
+    for t in range(steps):
+        value, grads = loss_and_grads(t, params)
+        params, state = update(optimizer, params, grads, state, t + 1)
         losses.append(value)
         trajectory.append(params)
     return np.array(losses), trajectory
+
+
+def train(inputs: Inputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, list[Params]]:
+    """Per-step losses (before each update) and the parameters before each step and after the last."""
+    return run(optimizer, inputs.params, steps, lambda t, params: network.loss_and_grads(inputs.x, inputs.y, params))
 
 
 @lru_cache(maxsize=16)
