@@ -144,7 +144,7 @@ def entrants(config, key: RaceKey) -> list[tuple[Contender, Session, Outcome]]:
             if key.device not in declared.devices or key.dtype not in declared.dtypes:
                 continue
             if (declared.optimizer != "sgd" or declared.batching != "full" or declared.model != "two-layer") \
-                    and not selected(config, "impl") and not PRESETS[config.getoption("preset")].variants:
+                    and config.getoption("impl") in (None, "all") and not PRESETS[config.getoption("preset")].variants:
                 continue
             if declared.model == "dynamic" and key.phase != "step":
                 continue  # loss() and loss_and_grads() stay at one depth; a step takes each in turn
