@@ -17,7 +17,7 @@ import numpy as np
 
 from reference.check import dynamic, measure
 from reference.check.batches import diagnose_batches
-from reference.check.diagnose import Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
+from reference.check.diagnose import STEP_GRADIENT, Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
 from reference.check.outcome import Outcome, failed
 from reference.check.session import Session
 from reference.check.slips import SLIPS, name_slip
@@ -188,10 +188,9 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
     ratio = max(r.comparison.ratio for r in result.first_update)
     if all(r.passed for r in result.first_update):
         return Outcome(True, ratio)
-    if measure.follows_own_gradient(session, inputs.problem, optimizer, result):
-        return Outcome(False, ratio, (Diagnosis("step-gradient", (
-            "step() applies the declared rule to the gradient loss_and_grads() returns, and that gradient is off the "
-            "reference's (the agreement checks say how)")),), failed(result.first_update))
+    if measure.follows_own_gradient(session, inputs.problem, optimizer, result.start, result.after_one,
+                                    result.step_grads):
+        return Outcome(False, ratio, (STEP_GRADIENT,), failed(result.first_update))
     if session.batching:
         # A wrong batch or reduction shows in the first step already; reading it takes steps at the training lr.
         return Outcome(False, ratio, diagnose_batches(session, inputs, OPTIMIZERS[optimizer.kind], SLIP_STEPS),

@@ -192,3 +192,9 @@ def diagnose_training(losses: np.ndarray, reference_losses: np.ndarray, start: M
     departs = int(np.argmax(~np.isclose(losses, reference_losses, rtol=1e-3)))
     return Diagnosis("trajectory", f"step() does not use the gradients loss_and_grads() returns (the curve "
                      f"leaves the reference at step {departs}): stale parameters or a different loss in step()")
+
+
+#: A first step that follows the declared rule, from a wrong gradient: both first-step checks name it so.
+STEP_GRADIENT = Diagnosis("step-gradient", (
+    "step() applies the declared rule to the gradient loss_and_grads() returns, and that gradient is off the "
+    "reference's (the agreement checks say how)"))

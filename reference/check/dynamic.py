@@ -13,12 +13,12 @@ from typing import Callable
 
 import numpy as np
 
-from reference.check.diagnose import Diagnosis
-from reference.check.measure import Result, stepped_path, update_results
+from reference.check.diagnose import STEP_GRADIENT, Diagnosis
+from reference.check.measure import Result, follows_own_gradient, stepped_path, update_results
 from reference.check.outcome import Outcome, failed
 from reference.check.session import Session
-from reference.model import dynamic
 from reference.check.slips import unexplained
+from reference.model import dynamic
 from reference.model.optimizers import Replay, update
 from reference.model.tolerance import UNIT_ROUNDOFF, compare, curve_growth, tolerance
 from reference.problem.cases import FIRST_STEP_LR, SHAPES, TUTORIAL_STEPS, tie_inputs
@@ -213,12 +213,8 @@ def one_step(session: Session, problem: Problem) -> Outcome:
     ratio = max(r.comparison.ratio for r in results)
     if all(r.passed for r in results):
         return Outcome(True, ratio)
-    own, own_spread = Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype]).step(
-        start, {k: v.astype(np.float64) for k, v in own_grads.items()})
-    if all(r.passed for r in update_results(session, inputs.problem, start, after, own, own_spread, "step")):
-        return Outcome(False, ratio, (Diagnosis("step-gradient", (
-            "step() applies the declared rule to the gradient loss_and_grads() returns, and that gradient is off the "
-            "reference's (the agreement checks say how)")),), failed(results))
+    if follows_own_gradient(session, inputs.problem, optimizer, start, after, own_grads):
+        return Outcome(False, ratio, (STEP_GRADIENT,), failed(results))
     return Outcome(False, ratio, (Diagnosis("update-rule", (
         f"one step() at lr {FIRST_STEP_LR:g} does not move the parameters to {optimizer.kind}'s first step for the "
         "reference's gradient")),), failed(results))

@@ -153,12 +153,14 @@ def update_results(session: Session, problem: Problem, before: dict[str, np.ndar
         session.precision, kind="update", slack=spread[name])) for name in before]
 
 
-def follows_own_gradient(session: Session, problem: Problem, optimizer: Optimizer, result: Training) -> bool:
-    """Whether the first step is the declared rule applied to the gradient loss_and_grads() returned for its rows."""
-    start = {k: v.astype(np.float64) for k, v in result.start.items()}
+def follows_own_gradient(session: Session, problem: Problem, optimizer: Optimizer, start: dict[str, np.ndarray],
+                         after: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> bool:
+    """Whether one step from ``start`` to ``after`` is the declared rule's first step for ``grads``, the gradient
+    loss_and_grads() returned for the rows the step trained on."""
+    start = {k: v.astype(np.float64) for k, v in start.items()}
     expected, spread = optimizers.Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype]).step(
-        start, {k: v.astype(np.float64) for k, v in result.step_grads.items()})
-    return all(r.passed for r in update_results(session, problem, start, result.after_one, expected, spread, "step"))
+        start, {k: v.astype(np.float64) for k, v in grads.items()})
+    return all(r.passed for r in update_results(session, problem, start, after, expected, spread, "step"))
 
 
 def parameter_path(session: Session, inputs: Inputs, lr: float, steps: int) -> list[dict[str, np.ndarray]]:
