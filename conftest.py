@@ -1,3 +1,3 @@
 """The project's pytest plugin (case selection, header, fixtures) for tests/ and bench/."""
 
-pytest_plugins = ["reference.check.pytest_plugin", "bench.pytest_plugin"]
+pytest_plugins = ["reference.drivers.pytest_plugin", "bench.pytest_plugin"]

@@ -7,7 +7,7 @@ import os
 from bench.sizes import PRESETS
 from impls.backends import DTYPES
 from impls.threads import limit_threads
-from reference.check.pytest_plugin import devices_and_modes, selected
+from reference.drivers.pytest_plugin import devices_and_modes, selected
 
 
 def pytest_configure(config):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.sizes import PRESETS
 from impls.threads import thread_environment
-from reference.check.pytest_plugin import OPTIONS, choose
+from reference.drivers.pytest_plugin import OPTIONS, choose
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,7 +79,7 @@ class Options:
 
 #: Asked in a child with the benchmarks' environment, which decides what the frameworks see
 #: (JAX_PLATFORMS); jax started on a GPU in this process would also keep memory the benchmarks need.
-ABSENT_PROBE = ("import json, sys; from reference.check.session import absent_reason; "
+ABSENT_PROBE = ("import json, sys; from reference.harness.session import absent_reason; "
                 "print(json.dumps({d: absent_reason(d) for d in sys.argv[1:]}))")
 
 

@@ -26,11 +26,12 @@ from bench.store import excluded, recorded
 from impls.backends import BACKENDS, DTYPES
 from impls.contract import UnsupportedCase
 from impls.threads import thread_count
-from reference.check import dynamic as dynamic_checks
-from reference.check.catalogue import Outcome, agreement_at
-from reference.check.pytest_plugin import OPTIONS, devices_and_modes, implementation, pool, selected, spec
-from reference.check.run import run_check
-from reference.check.session import Session, combinations
+from reference.checks import dynamic as dynamic_checks
+from reference.checks.catalogue import agreement_at
+from reference.checks.check import Outcome
+from reference.drivers.pytest_plugin import OPTIONS, devices_and_modes, implementation, pool, selected, spec
+from reference.checks.run import run_check
+from reference.harness.session import Session, combinations
 from reference.problem.cases import TUTORIAL_LR
 from reference.model import dynamic
 from reference.problem.inputs import Problem, draw

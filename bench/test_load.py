@@ -19,7 +19,7 @@ from bench.schema import LoadInfo
 from bench.store import recorded
 from bench.test_bench import RaceKey, entrants, scopes, settings
 from impls.backends import DTYPES
-from reference.check.pytest_plugin import devices_and_modes, selected
+from reference.drivers.pytest_plugin import devices_and_modes, selected
 from reference.problem.inputs import Problem
 
 pytestmark = [pytest.mark.bench, pytest.mark.load]

@@ -1,6 +1,6 @@
 """A minimal plug-in: the network in plain numpy, checked by twolayer-bench like the built-in ones.
 
-    python -m reference.check examples/my_impl.py        # verdict table with diagnoses
+    python -m reference examples/my_impl.py        # verdict table with diagnoses
     pytest --impl-path=examples/my_impl.py               # every check of the catalogue on it
     python -m bench --impl-path=examples/my_impl.py      # timed beside the others
 

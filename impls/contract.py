@@ -4,7 +4,7 @@ An implementation is one small object (a subclass of ``Implementation``) that de
 supports and holds only the network: ``prepare`` builds its state from arrays the harness has
 already converted to its framework, device and dtype; ``loss``, ``loss_and_grads``, ``step`` and
 ``parameters`` compute on that state and return framework arrays. The harness that converts,
-validates and speaks numpy on both sides is ``reference.check.session.Session``, a layer above.
+validates and speaks numpy on both sides is ``reference.harness.session.Session``, a layer above.
 """
 
 from __future__ import annotations

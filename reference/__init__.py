@@ -1,10 +1,10 @@
-"""The float64 reference and the verifier, in three layers, each importing only the ones below.
+"""The float64 reference and the verifier, one layer per folder, each importing only the ones below.
 
-- ``reference.problem``: the vocabulary. Problem sizes, the canonical float64 inputs, the named
-  shapes and constants every check uses. Imports nothing of the project.
-- ``reference.model``: the float64 network (one forward pass), its gradients, gradient descent,
-  the error scales and the tolerance model, and the inputs at each check's parameter point.
-- ``reference.check``: the verifier. A ``Session`` runs an implementation (``impls``) on
-  canonical inputs; the catalogue of checks compares it with the model and diagnoses a
-  disagreement; ``python -m reference.check`` and the pytest plugin both iterate that catalogue.
+- ``problem``: the vocabulary. Sizes, canonical float64 inputs, named shapes, the tutorial's constants.
+- ``model``: the float64 network, its gradients and training, the error scales and the tolerance model.
+- ``harness``: ``Session`` runs one implementation (``impls``) in a child process of its own and
+  hands back numpy; the child's side is ``impls.serve``, the messages ``impls.protocol``.
+- ``checks``: the one catalogue of checks, the measurements and the diagnoses behind it.
+- ``drivers``: ``python -m reference`` (the CLI), the pytest plugin and the bug-catalogue score.
+  They iterate the catalogue; nothing imports them.
 """

@@ -9,7 +9,7 @@ import pytest
 import impls
 from impls.contract import UnsupportedCase
 from impls.numpy_manual import NumpyManual
-from reference.check.session import Session
+from reference.harness.session import Session
 from reference.model.points import inputs_at
 
 

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from reference.check.session import absent_reason
+from reference.harness.session import absent_reason
 
 pytest.importorskip("pytest_benchmark", reason="the benchmarks need pytest-benchmark")
 pd = pytest.importorskip("pandas")

@@ -5,9 +5,9 @@ import pytest
 pytest.importorskip("torch", reason="the catalogue is written in numpy, torch and jax")
 pytest.importorskip("jax", reason="the catalogue is written in numpy, torch and jax")
 pytest.importorskip("optax", reason="the catalogue's Adam slips include optax's")
-from reference.check.catalogue import select  # noqa: E402
-from reference.check.isolation import Pool  # noqa: E402
-from reference.check.score import score  # noqa: E402
+from reference.checks.catalogue import select  # noqa: E402
+from reference.harness.isolation import Pool  # noqa: E402
+from reference.drivers.score import score  # noqa: E402
 from tests.known_wrong.catalogue import MISTAKES  # noqa: E402
 
 #: Shapes enough to find every planted mistake: some hide at N <= 64 ("large" finds them) or

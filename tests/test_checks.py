@@ -1,13 +1,13 @@
-"""Every check of the catalogue on every selected case: the pytest driver of reference/check/catalogue.py.
+"""Every check of the catalogue on every selected case: the pytest driver of reference/checks/catalogue.py.
 
-A failure shows the same diagnosis line as ``python -m reference.check``'s table, then every
+A failure shows the same diagnosis line as ``python -m reference``'s table, then every
 failing comparison with its worst entry and ratio.
 """
 
 import pytest
 
-from reference.check.pytest_plugin import CHECK_TIMEOUT_S
-from reference.check.run import run_check
+from reference.drivers.pytest_plugin import CHECK_TIMEOUT_S
+from reference.checks.run import run_check
 
 
 def test_check(session, check, record_property):

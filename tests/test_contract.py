@@ -9,9 +9,9 @@ import pytest
 
 from impls.contract import BATCHINGS, OPTIMIZERS, Batches, ContractViolation, Declaration, PluginError
 from impls.numpy_manual import NumpyManual
-from reference.check.catalogue import CHECKS
-from reference.check.run import run_check
-from reference.check.session import Session
+from reference.checks.catalogue import CHECKS
+from reference.checks.run import run_check
+from reference.harness.session import Session
 from reference.model.points import inputs_at
 from reference.problem.optimizers import KINDS, OPTIMIZERS as REFERENCE_OPTIMIZERS
 from reference.problem.variants import BATCHINGS as REFERENCE_BATCHINGS, Batching

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from impls.contract import UnsupportedCase
-from reference.check.pytest_plugin import implementation
-from reference.check.session import Session
+from reference.drivers.pytest_plugin import implementation
+from reference.harness.session import Session
 from reference.model import network
 from reference.model.points import inputs_at
 from reference.model.tolerance import compare

@@ -12,22 +12,25 @@ import pytest
 
 import impls
 from impls.numpy_manual import NumpyManual
-from reference.check import catalogue
-from reference.check.catalogue import Check, Outcome, select
-from reference.check.score import score
+from reference.checks import catalogue
+from reference.checks.catalogue import select
+from reference.checks.check import Check, Outcome
+from reference.checks.diagnose import Diagnosis
+from reference.model.points import inputs_at
+from reference.drivers.score import score
 
 ROOT = Path(__file__).parent.parent
 
 
 def loss_is_not_negative(session):
-    inputs_loss = session.loss(session.prepare(catalogue.inputs_at("odd", False)))
+    inputs_loss = session.loss(session.prepare(inputs_at("odd", False)))
     return Outcome(inputs_loss >= 0, diagnoses=() if inputs_loss >= 0 else (
-        catalogue.Diagnosis("negative-loss", f"the loss is {inputs_loss:.6g}, a sum of squares below 0"),))
+        Diagnosis("negative-loss", f"the loss is {inputs_loss:.6g}, a sum of squares below 0"),))
 
 
 THROWAWAY = Check("throwaway-loss-not-negative", "a sum of squares below zero", loss_is_not_negative)
 #: The one edit that adds a check, as a plug-in module the child processes load before anything else.
-ADD_THROWAWAY = "from reference.check.catalogue import CHECKS\nfrom tests.test_drivers import THROWAWAY\n" \
+ADD_THROWAWAY = "from reference.checks.catalogue import CHECKS\nfrom tests.test_drivers import THROWAWAY\n" \
                 "CHECKS.append(THROWAWAY)\n"
 
 
@@ -42,7 +45,7 @@ def test_a_check_added_once_appears_in_pytest_the_cli_and_the_score(tmp_path, mo
     ids = child("-m", "pytest", "-n", "0", "-p", "add_throwaway", "-p", "no:cacheprovider", "--collect-only", "-q",
                 "--impl=numpy-manual", "--dtype=float64", "tests/test_checks.py", tmp_path=tmp_path).stdout
     assert "test_check[numpy-manual-cpu-float64-strict-throwaway-loss-not-negative]" in ids, ids[-2000:]
-    cli = child("-c", "import add_throwaway, sys; from reference.check.__main__ import main; sys.exit(main())",
+    cli = child("-c", "import add_throwaway, sys; from reference.drivers.cli import main; sys.exit(main())",
                 "numpy-manual", "--dtype=float64", "--shape=odd", tmp_path=tmp_path)
     assert cli.returncode == 0, cli.stdout + cli.stderr
     assert any(line.startswith("throwaway-loss-not-negative  pass") for line in cli.stdout.splitlines()), cli.stdout
@@ -84,7 +87,7 @@ def test_both_drivers_give_the_same_verdict_on_every_builtin_and_every_public_mi
     # both outcomes occur; tests/test_catalogue.py scores every mistake at the shapes that find it.
     selection = ["--dtype=float64", "--shape=odd"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cli = subprocess.Popen([sys.executable, "-m", "reference.check", *impls.REGISTRY, *mistakes, *selection,
+    cli = subprocess.Popen([sys.executable, "-m", "reference", *impls.REGISTRY, *mistakes, *selection,
                             f"--json={tmp_path / 'cli.json'}"], cwd=ROOT, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pytest_run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", "-q",
@@ -105,7 +108,7 @@ def test_both_drivers_give_the_same_verdict_on_every_builtin_and_every_public_mi
 
 
 def test_the_cli_shows_each_failing_rows_worst_entry_and_each_checks_time():
-    cli = subprocess.run([sys.executable, "-m", "reference.check", "tests.known_wrong.more:DenseError1e4",
+    cli = subprocess.run([sys.executable, "-m", "reference", "tests.known_wrong.more:DenseError1e4",
                           "--dtype=float32", "--shape=odd", "--check=agreement-odd-bias-step0,matmul-precision"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert cli.returncode == 1, cli.stdout + cli.stderr

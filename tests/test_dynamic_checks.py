@@ -13,9 +13,9 @@ import torch  # noqa: E402
 
 from impls.contract import Implementation  # noqa: E402
 from impls.numpy_dynamic import NumpyDynamic  # noqa: E402
-from reference.check.catalogue import CHECKS, applies  # noqa: E402
-from reference.check.run import run_check  # noqa: E402
-from reference.check.session import Session  # noqa: E402
+from reference.checks.catalogue import CHECKS, applies  # noqa: E402
+from reference.checks.run import run_check  # noqa: E402
+from reference.harness.session import Session  # noqa: E402
 from reference.model import dynamic  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
 from reference.problem.cases import SHAPES  # noqa: E402

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from reference.check.catalogue import CHECKS
-from reference.check.isolation import Pool
-from reference.check.run import run_check
-from reference.check.session import Session
+from reference.checks.catalogue import CHECKS
+from reference.harness.isolation import Pool
+from reference.checks.run import run_check
+from reference.harness.session import Session
 from reference.model import network
 from reference.model.points import inputs_at
 from tests.hostile import plugins
@@ -41,7 +41,7 @@ def run(*args, env=None):
 
 def test_the_cli_fails_every_hostile_plugin_with_its_reason(tmp_path):
     verdict = tmp_path / "verdict.json"
-    cli = run("-m", "reference.check", *SPECS, "--dtype=float64", "--shape=odd", "--timeout=2", "--memory-limit=1",
+    cli = run("-m", "reference", *SPECS, "--dtype=float64", "--shape=odd", "--timeout=2", "--memory-limit=1",
               f"--check={','.join(CHECKED)}", f"--json={verdict}")
     assert cli.returncode == 1, cli.stdout[-3000:] + cli.stderr[-3000:]
     rows = json.loads(verdict.read_text())
@@ -66,7 +66,7 @@ def test_pytest_fails_every_hostile_plugin_with_its_reason():
 def test_a_plugin_that_exits_while_loading_is_a_usage_error_in_both_drivers(tmp_path):
     plugin = tmp_path / "exits_on_import.py"
     plugin.write_text("import sys\nsys.exit(0)\n")
-    cli = run("-m", "reference.check", str(plugin))
+    cli = run("-m", "reference", str(plugin))
     assert cli.returncode == 2 and cli.stderr.strip() == (
         "error: the implementation's process exited with status 0 during load()"), cli.stderr
     result = run("-m", "pytest", "-n", "0", "-p", "no:cacheprovider", f"--impl-path={plugin}", "tests/test_checks.py")
@@ -108,7 +108,7 @@ def test_a_child_restarts_after_a_death_and_the_next_check_runs():
 #: waits on, as a hung implementation would.
 SWALLOWED_ALARM = """
 import gc, time
-from reference.check.isolation import CheckTimeout, alarm
+from reference.harness.isolation import CheckTimeout, alarm
 
 stalled = []
 

@@ -3,9 +3,9 @@
 import pytest
 
 from impls.numpy_manual import NumpyManual
-from reference.check.catalogue import CHECKS
-from reference.check.run import run_check
-from reference.check.session import Session
+from reference.checks.catalogue import CHECKS
+from reference.checks.run import run_check
+from reference.harness.session import Session
 
 torch = pytest.importorskip("torch", reason="the tutorial mistakes are written in torch and numpy")
 from tests.known_wrong import tutorial_mistakes as tm  # noqa: E402

@@ -3,7 +3,7 @@ mishandling the rows fails far outside and is named, in both dtypes.
 
 The registered ways (numpy-minibatch, torch-dataloader) go through both drivers with the rest
 (tests/test_drivers.py); here two more correct ways, written differently, and one implementation
-per diagnosis of reference/check/batches.py meet the checks meant for them.
+per diagnosis of reference/checks/batches.py meet the checks meant for them.
 """
 
 import numpy as np
@@ -15,10 +15,10 @@ import torch  # noqa: E402
 from impls.numpy_manual import NumpyManual  # noqa: E402
 from impls.numpy_minibatch import NumpyMinibatch  # noqa: E402
 from impls.torch_autograd import TorchAutograd  # noqa: E402
-from reference.check import measure  # noqa: E402
-from reference.check.catalogue import CHECKS, agreement_at  # noqa: E402
-from reference.check.run import run_check  # noqa: E402
-from reference.check.session import Session  # noqa: E402
+from reference.checks import measure  # noqa: E402
+from reference.checks.catalogue import CHECKS, agreement_at  # noqa: E402
+from reference.checks.run import run_check  # noqa: E402
+from reference.harness.session import Session  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
 from reference.problem.optimizers import OPTIMIZERS  # noqa: E402
 from reference.problem.cases import LONGEST_CHECK_STEPS, SHAPES, TUTORIAL_STEPS  # noqa: E402
@@ -181,8 +181,8 @@ def test_the_verification_before_timing_names_only_what_the_shape_can_show(shape
 def test_the_order_handed_out_covers_every_check_that_steps():
     """The session sends as many epochs as LONGEST_CHECK_STEPS reach into; Batches repeats after them, the
     reference does not, so a check that stepped further would fail correct code."""
-    from reference.check import catalogue, stateful
-    assert max(TUTORIAL_STEPS, catalogue.RULE_STEPS, catalogue.SLIP_STEPS, stateful.STEPS) <= LONGEST_CHECK_STEPS
+    from reference.checks import stateful, two_layer
+    assert max(TUTORIAL_STEPS, two_layer.RULE_STEPS, two_layer.SLIP_STEPS, stateful.STEPS) <= LONGEST_CHECK_STEPS
 
 
 def test_a_step_that_applies_the_rule_to_a_wrong_gradient_is_named_so():

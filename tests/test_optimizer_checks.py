@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("torch", reason="the slips are written in numpy, torch and jax")
 pytest.importorskip("optax", reason="the slips are written in numpy, torch and jax")
-from reference.check.catalogue import CHECKS  # noqa: E402
-from reference.check.run import run_check  # noqa: E402
-from reference.check.session import Session  # noqa: E402
+from reference.checks.catalogue import CHECKS  # noqa: E402
+from reference.checks.run import run_check  # noqa: E402
+from reference.harness.session import Session  # noqa: E402
 from impls.numpy_adam import NumpyAdam  # noqa: E402
 from reference.model.tolerance import compare, tolerance  # noqa: E402
 from reference.problem.inputs import Problem  # noqa: E402

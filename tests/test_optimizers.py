@@ -1,7 +1,7 @@
 """The float64 optimizers (reference/model/optimizers.py) against torch.optim's own, in float64.
 
 Measured over 40 steps: the reference stays within 7e-14 (relative, any entry) of torch's
-trajectory; each slip the diagnosis names (reference/check/slips.py) leaves it by
+trajectory; each slip the diagnosis names (reference/checks/slips.py) leaves it by
 1.5e-3 (betas swapped) to 190 (momentum buffer restarted every step). The bounds, 1e-10 and
 1e-6, sit between.
 """
@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from reference.check.slips import SLIPS
+from reference.checks.slips import SLIPS
 from reference.model import network
 from reference.model.margin import make_inputs
 from reference.model.optimizers import initial_state, train
@@ -52,7 +52,7 @@ def test_reference_follows_torch_optim_in_float64(name):
     assert largest_relative_gap(path, torch_trajectory(OPTIMIZERS[name])) < 1e-10
 
 
-#: The slips the diagnosis names (reference/check/slips.py), but eps inside the root, which needs small gradients.
+#: The slips the diagnosis names (reference/checks/slips.py), but eps inside the root, which needs small gradients.
 WRONG = [(kind, slip) for kind, slips in SLIPS.items() for slip in slips if slip.code != "adam-eps-inside"]
 EPS_INSIDE = next(slip for slip in SLIPS["adam"] if slip.code == "adam-eps-inside")
 

@@ -9,9 +9,9 @@ import pytest
 
 import impls
 from impls.contract import PluginError
-from reference.check.catalogue import applies, select
-from reference.check.run import evaluate
-from reference.check.session import Session
+from reference.checks.catalogue import applies, select
+from reference.checks.run import evaluate
+from reference.harness.session import Session
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "my_impl.py"
 QUICK = ("tutorial", "odd")
@@ -27,7 +27,7 @@ def write_variant(tmp_path, name, old, new):
 
 
 def run_check(*args, blocked_in=None, block=()):
-    """python -m reference.check in a child process, optionally with frameworks made unimportable.
+    """python -m reference in a child process, optionally with frameworks made unimportable.
 
     The block is a sitecustomize module in ``blocked_in``, so that the implementation's own
     process, which the checker starts, has no framework either.
@@ -36,7 +36,7 @@ def run_check(*args, blocked_in=None, block=()):
     if block:
         (blocked_in / "sitecustomize.py").write_text("import sys\n" + "".join(f"sys.modules[{m!r}] = None\n" for m in block))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(blocked_in), env.get("PYTHONPATH", "")) if p)
-    return subprocess.run([sys.executable, "-m", "reference.check", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "reference", *map(str, args)], capture_output=True, text=True,
                           timeout=600, cwd=Path(__file__).parent.parent, env=env)
 
 

@@ -11,9 +11,9 @@ import pytest
 import impls
 import impls.numpy_manual as numpy_manual
 from impls.numpy_manual import NumpyManual
-from reference.check.measure import agreement, matmul_precision_probe
-from reference.check.power import rejected
-from reference.check.session import Session
+from reference.checks.measure import agreement, matmul_precision_probe
+from reference.checks.power import rejected
+from reference.harness.session import Session
 from reference.model.points import inputs_at
 from reference.problem.cases import POINTS, SHAPES
 from tests.correct.variants import VARIANTS

@@ -1,6 +1,6 @@
 """The DynamicNet tutorial's slips with its shared layer, written as a learner (or the tutorial) makes them.
 
-``planted`` is the diagnosis code reference/check/dynamic.py must name it by.
+``planted`` is the diagnosis code reference/checks/dynamic.py must name it by.
 """
 
 import numpy as np

@@ -1,6 +1,6 @@
 """The tutorials' slips with mini-batches, each written as a learner would make it.
 
-``planted`` is the diagnosis code reference/check/batches.py must name it by. The slicing loop
+``planted`` is the diagnosis code reference/checks/batches.py must name it by. The slicing loop
 that stops at ``N // batch_size`` is one tutorial's own (its ``create_batches``); the loader
 shuffled on its own and the mean-reduced loss are torch's defaults taken as they come.
 """

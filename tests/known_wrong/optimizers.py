@@ -1,6 +1,6 @@
 """The tutorials' slips with Adam and momentum, each written as a learner would make it.
 
-``planted`` is the diagnosis code reference/check/slips.py must name it by. The first three
+``planted`` is the diagnosis code reference/checks/slips.py must name it by. The first three
 are Adam's formula mistyped; the last two lose the optimizer's state between steps, the way
 torch and jax each make that easy.
 """

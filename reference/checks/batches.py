@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.check import measure
-from reference.check.diagnose import Diagnosis
-from reference.check.session import Session
-from reference.check.slips import unexplained
+from reference.checks import measure
+from reference.checks.diagnose import Diagnosis
+from reference.harness.session import Session
+from reference.checks.slips import unexplained
 from reference.model import network
 from reference.model.minibatch import rows_of
 from reference.model.optimizers import update

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.check.session import Session
+from reference.harness.session import Session
 from reference.model import network
 from reference.model.minibatch import rows_of
 from reference.model.optimizers import Replay

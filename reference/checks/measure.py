@@ -2,7 +2,7 @@
 
 Each function runs an implementation through a ``Session`` and returns its comparisons with the
 reference (``Result``s wrapping reference.model.tolerance's ``Comparison``) and what it returned.
-The catalogue (reference.check.catalogue) turns them into pass/fail outcomes with diagnoses.
+The catalogue (reference.checks.catalogue) turns them into pass/fail outcomes with diagnoses.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from reference.check.session import Session
+from reference.harness.session import Session
 from reference.model import minibatch, network, optimizers
 from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, curve_growth, tolerance
 from reference.problem.cases import probe_inputs, tie_inputs

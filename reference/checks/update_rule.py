@@ -22,7 +22,7 @@ from typing import Mapping
 
 import numpy as np
 
-from reference.check.diagnose import Diagnosis
+from reference.checks.diagnose import Diagnosis
 from reference.model import network
 
 #: Share of the parameters' movement a fitted rule may leave unexplained.

@@ -1,12 +1,16 @@
-"""What one check found (``Outcome``), shared by the catalogue and the modules that hold its checks."""
+"""What a check is (``Check``) and what it found (``Outcome``), shared by the catalogue and the check bodies."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
-from reference.check.diagnose import Diagnosis
-from reference.check.measure import Result
+from reference.checks.diagnose import Diagnosis
+from reference.checks.measure import Result
+
+if TYPE_CHECKING:
+    from reference.harness.session import Session
 
 
 @dataclass(frozen=True)
@@ -32,3 +36,15 @@ def failed(results: list[Result]) -> tuple[str, ...]:
     """The failing comparisons' descriptions, worst first."""
     failing = sorted((r for r in results if not r.passed), key=lambda r: -r.comparison.ratio)
     return tuple(r.describe() for r in failing)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the catalogue."""
+
+
+    id: str                                  # stable, unique; part of every test id and table row
+    catches: str                             # one line: the mistake this check exists to find
+    run: Callable[["Session"], Outcome] = field(repr=False)
+    shape: str | None = None                 # the named shape it is about; None: it runs whatever --shape says
+    model: str = "two-layer"                 # the network it checks (impls.contract.MODELS): it runs on those only

@@ -13,11 +13,11 @@ from typing import Callable
 
 import numpy as np
 
-from reference.check.diagnose import STEP_GRADIENT, Diagnosis
-from reference.check.measure import Result, follows_own_gradient, stepped_path, update_results
-from reference.check.outcome import Outcome, failed
-from reference.check.session import Session
-from reference.check.slips import unexplained
+from reference.checks.diagnose import STEP_GRADIENT, Diagnosis
+from reference.checks.measure import Result, follows_own_gradient, stepped_path, update_results
+from reference.checks.check import Outcome, failed
+from reference.harness.session import Session
+from reference.checks.slips import unexplained
 from reference.model import dynamic
 from reference.model.optimizers import Replay, update
 from reference.model.tolerance import UNIT_ROUNDOFF, compare, curve_growth, tolerance

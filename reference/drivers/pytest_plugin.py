@@ -19,9 +19,10 @@ import impls
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, mode_applies
 from impls.contract import Declaration, PluginError, UnsupportedCase
 from impls.threads import thread_settings
-from reference.check.catalogue import Check, applies, select
-from reference.check.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
-from reference.check.session import Case, Session, absent_reason, combinations
+from reference.checks.catalogue import applies, select
+from reference.checks.check import Check
+from reference.harness.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
+from reference.harness.session import Case, Session, absent_reason, combinations
 from reference.problem.cases import SHAPES
 
 OPTIONS = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES, "mode": MODES, "shape": tuple(SHAPES)}

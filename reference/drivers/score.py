@@ -12,10 +12,10 @@ from typing import Iterable
 
 from impls import spec_of
 from impls.contract import Implementation
-from reference.check.catalogue import Check
-from reference.check.isolation import Pool
-from reference.check.run import DEFAULT_TIMEOUT_S, Row, evaluate
-from reference.check.session import Session
+from reference.checks.check import Check
+from reference.harness.isolation import Pool
+from reference.checks.run import DEFAULT_TIMEOUT_S, Row, evaluate
+from reference.harness.session import Session
 
 
 @dataclass(frozen=True)

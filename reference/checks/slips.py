@@ -4,7 +4,7 @@ The tutorials' slips with these optimizers are written out here as update rules.
 implementation's own parameter path is replayed under the declared rule and under each slip,
 every step taken from the implementation's own parameters with the gradients given there; the
 slip that explains the steps and leaves at most a tenth of what the declared rule leaves
-unexplained names the diagnosis. Plain SGD is named by reference/check/update_rule.py instead,
+unexplained names the diagnosis. Plain SGD is named by reference/checks/update_rule.py instead,
 which fits learning rates and schedules rather than picking from a list.
 """
 
@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from reference.check.diagnose import Diagnosis
+from reference.checks.diagnose import Diagnosis
 from reference.model.optimizers import Params, initial_state, update
 from reference.problem.optimizers import Optimizer
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, mode_applies
 from impls.contract import ContractViolation, Declaration, Implementation, UnsupportedCase
-from reference.check.isolation import ChildLink, LocalLink, Pool
+from reference.harness.isolation import ChildLink, LocalLink, Pool
 from reference.problem.cases import LONGEST_CHECK_STEPS
 from reference.problem.inputs import Inputs
 from reference.problem.variants import MINIBATCH, Batching, DynamicInputs

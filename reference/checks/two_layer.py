@@ -1,50 +1,35 @@
-"""The one catalogue of checks. Every driver iterates ``CHECKS``; nothing else decides a verdict.
+"""The two-layer network's checks: each a ``run(session) -> Outcome`` the catalogue names and lists.
 
-A check is an id, one line saying what it catches, and ``run(session) -> Outcome``: it runs the
-implementation through the session, compares with the float64 model, and on a disagreement says
-what is probably wrong. ``python -m reference.check``, the pytest plugin (one test per check),
-the bug-catalogue score and the benchmarks' verification all take their checks from here, so a
-check added to ``CHECKS`` appears in every one of them.
+Agreement (loss and gradients at a shape and a point on the reference's path), training (the
+whole run and its first step), and the contract's numerics (relu'(0), the matmul precision,
+fresh sessions, call orders). The DynamicNet tutorial's network has its own in ``dynamic``.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
+from dataclasses import replace
+from typing import Callable
 
 import numpy as np
 
-from reference.check import dynamic, measure
-from reference.check.batches import diagnose_batches
-from reference.check.diagnose import STEP_GRADIENT, Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
-from reference.check.outcome import Outcome, failed
-from reference.check.session import Session
-from reference.check.slips import SLIPS, name_slip
-from reference.check.update_rule import name_one_step, name_update_rule
+from reference.checks import measure
+from reference.checks.batches import diagnose_batches
+from reference.checks.check import Outcome, failed
+from reference.checks.diagnose import STEP_GRADIENT, Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
+from reference.checks.slips import SLIPS, name_slip
+from reference.checks.update_rule import name_one_step, name_update_rule
+from reference.harness.session import Session
 from reference.model import network
 from reference.model.margin import make_inputs
 from reference.model.optimizers import small_gradient_inputs
 from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, compare
-from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_STEPS
+from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import OPTIMIZERS, Optimizer, declared
-from reference.problem.variants import MAX_MIDDLE_REPEATS
 
 
-@dataclass(frozen=True)
-class Check:
-    """One check of the catalogue."""
-
-    id: str                                  # stable, unique; part of every test id and table row
-    catches: str                             # one line: the mistake this check exists to find
-    run: Callable[[Session], Outcome] = field(repr=False)
-    shape: str | None = None                 # the named shape it is about; None: it runs whatever --shape says
-    model: str = "two-layer"                 # the network it checks (impls.contract.MODELS): it runs on those only
-
-
-def _bias(bias: bool) -> str:
+def bias_label(bias: bool) -> str:
     return "bias" if bias else "nobias"
 
 
@@ -100,12 +85,8 @@ def agreement(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome
     return run
 
 
-def agreement_at(problem: Problem, model: str = "two-layer") -> Check:
-    """Agreement and one step at any size: what the benchmarks run on every case before timing it."""
-    if model == "dynamic":
-        return Check(f"dynamic-agreement-{problem.id}", "a loss or gradient at any depth, or step(), off the "
-                     "reference at this size", dynamic.at_size(problem), model="dynamic")
-
+def at_size(problem: Problem) -> Callable[[Session], Outcome]:
+    """Agreement on two calls of one prepared state, then one step, at any size (the benchmarks' verification)."""
     def run(session: Session) -> Outcome:
         inputs = make_inputs(problem)
         agreed = agreement_outcome(measure.agreement(session, inputs), inputs, session.precision)
@@ -113,8 +94,7 @@ def agreement_at(problem: Problem, model: str = "two-layer") -> Check:
             return agreed
         stepped = one_step(session, inputs)
         return replace(stepped, ratio=max(agreed.ratio, stepped.ratio))
-    return Check(f"agreement-{problem.id}", "a loss, gradient or step() off the reference at this size (loss and "
-                 "gradients on two calls of one prepared state, then one step)", run)
+    return run
 
 
 # --- training ---------------------------------------------------------------------------------------
@@ -218,7 +198,7 @@ def relu_at_zero(session: Session) -> Outcome:
     wrong = {bias: value for bias, value in measured.items() if abs(value - declared) > 1e-6}
     if not wrong:
         return Outcome(True)
-    text = ", ".join(f"{value:.6g} ({_bias(bias)})" for bias, value in wrong.items())
+    text = ", ".join(f"{value:.6g} ({bias_label(bias)})" for bias, value in wrong.items())
     return Outcome(False, diagnoses=(Diagnosis("relu-declaration", f"relu'(0) measured {text}, declared {declared}"),))
 
 
@@ -252,7 +232,7 @@ def matmul_precision(session: Session) -> Outcome:
 
 
 def stateful_calls(session: Session) -> Outcome:
-    from reference.check.stateful import sequence_check
+    from reference.checks.stateful import sequence_check
     ratio, sequence = sequence_check(session)
     if not sequence:
         return Outcome(True, ratio)
@@ -262,53 +242,3 @@ def stateful_calls(session: Session) -> Outcome:
         "and shrank): "
         f"{failure.split(':')[0]} disagrees with the reference at the parameters the implementation reports")),),
         (failure,))
-
-
-# --- the catalogue --------------------------------------------------------------------------------
-
-CHECKS: list[Check] = [
-    Check("relu-at-zero", "a relu'(0) other than the one the implementation declares (integer inputs on the kink)",
-          relu_at_zero),
-    Check("matmul-precision", f"products in a lower precision than the mode promises (an exact probe: loss "
-          f"{PROBE_STRICT_LOSS!r} in float32, 0 in TF32)", matmul_precision),
-    *(Check(f"agreement-{shape}-{_bias(bias)}-step{point}",
-            f"a loss or gradient off the reference at {shape} ({SHAPES[shape].N}, {SHAPES[shape].D_in}, "
-            f"{SHAPES[shape].H}, {SHAPES[shape].D_out}), {_bias(bias)}, {point} steps in, on either of two calls",
-            agreement(shape, bias, point), shape)
-      for shape in SHAPES for bias in (False, True) for point in POINTS),
-    *(Check(f"training-{_bias(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the "
-            f"declared optimizer at lr {', '.join(f'{o.lr:g} ({k})' for k, o in OPTIMIZERS.items())}), a loss that "
-            "does not fall, or stale gradients once trained", training(bias))
-      for bias in (False, True)),
-    *(Check(f"first-step-{_bias(bias)}", f"a step() that is not the declared optimizer's first step for the "
-            f"reference's g within its tolerance (w - lr * g for SGD; odd shape, lr {FIRST_STEP_LR:g})", first_step(bias))
-      for bias in (False, True)),
-    Check("repeatable", "results that differ between fresh sessions on the same inputs", repeatable),
-    # Needs hypothesis (the test extra); without it the catalogue is one check shorter, never failing for it.
-    *([Check("stateful-calls", "a result that goes wrong in some order of prepare, loss, loss_and_grads, step and "
-             "parameters (random sequences, shrunk to the shortest failing one)", stateful_calls)]
-      if importlib.util.find_spec("hypothesis") else []),
-    # The dynamic network's (the DynamicNet tutorial's): the two-layer checks above do not run on it.
-    Check("dynamic-relu-at-zero", "a relu'(0) other than the one declared (depth 0: the two-layer network's integer "
-          "inputs exactly on the kink)", dynamic.relu_at_zero, model="dynamic"),
-    *(Check(f"dynamic-agreement-{shape}-depth{depth}", f"a loss or gradient off the reference with the middle layer "
-            f"applied {depth} times, at {shape}, on either of two calls (the shared layer's gradient a sum over its "
-            "uses)", dynamic.agreement(SHAPES[shape], depth), shape, model="dynamic")
-      for shape in ("tutorial", "odd") for depth in range(MAX_MIDDLE_REPEATS + 1)),
-    Check("dynamic-training", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the declared "
-          f"optimizer at lr {dynamic.TRAINING_LR:g} along the seeded depths), a loss that does not fall, or gradients "
-          "off once trained", dynamic.training, model="dynamic"),
-    Check("dynamic-first-step", f"a step() that is not the declared optimizer's first step for the reference's g "
-          f"(depth 3, odd shape, lr {FIRST_STEP_LR:g})", dynamic.first_step(SHAPES["odd"]), model="dynamic"),
-]
-
-
-def applies(check: Check, impl) -> bool:
-    """Whether ``check`` is about the network ``impl`` (an Implementation or its Declaration) computes."""
-    return check.model == impl.model
-
-
-def select(shapes: Iterable[str] | None = None, checks: Iterable[Check] | None = None) -> list[Check]:
-    """The checks to run: every check not about a shape, and those about one of ``shapes`` (default: all)."""
-    chosen = None if shapes is None else set(shapes)
-    return [c for c in (CHECKS if checks is None else checks) if chosen is None or c.shape is None or c.shape in chosen]

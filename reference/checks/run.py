@@ -13,10 +13,11 @@ from typing import Iterable
 
 from impls.contract import ContractViolation
 from impls.serve import first_line
-from reference.check.catalogue import Check, Outcome, applies
-from reference.check.diagnose import Diagnosis
-from reference.check.isolation import CheckTimeout, ChildDied, Raised
-from reference.check.session import Session
+from reference.checks.catalogue import applies
+from reference.checks.check import Check, Outcome
+from reference.checks.diagnose import Diagnosis
+from reference.harness.isolation import CheckTimeout, ChildDied, Raised
+from reference.harness.session import Session
 
 DEFAULT_TIMEOUT_S = 120.0
 

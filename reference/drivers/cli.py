@@ -1,10 +1,10 @@
 """Check implementations, yours or built-in ones, and print a verdict table with diagnoses.
 
-    python -m reference.check examples/my_impl.py
-    python -m reference.check path/to/file.py:MyClass --dtype float64 --shape tutorial,odd --timeout 30
-    python -m reference.check torch-nn jax-grad --json verdict.json
+    python -m reference examples/my_impl.py
+    python -m reference path/to/file.py:MyClass --dtype float64 --shape tutorial,odd --timeout 30
+    python -m reference torch-nn jax-grad --json verdict.json
 
-Runs every check of the catalogue (reference/check/catalogue.py) on every implementation, device,
+Runs every check of the catalogue (reference/checks/catalogue.py) on every implementation, device,
 dtype and mode asked for. Each implementation runs in a child process of its own: an exit, a
 crash, a signal, an allocation past --memory-limit or a hang there is a failed check that says so,
 and the other checks still run. Exit status: 0 if every check ran and passed, 1 if any failed,
@@ -22,10 +22,10 @@ from pathlib import Path
 
 from impls.backends import DEVICES, DTYPES, MODES
 from impls.contract import PluginError, UnsupportedCase
-from reference.check.catalogue import select
-from reference.check.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
-from reference.check.run import DEFAULT_TIMEOUT_S, Row, evaluate
-from reference.check.session import Session, combinations
+from reference.checks.catalogue import select
+from reference.harness.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
+from reference.checks.run import DEFAULT_TIMEOUT_S, Row, evaluate
+from reference.harness.session import Session, combinations
 from reference.problem.cases import SHAPES
 
 
@@ -65,7 +65,7 @@ def comma_list(parser: argparse.ArgumentParser, raw: str, known, what: str) -> l
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reference.check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__.split("\n\n")[0])
     parser.add_argument("implementations", nargs="+", metavar="implementation",
                         help="FILE.py[:Class], module:Class, or a registered name")
     parser.add_argument("--device", default="cpu", help=f"comma list of {', '.join(DEVICES)} (default: cpu)")
@@ -129,6 +129,3 @@ def check_all(pool: Pool, specs: list[str], devices, dtypes, modes, checks, time
     print("verdict:", "PASS" if failed == 0 else f"FAIL ({failed} checks)")
     return 0 if failed == 0 else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
