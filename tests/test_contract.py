@@ -13,7 +13,7 @@ from reference.checks.catalogue import CHECKS
 from reference.checks.run import run_check
 from reference.harness.session import Session
 from reference.model.points import inputs_at
-from reference.problem.optimizers import KINDS, OPTIMIZERS as REFERENCE_OPTIMIZERS
+from reference.problem.optimizers import KINDS, TRAINING_OPTIMIZERS
 from reference.problem.variants import BATCHINGS as REFERENCE_BATCHINGS, Batching
 from tests.correct.variants import GradsAsList, LossAsPythonFloat, ParametersAsTuple
 from tests.known_wrong.more import GradsAsSet, GradsAsTupleMissingOne, LossInMorePrecision, ReturnsATorchTensor
@@ -63,7 +63,7 @@ def test_a_contract_violation_is_raised_by_the_session_itself():
 
 
 def test_the_optimizers_an_implementation_may_declare_are_those_the_reference_implements():
-    assert OPTIMIZERS == KINDS == tuple(REFERENCE_OPTIMIZERS)
+    assert OPTIMIZERS == KINDS == tuple(TRAINING_OPTIMIZERS)
 
 
 def test_an_undeclarable_optimizer_is_a_one_line_plugin_error():

@@ -16,7 +16,7 @@ from reference.checks.check import Check
 from reference.checks.two_layer import bias_label
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_STEPS
 from reference.problem.inputs import Problem
-from reference.problem.optimizers import OPTIMIZERS
+from reference.problem.optimizers import TRAINING_OPTIMIZERS
 from reference.problem.variants import MAX_MIDDLE_REPEATS
 
 CHECKS: list[Check] = [
@@ -30,8 +30,8 @@ CHECKS: list[Check] = [
             two_layer.agreement(shape, bias, point), shape)
       for shape in SHAPES for bias in (False, True) for point in POINTS),
     *(Check(f"training-{bias_label(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the "
-            f"declared optimizer at lr {', '.join(f'{o.lr:g} ({k})' for k, o in OPTIMIZERS.items())}), a loss that "
-            "does not fall, or stale gradients once trained", two_layer.training(bias))
+            f"declared optimizer at lr {', '.join(f'{o.lr:g} ({k})' for k, o in TRAINING_OPTIMIZERS.items())}), "
+            "a loss that does not fall, or stale gradients once trained", two_layer.training(bias))
       for bias in (False, True)),
     *(Check(f"first-step-{bias_label(bias)}", f"a step() that is not the declared optimizer's first step for the "
             f"reference's g within its tolerance (w - lr * g for SGD; odd shape, lr {FIRST_STEP_LR:g})", two_layer.first_step(bias))

@@ -23,9 +23,9 @@ from reference.model.optimizers import Replay
 from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance
 from reference.problem.inputs import Inputs
-from reference.problem.optimizers import OPTIMIZERS
+from reference.problem.optimizers import TRAINING_OPTIMIZERS
 
-#: Each optimizer's training lr (OPTIMIZERS) moves every entry well past float32 rounding in a few
+#: Each optimizer's training lr (TRAINING_OPTIMIZERS) moves every entry well past float32 rounding in a few
 #: steps; at this shape the smallest |h| stays above float32's rounding band over 8 of them (measured
 #: 1e-5 * scale(h) for SGD, 8e-6 for momentum, against a band of 4e-6), and where one would not,
 #: the comparison allows that entry's share (kink_slack).
@@ -57,7 +57,7 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
 
     start = inputs_at(SHAPE, bias)
     names = tuple(start.params)
-    optimizer = OPTIMIZERS[session.impl.optimizer]
+    optimizer = TRAINING_OPTIMIZERS[session.impl.optimizer]
     u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
     worst = [0.0]
 

@@ -26,7 +26,7 @@ from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, compare
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs, Problem
-from reference.problem.optimizers import OPTIMIZERS, Optimizer, declared
+from reference.problem.optimizers import TRAINING_OPTIMIZERS, Optimizer, declared
 
 
 def bias_label(bias: bool) -> str:
@@ -102,7 +102,7 @@ def at_size(problem: Problem) -> Callable[[Session], Outcome]:
 def training(bias: bool) -> Callable[[Session], Outcome]:
     def run(session: Session) -> Outcome:
         inputs = inputs_at("tutorial", bias)
-        optimizer = OPTIMIZERS[session.impl.optimizer]
+        optimizer = TRAINING_OPTIMIZERS[session.impl.optimizer]
         result = measure.training(session, inputs, optimizer, TUTORIAL_STEPS)
         comparisons = result.curve + result.first_update + result.after_training
         ratio = max(r.comparison.ratio for r in comparisons)
@@ -173,7 +173,7 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
         return Outcome(False, ratio, (STEP_GRADIENT,), failed(result.first_update))
     if session.batching:
         # A wrong batch or reduction shows in the first step already; reading it takes steps at the training lr.
-        return Outcome(False, ratio, diagnose_batches(session, inputs, OPTIMIZERS[optimizer.kind], SLIP_STEPS),
+        return Outcome(False, ratio, diagnose_batches(session, inputs, TRAINING_OPTIMIZERS[optimizer.kind], SLIP_STEPS),
                        failed(result.first_update))
     if optimizer.kind == "sgd":
         named = name_one_step(result.start, result.after_one, result.step_grads, FIRST_STEP_LR,

@@ -42,7 +42,8 @@ class Optimizer:
             raise ValueError(f"Optimizer.eps must be positive, got {self.eps!r}")
 
 
-OPTIMIZERS: dict[str, Optimizer] = {
+#: Each optimizer an implementation may declare, at the lr the training check runs it at.
+TRAINING_OPTIMIZERS: dict[str, Optimizer] = {
     "sgd": Optimizer("sgd", TUTORIAL_LR),
     "sgd-momentum": Optimizer("sgd-momentum", TUTORIAL_LR, momentum=0.9),
     "adam": Optimizer("adam", 1e-4),
@@ -51,4 +52,4 @@ OPTIMIZERS: dict[str, Optimizer] = {
 
 def declared(kind: str, lr: float) -> Optimizer:
     """The rule an implementation that declares ``kind`` must apply when prepared with ``lr``."""
-    return replace(OPTIMIZERS[kind], lr=lr)
+    return replace(TRAINING_OPTIMIZERS[kind], lr=lr)
