@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from impls.contract import OPTIMIZERS
 from reference.problem.cases import TUTORIAL_LR
-
-#: The kinds impls.contract.OPTIMIZERS lets an implementation declare (tests/test_contract.py holds them equal).
-KINDS = ("sgd", "sgd-momentum", "adam")
 
 
 @dataclass(frozen=True)
@@ -30,8 +28,8 @@ class Optimizer:
     eps: float = 1e-8                           # adam: added to sqrt(v_hat), outside the square root
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"Optimizer.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind not in OPTIMIZERS:
+            raise ValueError(f"Optimizer.kind must be one of {', '.join(OPTIMIZERS)}, got {self.kind!r}")
         if not self.lr > 0:
             raise ValueError(f"Optimizer.lr must be positive, got {self.lr!r}")
         if not 0 <= self.momentum < 1:
