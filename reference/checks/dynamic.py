@@ -89,7 +89,7 @@ def depth_followed(session: Session, inputs: DynamicInputs, losses: list[float])
     return None
 
 
-def agreement(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
+def agreement_check(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
     def run(session: Session) -> Outcome:
         # Later steps would take the other depths: every call before the first step must take this one.
         inputs = dynamic.inputs_for(problem, [(depth + k) % (MAX_MIDDLE_REPEATS + 1) for k in range(4)])
@@ -223,7 +223,7 @@ def one_step(session: Session, problem: Problem) -> Outcome:
 def at_size(problem: Problem) -> Callable[[Session], Outcome]:
     """Agreement at every depth, then one step, at any size: what the benchmarks run before timing."""
     def run(session: Session) -> Outcome:
-        outcomes = [agreement(problem, depth)(session) for depth in range(MAX_MIDDLE_REPEATS + 1)]
+        outcomes = [agreement_check(problem, depth)(session) for depth in range(MAX_MIDDLE_REPEATS + 1)]
         outcomes.append(one_step(session, problem))
         ratio = max(o.ratio for o in outcomes)
         return next((o for o in outcomes if not o.passed), Outcome(True, ratio))
