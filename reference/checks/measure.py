@@ -2,7 +2,7 @@
 
 Each function runs an implementation through a ``Session`` and returns its comparisons with the
 reference (``Result``s wrapping reference.model.tolerance's ``Comparison``) and what it returned.
-The catalogue (reference.checks.catalogue) turns them into pass/fail outcomes with diagnoses.
+The check bodies (reference.checks.two_layer and dynamic) turn them into pass/fail outcomes with diagnoses.
 """
 
 from __future__ import annotations

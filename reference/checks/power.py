@@ -3,7 +3,7 @@
 For each kind of error (dense noise on every entry, one wrong entry, a constant factor) the
 float64 reference's own result is perturbed by a relative error ``e`` and compared as an
 implementation's result would be; the floor is the smallest ``e`` rejected, found by bisection
-in log space. Run ``python -m references.power`` for the table README quotes.
+in log space. Run ``python -m reference.checks.power`` for the table README quotes.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def table(precisions=("float32", "float64"), quantities=("loss", "w1", "w2", "b1
 
 
 def main() -> None:
-    argparse.ArgumentParser(prog="python -m references.power", description=__doc__.split("\n\n")[0]).parse_args()
+    argparse.ArgumentParser(prog="python -m reference.checks.power", description=__doc__.split("\n\n")[0]).parse_args()
     print("| precision | quantity | error | rejected at every shape from | at the tutorial's shape from |")
     print("|---|---|---|---|---|")
     for row in table():
