@@ -20,7 +20,7 @@ from reference.checks.catalogue import CHECKS, agreement_at  # noqa: E402
 from reference.checks.run import run_check  # noqa: E402
 from reference.harness.session import Session  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
-from reference.problem.optimizers import OPTIMIZERS  # noqa: E402
+from reference.problem.optimizers import TRAINING_OPTIMIZERS  # noqa: E402
 from reference.problem.cases import LONGEST_CHECK_STEPS, SHAPES, TUTORIAL_STEPS  # noqa: E402
 from tests.correct.variants import grads_by_hand  # noqa: E402
 from tests.known_wrong import minibatch as slips  # noqa: E402
@@ -163,7 +163,7 @@ def test_the_mini_batch_curve_sits_far_inside_its_tolerance(dtype):
     """The training curve's tolerance model (the batch loss's rounding bound, grown like sqrt(t + 1)) is
     wide for correct code: float32 mini-batch SGD against float64 uses under a fifth of it."""
     session = Session(NumpyMinibatch(), "cpu", dtype)
-    result = measure.training(session, inputs_at("tutorial", True), OPTIMIZERS["sgd"], TUTORIAL_STEPS)
+    result = measure.train_and_compare(session, inputs_at("tutorial", True), TRAINING_OPTIMIZERS["sgd"], TUTORIAL_STEPS)
     worst = max(r.comparison.ratio for r in result.curve)
     assert worst < 0.2, worst
 

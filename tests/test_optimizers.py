@@ -16,7 +16,7 @@ from reference.model import network
 from reference.model.margin import make_inputs
 from reference.model.optimizers import initial_state, train
 from reference.problem.inputs import Problem
-from reference.problem.optimizers import OPTIMIZERS, Optimizer
+from reference.problem.optimizers import TRAINING_OPTIMIZERS, Optimizer
 
 STEPS = 40
 INPUTS = make_inputs(Problem(N=8, D_in=12, H=6, D_out=3, bias=True))
@@ -46,10 +46,10 @@ def largest_relative_gap(path_a, path_b) -> float:
     return max(float(np.max(np.abs(a[k] - b[k]) / (np.abs(b[k]) + 1e-12))) for a, b in zip(path_a, path_b) for k in b)
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("name", sorted(TRAINING_OPTIMIZERS))
 def test_reference_follows_torch_optim_in_float64(name):
-    _, path = train(INPUTS, OPTIMIZERS[name], STEPS)
-    assert largest_relative_gap(path, torch_trajectory(OPTIMIZERS[name])) < 1e-10
+    _, path = train(INPUTS, TRAINING_OPTIMIZERS[name], STEPS)
+    assert largest_relative_gap(path, torch_trajectory(TRAINING_OPTIMIZERS[name])) < 1e-10
 
 
 #: The slips the diagnosis names (reference/checks/slips.py), but eps inside the root, which needs small gradients.
@@ -68,7 +68,7 @@ def trajectory_with(rule, optimizer):
 
 @pytest.mark.parametrize("name,slip", WRONG, ids=[slip.code for _, slip in WRONG])
 def test_each_known_slip_leaves_torch_optim(name, slip):
-    optimizer = OPTIMIZERS[name]
+    optimizer = TRAINING_OPTIMIZERS[name]
     assert largest_relative_gap(trajectory_with(slip.rule, optimizer), torch_trajectory(optimizer)) > 1e-6
 
 
@@ -76,7 +76,7 @@ def test_eps_inside_the_root_shows_where_gradients_are_small():
     # eps inside the root moves an update by about eps / (2 v_hat): with torch's eps = 1e-8 and these
     # gradients (|g| ~ 100) that is 1e-10 of the parameters, too little to see in 40 steps; a larger
     # eps shows the slip (1e-4 here), as gradients near 1e-4 would with the default.
-    optimizer = replace(OPTIMIZERS["adam"], eps=1e-2)
+    optimizer = replace(TRAINING_OPTIMIZERS["adam"], eps=1e-2)
     assert largest_relative_gap(trajectory_with(EPS_INSIDE.rule, optimizer), torch_trajectory(optimizer)) > 1e-6
 
 
@@ -85,4 +85,4 @@ def test_eps_inside_the_root_shows_where_gradients_are_small():
                                                  ("betas", (0.9, 1.5), "betas must be"), ("eps", -1.0, "eps must be")])
 def test_bad_optimizer_is_a_one_line_error(field, value, message):
     with pytest.raises(ValueError, match=message):
-        replace(OPTIMIZERS["adam"], **{field: value})
+        replace(TRAINING_OPTIMIZERS["adam"], **{field: value})

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from reference.model import network
+from reference.model import network, optimizers
 from reference.model.margin import KINK_MARGIN, kink_margin_ok, make_inputs, pre_activation, with_kink_margin
 from reference.problem.inputs import Problem, draw
+from reference.problem.optimizers import Optimizer
 
 SMALL = [Problem(N=3, D_in=5, H=4, D_out=2, bias=b, seed=s) for b in (False, True) for s in (0, 1)]
 ids = [p.id + f"-seed{p.seed}" for p in SMALL]
@@ -71,8 +72,8 @@ def test_gradients_match_torch_gradcheck(bias):
 def test_gradient_descent_step_moves_against_the_gradient():
     inputs = make_inputs(Problem(N=5, D_in=7, H=6, D_out=2, bias=True))
     value, grads = network.loss_and_grads(inputs.x, inputs.y, inputs.params)
-    before, after = network.step(inputs.x, inputs.y, inputs.params, lr=1e-3)
-    assert before == value
+    losses, (_, after) = optimizers.train(inputs, Optimizer("sgd", 1e-3), steps=1)
+    assert losses[0] == value
     for name in grads:
         np.testing.assert_array_equal(after[name], inputs.params[name] - 1e-3 * grads[name])
     assert network.loss(inputs.x, inputs.y, after) < value

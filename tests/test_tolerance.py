@@ -11,7 +11,7 @@ import pytest
 import impls
 import impls.numpy_manual as numpy_manual
 from impls.numpy_manual import NumpyManual
-from reference.checks.measure import agreement, matmul_precision_probe
+from reference.checks.measure import compare_calls, matmul_precision_probe
 from reference.checks.power import rejected
 from reference.harness.session import Session
 from reference.model.points import inputs_at
@@ -79,7 +79,7 @@ def EmulatedTF32():
 def worst_ratio(impl, dtype, shape="tutorial", precision=None):
     session = Session(impl, "cpu", dtype)
     session.precision = precision or session.precision
-    results = agreement(session, inputs_at(shape, False), calls=1).results
+    results = compare_calls(session, inputs_at(shape, False), calls=1).results
     return max(r.comparison.ratio for r in results if "loss_and_grads" in r.label or "grad" in r.label)
 
 
@@ -119,7 +119,7 @@ def test_correct_code_stays_ten_times_inside_the_tolerance_everywhere(make, dtyp
         impl = make()
         pytest.importorskip(NEEDS.get(impl.name, "numpy"))
     worst = max(r.comparison.ratio for shape in SHAPES for bias in (False, True) for point in POINTS
-                for r in agreement(Session(impl, "cpu", dtype), inputs_at(shape, bias, point)).results)
+                for r in compare_calls(Session(impl, "cpu", dtype), inputs_at(shape, bias, point)).results)
     assert worst <= 0.1, f"{impl.name} {dtype}: worst error/tolerance {worst:.3g}"
 
 

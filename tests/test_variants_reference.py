@@ -12,7 +12,7 @@ from reference.model import dynamic, minibatch
 from reference.model.margin import make_inputs
 from reference.problem.inputs import Problem
 from reference.problem.optimizers import Optimizer
-from reference.problem.variants import MAX_MIDDLE_REPEATS, Batching, middle_repeats
+from reference.problem.variants import DYNAMIC_NAMES, MAX_MIDDLE_REPEATS, Batching, middle_repeats
 
 N, D_IN, H, D_OUT = 10, 7, 5, 3
 RNG = np.random.default_rng(7)
@@ -40,14 +40,14 @@ def test_dynamic_network_matches_autograd_through_the_tutorials_module(repeats):
     loss, grads = dynamic.loss_and_grads(X, Y, PARAMS, repeats)
     torch_loss, torch_grads = torch_dynamic_grads(repeats)
     assert loss == pytest.approx(torch_loss, rel=1e-13)
-    for name in dynamic.NAMES:
+    for name in DYNAMIC_NAMES:
         np.testing.assert_allclose(grads[name], torch_grads[name], rtol=1e-11, atol=1e-13, err_msg=name)
 
 
 def test_dynamic_network_matches_central_differences():
     _, grads = dynamic.loss_and_grads(X, Y, PARAMS, 3)
     eps = 1e-6
-    for name in dynamic.NAMES:
+    for name in DYNAMIC_NAMES:
         flat = PARAMS[name].reshape(-1)
         for i in range(0, flat.size, max(1, flat.size // 7)):
             up = {k: v.copy() for k, v in PARAMS.items()}

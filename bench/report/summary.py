@@ -249,10 +249,8 @@ def floor_statements(default: pd.DataFrame) -> list[str]:
     return lines or ["- no non-eager grads case on cpu at the default size."]
 
 
-def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd.DataFrame,
-            peak_table: pd.DataFrame, floors: pd.DataFrame, plots: list[str], raw_json: Path, run_dir: Path,
-            command: str, findings: Findings) -> str:
-    """summary.md: what a person reads first; every statement in it is computed from the tables."""
+def header_lines(document: dict[str, Any], raw_json: Path, run_dir: Path, command: str) -> list[str]:
+    """The title, the command that made the run, and where its raw data lies, with its versions, date and commit."""
     try:
         raw_link = raw_json.resolve().relative_to(run_dir.resolve()).as_posix()
     except ValueError:
@@ -264,31 +262,39 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
     lines += [f"Raw data: [{raw_link}]({raw_link}), {' and '.join(document.get('versions', [document.get('version', '?')]))}, "
               f"{document.get('datetime', 'no date')}" + (f", commit {commit['id'][:12]}" if commit.get("id") else "")
               + (" (dirty)" if commit.get("dirty") else "") + ".", ""]
+    return lines
 
+
+def machine_section(run_dir: Path) -> list[str]:
+    """## Machine, from the run's machine.json; nothing when there is none."""
     machine_json = run_dir / "machine.json"
-    if machine_json.is_file():
-        try:
-            facts = machine_facts(json.loads(machine_json.read_text()))
-        except (json.JSONDecodeError, AttributeError) as error:
-            facts = [f"- machine.json could not be read ({error})"]
-        lines += ["## Machine", "", *facts, ""]
+    if not machine_json.is_file():
+        return []
+    try:
+        facts = machine_facts(json.loads(machine_json.read_text()))
+    except (json.JSONDecodeError, AttributeError) as error:
+        facts = [f"- machine.json could not be read ({error})"]
+    return ["## Machine", "", *facts, ""]
 
-    described = frames["case"].drop_duplicates("impl").sort_values("impl")
-    if described["summary"].astype(bool).any():
-        lines += ["## Implementations", "", *(f"- `{r.impl}`: {r.summary}" for r in described.itertuples()
-                                               if r.summary), ""]
 
-    lines += ["## Verified before timing", "", *verification_statements(table, findings.excluded), ""]
+def implementations_section(cases: pd.DataFrame) -> list[str]:
+    """## Implementations: each one's summary line; nothing when none has one."""
+    described = cases.drop_duplicates("impl").sort_values("impl")
+    if not described["summary"].astype(bool).any():
+        return []
+    return ["## Implementations", "", *(f"- `{r.impl}`: {r.summary}" for r in described.itertuples() if r.summary), ""]
 
-    default = at_default_size(table)
-    lines += ["## Default size",
-              "",
-              f"N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out}, no bias. Medians over "
-              f"rounds; IQR/median above {100 * NOISY:.0f}% is flagged noisy. × GEMM floor: median over the sum of "
-              "the fastest library's time for each matrix product of the phase; × fastest: over the fastest "
-              "verified implementation of the same case, timed in the same race (shuffled rounds), with a 95% "
-              "bootstrap interval over the paired rounds; grads/forward: the implementation's grads median over its "
-              "forward median (ADBench's measure). % peak: of the best library's large-matmul GFLOP/s.", ""]
+
+def default_size_section(default: pd.DataFrame, plots: list[str]) -> list[str]:
+    """## Default size: how to read its columns, one table per device and dtype, and its plots."""
+    lines = ["## Default size",
+             "",
+             f"N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out}, no bias. Medians over "
+             f"rounds; IQR/median above {100 * NOISY:.0f}% is flagged noisy. × GEMM floor: median over the sum of "
+             "the fastest library's time for each matrix product of the phase; × fastest: over the fastest "
+             "verified implementation of the same case, timed in the same race (shuffled rounds), with a 95% "
+             "bootstrap interval over the paired rounds; grads/forward: the implementation's grads median over its "
+             "forward median (ADBench's measure). % peak: of the best library's large-matmul GFLOP/s.", ""]
     if default.empty:
         lines += ["No case at the default size in this run.", ""]
     for title, rows in by_facet(default):
@@ -298,42 +304,38 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
                          ("grads_over_forward", "grads / forward per implementation")):
         if PLOTS[key] in plots:
             lines += [f"![{caption}]({PLOTS[key]})", ""]
+    return lines
 
-    lines += ["## Where the time goes", "", *decomposition_statements(findings.parts), ""]
-    if PLOTS["decomposition"] in plots:
-        lines += [f"![Each implementation's time split into its library's parts]({PLOTS['decomposition']})", ""]
 
-    lines += ["## Under load", "", *load_statements(findings.load), ""]
-
-    lines += ["## Sizes", ""]
+def sizes_section(table: pd.DataFrame, findings: Findings, plots: list[str]) -> list[str]:
+    """## Sizes: the plots against size, the fits and the crossovers, or why there are none."""
+    lines = ["## Sizes", ""]
+    if PLOTS["sizes"] not in plots:
+        return lines + ["This run has one size only, so there is no plot of time against size.", ""]
     sizes = table[SIZE].drop_duplicates()
-    if PLOTS["sizes"] in plots:
-        lines += [f"{len(sizes)} sizes; benchmarks.csv has every row.", "",
-                  f"![Median time against FLOPs]({PLOTS['sizes']})", ""]
-        if PLOTS["sizes_gflops"] in plots:
-            lines += [f"![GFLOP/s against each swept size]({PLOTS['sizes_gflops']})", ""]
-        lines += [*size_statements(findings.fits, findings.crossovers), ""]
-    else:
-        lines += ["This run has one size only, so there is no plot of time against size.", ""]
+    lines += [f"{len(sizes)} sizes; benchmarks.csv has every row.", "",
+              f"![Median time against FLOPs]({PLOTS['sizes']})", ""]
+    if PLOTS["sizes_gflops"] in plots:
+        lines += [f"![GFLOP/s against each swept size]({PLOTS['sizes_gflops']})", ""]
+    return lines + [*size_statements(findings.fits, findings.crossovers), ""]
 
-    lines += ["## Latency, throughput and launches", "", *timing_statements(table), ""]
 
-    verified_default = default[default["verified"]]
-    lines += ["## Checks", "", f"- {overhead_statement(frames['overhead'], verified_default)}", "",
-              *aa_statements(findings.aa), "", "Non-eager implementations on cpu at the default size, grads phase against the GEMM floor:", "",
-              *floor_statements(verified_default), ""]
-
+def noisy_section(table: pd.DataFrame) -> list[str]:
+    """## Noisy cases: every case whose IQR/median is above NOISY."""
     noisy = table[table["noisy"]].sort_values("noise", ascending=False)
-    lines += ["## Noisy cases", ""]
+    lines = ["## Noisy cases", ""]
     if noisy.empty:
         lines.append(f"No case has IQR/median above {100 * NOISY:.0f}%.")
     else:
         lines.append(f"{len(noisy)} case(s) with IQR/median above {100 * NOISY:.0f}%; compare their medians with care:")
         lines += ["", *(f"- {r.impl} {r.phase} ({r.timing}) {panel_title(r.device, r.dtype, r.mode)} N={r.N} "
                         f"D_in={r.D_in} H={r.H} D_out={r.D_out}: {100 * r.noise:.1f}%" for r in noisy.itertuples())]
-    lines.append("")
+    return lines + [""]
 
-    lines += ["## Ceilings", ""]
+
+def ceilings_section(peak_table: pd.DataFrame, floors: pd.DataFrame) -> list[str]:
+    """## Ceilings: the matmul peaks measured and the GEMM floor at the default size."""
+    lines = ["## Ceilings", ""]
     if peak_table.empty:
         lines.append("No matmul peak measured in this run.")
     else:
@@ -345,6 +347,30 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
         floor_rows = floor_rows.assign(floor_us=[f"{v * 1e6:.1f}" for v in floor_rows["floor_s"]])
         lines += ["", "GEMM floor at the default size:", "",
                   _markdown(floor_rows[["device", "dtype", "phase", "floor_us", "winners"]], left=3)]
+    return lines
+
+
+def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd.DataFrame,
+            peak_table: pd.DataFrame, floors: pd.DataFrame, plots: list[str], raw_json: Path, run_dir: Path,
+            command: str, findings: Findings) -> str:
+    """summary.md: what a person reads first; every statement in it is computed from the tables."""
+    default = at_default_size(table)
+    verified_default = default[default["verified"]]
+    lines = [*header_lines(document, raw_json, run_dir, command), *machine_section(run_dir),
+             *implementations_section(frames["case"]),
+             "## Verified before timing", "", *verification_statements(table, findings.excluded), "",
+             *default_size_section(default, plots),
+             "## Where the time goes", "", *decomposition_statements(findings.parts), ""]
+    if PLOTS["decomposition"] in plots:
+        lines += [f"![Each implementation's time split into its library's parts]({PLOTS['decomposition']})", ""]
+    lines += ["## Under load", "", *load_statements(findings.load), "",
+              *sizes_section(table, findings, plots),
+              "## Latency, throughput and launches", "", *timing_statements(table), "",
+              "## Checks", "", f"- {overhead_statement(frames['overhead'], verified_default)}", "",
+              *aa_statements(findings.aa), "",
+              "Non-eager implementations on cpu at the default size, grads phase against the GEMM floor:", "",
+              *floor_statements(verified_default), "",
+              *noisy_section(table), *ceilings_section(peak_table, floors)]
     ignored = len(document["benchmarks"]) - sum(len(frame) for frame in frames.values())
     if ignored:
         lines += ["", f"{ignored} benchmark(s) in the raw JSON have no known extra_info kind and were left out."]

@@ -16,7 +16,7 @@ from reference.checks.check import Check
 from reference.checks.two_layer import bias_label
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, SHAPES, TUTORIAL_STEPS
 from reference.problem.inputs import Problem
-from reference.problem.optimizers import OPTIMIZERS
+from reference.problem.optimizers import TRAINING_OPTIMIZERS
 from reference.problem.variants import MAX_MIDDLE_REPEATS
 
 CHECKS: list[Check] = [
@@ -27,11 +27,11 @@ CHECKS: list[Check] = [
     *(Check(f"agreement-{shape}-{bias_label(bias)}-step{point}",
             f"a loss or gradient off the reference at {shape} ({SHAPES[shape].N}, {SHAPES[shape].D_in}, "
             f"{SHAPES[shape].H}, {SHAPES[shape].D_out}), {bias_label(bias)}, {point} steps in, on either of two calls",
-            two_layer.agreement(shape, bias, point), shape)
+            two_layer.agreement_check(shape, bias, point), shape)
       for shape in SHAPES for bias in (False, True) for point in POINTS),
     *(Check(f"training-{bias_label(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the "
-            f"declared optimizer at lr {', '.join(f'{o.lr:g} ({k})' for k, o in OPTIMIZERS.items())}), a loss that "
-            "does not fall, or stale gradients once trained", two_layer.training(bias))
+            f"declared optimizer at lr {', '.join(f'{o.lr:g} ({k})' for k, o in TRAINING_OPTIMIZERS.items())}), "
+            "a loss that does not fall, or stale gradients once trained", two_layer.training_check(bias))
       for bias in (False, True)),
     *(Check(f"first-step-{bias_label(bias)}", f"a step() that is not the declared optimizer's first step for the "
             f"reference's g within its tolerance (w - lr * g for SGD; odd shape, lr {FIRST_STEP_LR:g})", two_layer.first_step(bias))
@@ -46,7 +46,7 @@ CHECKS: list[Check] = [
           "inputs exactly on the kink)", dynamic.relu_at_zero, model="dynamic"),
     *(Check(f"dynamic-agreement-{shape}-depth{depth}", f"a loss or gradient off the reference with the middle layer "
             f"applied {depth} times, at {shape}, on either of two calls (the shared layer's gradient a sum over its "
-            "uses)", dynamic.agreement(SHAPES[shape], depth), shape, model="dynamic")
+            "uses)", dynamic.agreement_check(SHAPES[shape], depth), shape, model="dynamic")
       for shape in ("tutorial", "odd") for depth in range(MAX_MIDDLE_REPEATS + 1)),
     Check("dynamic-training", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the declared "
           f"optimizer at lr {dynamic.TRAINING_LR:g} along the seeded depths), a loss that does not fall, or gradients "

@@ -24,7 +24,7 @@ from reference.model.tolerance import UNIT_ROUNDOFF, compare, curve_growth, tole
 from reference.problem.cases import FIRST_STEP_LR, SHAPES, TUTORIAL_STEPS, tie_inputs
 from reference.problem.inputs import Problem
 from reference.problem.optimizers import declared
-from reference.problem.variants import DEPTH_SEED, MAX_MIDDLE_REPEATS, DynamicInputs, middle_repeats
+from reference.problem.variants import DEPTH_SEED, DYNAMIC_NAMES, MAX_MIDDLE_REPEATS, DynamicInputs, middle_repeats
 
 #: The tutorial's SGD(lr=1e-4, momentum=0.9): the loss falls from 616 to 0.28 in 500 steps along the
 #: 7 seeded depths read in turn, and float32 (numpy, torch, jax) uses at most 0.012 of the curve's
@@ -47,7 +47,7 @@ def compared(session: Session, inputs: DynamicInputs, what: str, value: float,
         kinks = dynamic.kink_slack(inputs.x, inputs.y, inputs.params, repeats, u)
         results += [Result(f"{session.label} {what} at depth {repeats}", compare(
             name, grads[name], ref_grads[name], scales[name], problem, session.precision, kind="grad",
-            slack=kinks[name], chain=chain["grad"])) for name in dynamic.NAMES]
+            slack=kinks[name], chain=chain["grad"])) for name in DYNAMIC_NAMES]
     return results
 
 
@@ -89,7 +89,7 @@ def depth_followed(session: Session, inputs: DynamicInputs, losses: list[float])
     return None
 
 
-def agreement(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
+def agreement_check(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
     def run(session: Session) -> Outcome:
         # Later steps would take the other depths: every call before the first step must take this one.
         inputs = dynamic.inputs_for(problem, [(depth + k) % (MAX_MIDDLE_REPEATS + 1) for k in range(4)])
@@ -98,7 +98,7 @@ def agreement(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
         for call in (1, 2):
             losses.append(session.loss(state))
             results += compared(session, inputs, f"call {call} loss()", losses[-1], None)
-            value, grads = session.loss_and_grads(state, dynamic.NAMES)
+            value, grads = session.loss_and_grads(state, DYNAMIC_NAMES)
             losses.append(value)
             results += compared(session, inputs, f"call {call} loss_and_grads()", value, grads)
             first_grads = first_grads or grads
@@ -119,7 +119,7 @@ def agreement(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
 def training(session: Session) -> Outcome:
     """The tutorial's 500 steps along the seeded depths (a short sequence, read in turn), then the gradients
     at the parameters reached."""
-    names = dynamic.NAMES
+    names = DYNAMIC_NAMES
     inputs = dynamic.inputs_for(SHAPES["tutorial"], middle_repeats(DEPTH_SEED, DEPTHS_HANDED))
     optimizer = declared(session.impl.optimizer, TRAINING_LR)
     ref_losses, loss_scales = dynamic.reference_training(inputs, optimizer, TUTORIAL_STEPS)
@@ -198,10 +198,10 @@ def one_step(session: Session, problem: Problem) -> Outcome:
     inputs = dynamic.inputs_for(problem, [3])
     optimizer = declared(session.impl.optimizer, FIRST_STEP_LR)
     state = session.prepare(inputs, optimizer.lr)
-    start = {k: v.astype(np.float64) for k, v in session.parameters(state, dynamic.NAMES).items()}
-    _, own_grads = session.loss_and_grads(state, dynamic.NAMES)
+    start = {k: v.astype(np.float64) for k, v in session.parameters(state, DYNAMIC_NAMES).items()}
+    _, own_grads = session.loss_and_grads(state, DYNAMIC_NAMES)
     session.step(state)
-    after = session.parameters(state, dynamic.NAMES)
+    after = session.parameters(state, DYNAMIC_NAMES)
     _, ref_grads, scales = dynamic.reference_at(inputs)
     chain = dynamic.chains(inputs.x, inputs.params, 3)["grad"]
     u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
@@ -223,7 +223,7 @@ def one_step(session: Session, problem: Problem) -> Outcome:
 def at_size(problem: Problem) -> Callable[[Session], Outcome]:
     """Agreement at every depth, then one step, at any size: what the benchmarks run before timing."""
     def run(session: Session) -> Outcome:
-        outcomes = [agreement(problem, depth)(session) for depth in range(MAX_MIDDLE_REPEATS + 1)]
+        outcomes = [agreement_check(problem, depth)(session) for depth in range(MAX_MIDDLE_REPEATS + 1)]
         outcomes.append(one_step(session, problem))
         ratio = max(o.ratio for o in outcomes)
         return next((o for o in outcomes if not o.passed), Outcome(True, ratio))
@@ -238,7 +238,7 @@ def relu_at_zero(session: Session) -> Outcome:
     params = {"w_in": tie.params["w1"], "b_in": tie.params["b1"], "w_mid": np.zeros((H, H)), "b_mid": np.zeros(H),
               "w_out": tie.params["w2"], "b_out": tie.params["b2"]}
     _, grads = session.loss_and_grads(session.prepare(DynamicInputs(tie.x, tie.y, params, np.array([0]))),
-                                      dynamic.NAMES)
+                                      DYNAMIC_NAMES)
     y_pred = tie.x @ tie.params["w1"] + tie.params["b1"]
     y_pred = np.maximum(y_pred, 0) @ tie.params["w2"] + tie.params["b2"]
     direction = tie.x.T @ (2.0 * (y_pred - tie.y) @ tie.params["w2"][0])   # (D_in,)

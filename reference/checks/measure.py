@@ -2,7 +2,7 @@
 
 Each function runs an implementation through a ``Session`` and returns its comparisons with the
 reference (``Result``s wrapping reference.model.tolerance's ``Comparison``) and what it returned.
-The catalogue (reference.checks.catalogue) turns them into pass/fail outcomes with diagnoses.
+The check bodies (reference.checks.two_layer and dynamic) turn them into pass/fail outcomes with diagnoses.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Agreement:
         return all(r.passed for r in self.results)
 
 
-def agreement(session: Session, inputs: Inputs, calls: int = 2) -> Agreement:
+def compare_calls(session: Session, inputs: Inputs, calls: int = 2) -> Agreement:
     """Loss (forward only, and with the gradients) and every gradient against the reference.
 
     The same prepared state is asked ``calls`` times: a second call that differs from the first
@@ -93,7 +93,7 @@ class Training:
         return all(r.passed for r in self.curve + self.first_update + self.after_training)
 
 
-def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int) -> Training:
+def train_and_compare(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int) -> Training:
     """Train from ``inputs`` for ``steps`` steps of ``optimizer``; compare the curve and the first update.
 
     A mini-batch implementation's curve is its batches' losses, against the reference's on the same batches.

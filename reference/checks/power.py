@@ -3,7 +3,7 @@
 For each kind of error (dense noise on every entry, one wrong entry, a constant factor) the
 float64 reference's own result is perturbed by a relative error ``e`` and compared as an
 implementation's result would be; the floor is the smallest ``e`` rejected, found by bisection
-in log space. Run ``python -m references.power`` for the table README quotes.
+in log space. Run ``python -m reference.checks.power`` for the table README quotes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def one_entry(ref: np.ndarray, e: float, rng: np.random.Generator) -> np.ndarray
     return wrong
 
 
-KINDS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndarray]] = {
+PERTURBATIONS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndarray]] = {
     "dense": lambda ref, e, rng: ref * (1 + e * rng.standard_normal(np.shape(ref))),
     "one entry": one_entry,
     "constant": lambda ref, e, rng: ref * (1 + e),
@@ -37,7 +37,7 @@ KINDS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndarray]]
 def rejected(inputs: Inputs, quantity: str, kind: str, e: float, precision: str) -> bool:
     loss, grads, scales = network.reference_at(inputs)
     ref = loss if quantity == "loss" else grads[quantity]
-    got = KINDS[kind](np.asarray(ref, dtype=np.float64), e, np.random.default_rng(0))
+    got = PERTURBATIONS[kind](np.asarray(ref, dtype=np.float64), e, np.random.default_rng(0))
     return not compare(quantity, got, ref, scales[quantity], inputs.problem, precision).passed
 
 
@@ -57,7 +57,7 @@ def table(precisions=("float32", "float64"), quantities=("loss", "w1", "w2", "b1
     rows = []
     for precision in precisions:
         for quantity in quantities:
-            for kind in (("constant",) if quantity == "loss" else KINDS):
+            for kind in (("constant",) if quantity == "loss" else PERTURBATIONS):
                 bias = quantity in ("b1", "b2")
                 by_shape = {shape: floor(inputs_at(shape, bias), quantity, kind, precision) for shape in SHAPES}
                 rows.append({"precision": precision, "quantity": quantity, "error": kind,
@@ -66,7 +66,7 @@ def table(precisions=("float32", "float64"), quantities=("loss", "w1", "w2", "b1
 
 
 def main() -> None:
-    argparse.ArgumentParser(prog="python -m references.power", description=__doc__.split("\n\n")[0]).parse_args()
+    argparse.ArgumentParser(prog="python -m reference.checks.power", description=__doc__.split("\n\n")[0]).parse_args()
     print("| precision | quantity | error | rejected at every shape from | at the tutorial's shape from |")
     print("|---|---|---|---|---|")
     for row in table():

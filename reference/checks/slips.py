@@ -16,25 +16,22 @@ from typing import Callable, Mapping
 import numpy as np
 
 from reference.checks.diagnose import Diagnosis
-from reference.model.optimizers import Params, initial_state, update
+from reference.model.optimizers import Params, adam_moments, bias_corrected, initial_state, update
 from reference.problem.optimizers import Optimizer
 
 Rule = Callable[[Optimizer, Params, Params, dict, int], tuple[Params, dict]]
 
 
 def _without_bias_correction(optimizer: Optimizer, params: Params, grads: Params, state: dict, t: int):
-    beta1, beta2 = optimizer.betas
-    m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
-    v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}
-    return {k: params[k] - optimizer.lr * m[k] / (np.sqrt(v[k]) + optimizer.eps) for k in params}, {"m": m, "v": v}
+    moments = adam_moments(optimizer, grads, state)
+    m, v = moments["m"], moments["v"]
+    return {k: params[k] - optimizer.lr * m[k] / (np.sqrt(v[k]) + optimizer.eps) for k in params}, moments
 
 
 def _eps_inside(optimizer: Optimizer, params: Params, grads: Params, state: dict, t: int):
-    beta1, beta2 = optimizer.betas
-    m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
-    v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}
-    return {k: params[k] - optimizer.lr * (m[k] / (1 - beta1**t)) / np.sqrt(v[k] / (1 - beta2**t) + optimizer.eps)
-            for k in params}, {"m": m, "v": v}
+    moments = adam_moments(optimizer, grads, state)
+    m_hat, v_hat = bias_corrected(optimizer, moments, t)
+    return {k: params[k] - optimizer.lr * m_hat[k] / np.sqrt(v_hat[k] + optimizer.eps) for k in params}, moments
 
 
 def _betas_swapped(optimizer: Optimizer, params: Params, grads: Params, state: dict, t: int):

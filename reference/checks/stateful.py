@@ -14,6 +14,8 @@ same verdict every run.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from reference.harness.session import Session
@@ -23,9 +25,9 @@ from reference.model.optimizers import Replay
 from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance
 from reference.problem.inputs import Inputs
-from reference.problem.optimizers import OPTIMIZERS
+from reference.problem.optimizers import TRAINING_OPTIMIZERS
 
-#: Each optimizer's training lr (OPTIMIZERS) moves every entry well past float32 rounding in a few
+#: Each optimizer's training lr (TRAINING_OPTIMIZERS) moves every entry well past float32 rounding in a few
 #: steps; at this shape the smallest |h| stays above float32's rounding band over 8 of them (measured
 #: 1e-5 * scale(h) for SGD, 8e-6 for momentum, against a band of 4e-6), and where one would not,
 #: the comparison allows that entry's share (kink_slack).
@@ -51,20 +53,27 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
 
     The sequence's last line, after "->", is the comparison that failed.
     """
-    from hypothesis import HealthCheck, Phase, settings
-    from hypothesis.reporting import with_reporter
-    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-
-    start = inputs_at(SHAPE, bias)
-    names = tuple(start.params)
-    optimizer = OPTIMIZERS[session.impl.optimizer]
-    u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
     worst = [0.0]
 
     def check(comparison: Comparison, what: str) -> None:
         worst[0] = max(worst[0], comparison.ratio)
         if not comparison.passed:
             raise Mismatch(comparison, what)
+
+    machine = call_machine(session, inputs_at(SHAPE, bias), check)
+    sequence = scripted_failure(machine) or drawn_failure(machine)
+    if sequence:
+        return max(worst[0], 1.0 + 1e-9), sequence
+    return worst[0], []
+
+
+def call_machine(session: Session, start: Inputs, check: Callable[[Comparison, str], None]) -> type:
+    """The state machine of ``session``'s calls from ``start``, every result handed to ``check``. Its source,
+    indentation included, seeds hypothesis: an edit to the class draws other sequences."""
+    from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+    names = tuple(start.params)
+    optimizer = TRAINING_OPTIMIZERS[session.impl.optimizer]
+    u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
 
     class Calls(RuleBasedStateMachine):
         @initialize()
@@ -122,27 +131,41 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
                 own = session.parameters(self.state, names)
                 assert all(np.all(np.isfinite(v)) for v in own.values()), "parameters() holds NaN or inf"
 
+    return Calls
+
+
+def scripted_failure(machine: type) -> list[str] | None:
+    """The first SCRIPTED sequence that fails, as the calls made and "-> " the failure; None if all pass."""
+    for script in SCRIPTED:
+        calls, made = machine(), ["prepare()"]
+        try:
+            calls.prepare()
+            for call in script:
+                made.append(f"{call}()")
+                getattr(calls, call)()
+                calls.parameters_are_finite()
+        except AssertionError as failure:
+            return [*made, f"-> {str(failure).splitlines()[0]}"]
+    return None
+
+
+def drawn_failure(machine: type) -> list[str] | None:
+    """The shortest failing sequence among those hypothesis draws, shrunk; None if none fails."""
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis.reporting import with_reporter
+    from hypothesis.stateful import run_state_machine_as_test
+
     bounded = settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize=True,
                        database=None, print_blob=False, suppress_health_check=list(HealthCheck),
                        phases=(Phase.explicit, Phase.generate, Phase.shrink))
-    for script in SCRIPTED:
-        machine, made = Calls(), ["prepare()"]
-        try:
-            machine.prepare()
-            for call in script:
-                made.append(f"{call}()")
-                getattr(machine, call)()
-                machine.parameters_are_finite()
-        except AssertionError as failure:
-            return max(worst[0], 1.0 + 1e-9), [*made, f"-> {str(failure).splitlines()[0]}"]
     printed: list[str] = []
     try:
         with with_reporter(printed.append):
-            run_state_machine_as_test(Calls, settings=bounded)
+            run_state_machine_as_test(machine, settings=bounded)
     except AssertionError as failure:
         # hypothesis reports the shrunk sequence through its reporter or, in newer versions, as notes.
         report = [*map(str, printed), *getattr(failure, "__notes__", ())]
         steps = [line.strip().removeprefix("state.") for text in report for line in text.splitlines()
                  if line.strip().startswith("state.") and not any(skip in line for skip in ("teardown", "finite"))]
-        return max(worst[0], 1.0 + 1e-9), [*steps, f"-> {str(failure).splitlines()[0]}"]
-    return worst[0], []
+        return [*steps, f"-> {str(failure).splitlines()[0]}"]
+    return None

@@ -26,7 +26,7 @@ from reference.model.points import inputs_at
 from reference.model.tolerance import UNIT_ROUNDOFF, compare
 from reference.problem.cases import FIRST_STEP_LR, POINTS, PROBE_STRICT_LOSS, TUTORIAL_STEPS
 from reference.problem.inputs import Inputs, Problem
-from reference.problem.optimizers import OPTIMIZERS, Optimizer, declared
+from reference.problem.optimizers import TRAINING_OPTIMIZERS, Optimizer, declared
 
 
 def bias_label(bias: bool) -> str:
@@ -70,15 +70,15 @@ def agreement_outcome(run: measure.Agreement, inputs: Inputs, precision: str) ->
     return Outcome(False, ratio, tuple(diagnoses), failed(run.results))
 
 
-def agreement(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome]:
+def agreement_check(shape: str, bias: bool, point: int) -> Callable[[Session], Outcome]:
     def run(session: Session) -> Outcome:
         inputs = inputs_at(shape, bias, point)
-        result = measure.agreement(session, inputs)
+        result = measure.compare_calls(session, inputs)
         outcome = agreement_outcome(result, inputs, session.precision)
         if outcome.passed or point == POINTS[0]:
             return outcome
         # A later point that gives the start's results: the parameters' change never reached them.
-        start = measure.agreement(session, inputs_at(shape, bias, POINTS[0]), calls=1).outputs[0]
+        start = measure.compare_calls(session, inputs_at(shape, bias, POINTS[0]), calls=1).outputs[0]
         stale = [d for q in inputs.params
                  if (d := diagnose_points(q, start[q], result.outputs[0][q], inputs, session.precision))]
         return Outcome(False, outcome.ratio, (*stale[:1], *outcome.diagnoses), outcome.details)
@@ -89,7 +89,7 @@ def at_size(problem: Problem) -> Callable[[Session], Outcome]:
     """Agreement on two calls of one prepared state, then one step, at any size (the benchmarks' verification)."""
     def run(session: Session) -> Outcome:
         inputs = make_inputs(problem)
-        agreed = agreement_outcome(measure.agreement(session, inputs), inputs, session.precision)
+        agreed = agreement_outcome(measure.compare_calls(session, inputs), inputs, session.precision)
         if not agreed.passed:
             return agreed
         stepped = one_step(session, inputs)
@@ -99,11 +99,11 @@ def at_size(problem: Problem) -> Callable[[Session], Outcome]:
 
 # --- training ---------------------------------------------------------------------------------------
 
-def training(bias: bool) -> Callable[[Session], Outcome]:
+def training_check(bias: bool) -> Callable[[Session], Outcome]:
     def run(session: Session) -> Outcome:
         inputs = inputs_at("tutorial", bias)
-        optimizer = OPTIMIZERS[session.impl.optimizer]
-        result = measure.training(session, inputs, optimizer, TUTORIAL_STEPS)
+        optimizer = TRAINING_OPTIMIZERS[session.impl.optimizer]
+        result = measure.train_and_compare(session, inputs, optimizer, TUTORIAL_STEPS)
         comparisons = result.curve + result.first_update + result.after_training
         ratio = max(r.comparison.ratio for r in comparisons)
         falls = result.losses[-1] < result.losses[0]
@@ -164,7 +164,7 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
     """One step() at FIRST_STEP_LR against the declared optimizer's first step from the reference's gradient
     within its tolerance (at gradients where Adam's eps acts, for Adam), the rule named if it is another."""
     optimizer = declared(session.impl.optimizer, FIRST_STEP_LR)
-    result = measure.training(session, small_gradient_inputs(inputs, optimizer), optimizer, steps=1)
+    result = measure.train_and_compare(session, small_gradient_inputs(inputs, optimizer), optimizer, steps=1)
     ratio = max(r.comparison.ratio for r in result.first_update)
     if all(r.passed for r in result.first_update):
         return Outcome(True, ratio)
@@ -173,7 +173,7 @@ def one_step(session: Session, inputs: Inputs) -> Outcome:
         return Outcome(False, ratio, (STEP_GRADIENT,), failed(result.first_update))
     if session.batching:
         # A wrong batch or reduction shows in the first step already; reading it takes steps at the training lr.
-        return Outcome(False, ratio, diagnose_batches(session, inputs, OPTIMIZERS[optimizer.kind], SLIP_STEPS),
+        return Outcome(False, ratio, diagnose_batches(session, inputs, TRAINING_OPTIMIZERS[optimizer.kind], SLIP_STEPS),
                        failed(result.first_update))
     if optimizer.kind == "sgd":
         named = name_one_step(result.start, result.after_one, result.step_grads, FIRST_STEP_LR,

@@ -16,10 +16,9 @@ from reference.model.optimizers import run
 from reference.model.tolerance import ELEMENTWISE_STEPS, LAMBDA
 from reference.problem.inputs import Problem
 from reference.problem.optimizers import Optimizer
-from reference.problem.variants import DYNAMIC_NAMES, DynamicInputs
+from reference.problem.variants import DynamicInputs
 
 Params = dict[str, np.ndarray]
-NAMES = DYNAMIC_NAMES
 
 
 def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params, repeats: int,
@@ -64,10 +63,6 @@ def loss_grads_and_shares(x: np.ndarray, y: np.ndarray, params: Params, repeats:
     grads["w_in"] = x.T @ grad_h                                  # (D_in, H)
     grads["b_in"] = grad_h.sum(0)                                 # (H,)
     return loss, grads, shares
-
-
-def loss(x: np.ndarray, y: np.ndarray, params: Params, repeats: int) -> float:
-    return loss_and_grads(x, y, params, repeats)[0]
 
 
 def chains(x: np.ndarray, params: Params, repeats: int) -> dict[str, int]:

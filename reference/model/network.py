@@ -1,4 +1,4 @@
-"""The float64 reference: forward, loss, analytic gradients, gradient descent, and error scales.
+"""The float64 reference: forward, loss, analytic gradients, and error scales.
 
 Written once, plainly, in float64 numpy; verified by finite differences, a Taylor test and
 torch.autograd.gradcheck (tests/test_reference.py). Everything else is compared with it, and
@@ -44,23 +44,6 @@ def loss_and_grads(x: np.ndarray, y: np.ndarray, params: Params) -> tuple[float,
 
 def loss(x: np.ndarray, y: np.ndarray, params: Params) -> float:
     return float(np.sum((forward(x, params)[2] - y) ** 2))
-
-
-def step(x: np.ndarray, y: np.ndarray, params: Params, lr: float) -> tuple[float, dict[str, np.ndarray]]:
-    """One step of plain gradient descent: the loss before it, and the new parameters."""
-    value, grads = loss_and_grads(x, y, params)
-    return value, {name: params[name] - lr * grads[name] for name in params}
-
-
-def train(inputs: Inputs, lr: float, steps: int) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
-    """Per-step losses (before each update) and the parameters before each step and after the last."""
-    params = dict(inputs.params)
-    losses, trajectory = [], [params]
-    for _ in range(steps):
-        value, params = step(inputs.x, inputs.y, params, lr)
-        losses.append(value)
-        trajectory.append(params)
-    return np.array(losses), trajectory
 
 
 def error_scales(x: np.ndarray, y: np.ndarray, params: Params) -> dict[str, np.ndarray | float]:

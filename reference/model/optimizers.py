@@ -31,6 +31,20 @@ def initial_state(optimizer: Optimizer, params: Params) -> dict[str, Params]:
     return {}
 
 
+def adam_moments(optimizer: Optimizer, grads: Params, state: dict[str, Params]) -> dict[str, Params]:
+    """Adam's state after one more gradient: m and v, the decaying averages of g and of g**2 (not bias-corrected)."""
+    beta1, beta2 = optimizer.betas
+    return {"m": {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in grads},
+            "v": {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in grads}}
+
+
+def bias_corrected(optimizer: Optimizer, moments: dict[str, Params], t: int) -> tuple[Params, Params]:
+    """m_hat and v_hat at step ``t`` (counted from 1): the moments divided by 1 - beta**t, undoing their start at 0."""
+    beta1, beta2 = optimizer.betas
+    return ({k: m / (1 - beta1**t) for k, m in moments["m"].items()},
+            {k: v / (1 - beta2**t) for k, v in moments["v"].items()})
+
+
 def update(optimizer: Optimizer, params: Params, grads: Params, state: dict[str, Params],
            t: int) -> tuple[Params, dict[str, Params]]:
     """The parameters after step ``t`` (counted from 1) and the optimizer's buffers after it."""
@@ -41,12 +55,9 @@ def update(optimizer: Optimizer, params: Params, grads: Params, state: dict[str,
         buffer = {k: grads[k].copy() if k not in state["buffer"] else optimizer.momentum * state["buffer"][k] + grads[k]
                   for k in params}
         return {k: params[k] - lr * buffer[k] for k in params}, {"buffer": buffer}
-    beta1, beta2 = optimizer.betas
-    m = {k: beta1 * state["m"][k] + (1 - beta1) * grads[k] for k in params}
-    v = {k: beta2 * state["v"][k] + (1 - beta2) * grads[k] ** 2 for k in params}
-    m_hat = {k: m[k] / (1 - beta1**t) for k in params}
-    v_hat = {k: v[k] / (1 - beta2**t) for k in params}
-    return {k: params[k] - lr * m_hat[k] / (np.sqrt(v_hat[k]) + optimizer.eps) for k in params}, {"m": m, "v": v}
+    moments = adam_moments(optimizer, grads, state)
+    m_hat, v_hat = bias_corrected(optimizer, moments, t)
+    return {k: params[k] - lr * m_hat[k] / (np.sqrt(v_hat[k]) + optimizer.eps) for k in params}, moments
 
 
 def run(optimizer: Optimizer, params: Params, steps: int,

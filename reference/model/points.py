@@ -11,10 +11,11 @@ from functools import cache
 
 import numpy as np
 
-from reference.model import network
+from reference.model import network, optimizers
 from reference.model.margin import make_inputs, with_kink_margin
 from reference.problem.cases import POINTS, SHAPES, TUTORIAL_LR
 from reference.problem.inputs import Inputs
+from reference.problem.optimizers import Optimizer
 
 
 def stable_lr(inputs: Inputs) -> float:
@@ -25,7 +26,7 @@ def stable_lr(inputs: Inputs) -> float:
 
 def trajectory_points(inputs: Inputs, steps: tuple[int, ...] = POINTS) -> list[Inputs]:
     """Parameter points along the reference's gradient-descent path, each with the kink margin restored."""
-    _, trajectory = network.train(inputs, stable_lr(inputs), max(steps))
+    _, trajectory = optimizers.train(inputs, Optimizer("sgd", stable_lr(inputs)), max(steps))
     return [with_kink_margin(inputs.with_params(trajectory[k])) for k in steps]
 
 

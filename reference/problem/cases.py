@@ -25,7 +25,8 @@ SHAPES: dict[str, Problem] = {
 TUTORIAL_LR = 1e-6
 TUTORIAL_STEPS = 500
 #: The most steps any check takes from one prepare: a mini-batch implementation is handed the
-#: order of as many epochs as that reaches into (tests/test_checks.py holds every check to it).
+#: order of as many epochs as that reaches into (tests/test_minibatch_checks.py holds every check
+#: to it).
 LONGEST_CHECK_STEPS = TUTORIAL_STEPS
 
 #: Gradients are checked at the start and after this many reference steps at TUTORIAL_LR.

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from impls.contract import OPTIMIZERS
 from reference.problem.cases import TUTORIAL_LR
-
-#: The kinds impls.contract.OPTIMIZERS lets an implementation declare (tests/test_contract.py holds them equal).
-KINDS = ("sgd", "sgd-momentum", "adam")
 
 
 @dataclass(frozen=True)
@@ -30,8 +28,8 @@ class Optimizer:
     eps: float = 1e-8                           # adam: added to sqrt(v_hat), outside the square root
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"Optimizer.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.kind not in OPTIMIZERS:
+            raise ValueError(f"Optimizer.kind must be one of {', '.join(OPTIMIZERS)}, got {self.kind!r}")
         if not self.lr > 0:
             raise ValueError(f"Optimizer.lr must be positive, got {self.lr!r}")
         if not 0 <= self.momentum < 1:
@@ -42,7 +40,8 @@ class Optimizer:
             raise ValueError(f"Optimizer.eps must be positive, got {self.eps!r}")
 
 
-OPTIMIZERS: dict[str, Optimizer] = {
+#: Each optimizer an implementation may declare, at the lr the training check runs it at.
+TRAINING_OPTIMIZERS: dict[str, Optimizer] = {
     "sgd": Optimizer("sgd", TUTORIAL_LR),
     "sgd-momentum": Optimizer("sgd-momentum", TUTORIAL_LR, momentum=0.9),
     "adam": Optimizer("adam", 1e-4),
@@ -51,4 +50,4 @@ OPTIMIZERS: dict[str, Optimizer] = {
 
 def declared(kind: str, lr: float) -> Optimizer:
     """The rule an implementation that declares ``kind`` must apply when prepared with ``lr``."""
-    return replace(OPTIMIZERS[kind], lr=lr)
+    return replace(TRAINING_OPTIMIZERS[kind], lr=lr)

@@ -13,9 +13,6 @@ import numpy as np
 
 from reference.problem.inputs import Problem
 
-#: The batchings impls.contract.BATCHINGS lets an implementation declare (tests/test_contract.py holds them equal).
-BATCHINGS = ("full", "minibatch")
-
 #: The DynamicNet tutorial reuses its middle layer 0 to 3 times, drawn anew on every forward pass.
 MAX_MIDDLE_REPEATS = 3
 
