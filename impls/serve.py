@@ -1,6 +1,6 @@
 """The harness's calls to one implementation: arrays converted on the way in, results described on the way out.
 
-``Calls`` is what the harness needs from an implementation: it converts the canonical numpy
+``Adapter`` is what the harness needs from an implementation: it converts the canonical numpy
 inputs to the framework, device and dtype of the case, calls the method inside the case's scope,
 and hands every result back as numpy with a description of what was returned (a framework array
 and its dtype, a Python number, or a foreign type), for the harness to judge.
@@ -69,7 +69,7 @@ def by_name(what: str, returned: Any, names: Sequence[str]) -> dict[str, Any]:
                             f"{order} to arrays, or a sequence in that order")
 
 
-class Calls:
+class Adapter:
     """One implementation seen from the harness: numpy in, numpy and descriptions out."""
 
     def __init__(self, impl: Implementation):
@@ -132,7 +132,7 @@ class Server:
 
     def __init__(self, threads: int):
         self.threads = threads
-        self.loaded: dict[str, Calls] = {}
+        self.loaded: dict[str, Adapter] = {}
         self.states: OrderedDict[int, Any] = OrderedDict()
 
     def answer(self, request: dict[str, Any], arrays: protocol.Arrays) -> tuple[dict[str, Any], protocol.Arrays]:
@@ -152,20 +152,20 @@ class Server:
             impl = load_any(spec)
             if self.threads:
                 limit_threads(self.threads)  # after the import: a framework's pool starts at its default
-            self.loaded[spec] = Calls(impl)
+            self.loaded[spec] = Adapter(impl)
             return {"ok": True, "declaration": Declaration.of(impl).as_message()}, {}
-        calls, where = self.loaded[spec], Where(**request["where"])
+        adapter, where = self.loaded[spec], Where(**request["where"])
         if op == "prepare":
             number = request["state"]
-            self.states[number] = calls.prepare(where, request["lr"], arrays, request.get("batch_size"))
+            self.states[number] = adapter.prepare(where, request["lr"], arrays, request.get("batch_size"))
             while len(self.states) > self.KEEP_STATES:
                 self.states.popitem(last=False)
             return {"ok": True}, {}
         if op in OPS:
             if request["state"] not in self.states:
                 raise ValueError(f"state {request['state']} was never prepared here, or was dropped")
-            described, out = calls.call(op, self.states[request["state"]], where, request["names"],
-                                        request.get("count", 1))
+            described, out = adapter.call(op, self.states[request["state"]], where, request["names"],
+                                          request.get("count", 1))
             return {"ok": True, "values": described}, out
         raise ValueError(f"unknown op {op!r}")
 

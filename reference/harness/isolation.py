@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import impls
 from impls import protocol
 from impls.contract import ContractViolation, Declaration, Implementation, PluginError, UnsupportedCase
-from impls.serve import Calls, Server
+from impls.serve import Adapter, Server
 from impls.threads import thread_environment
 
 ROOT = Path(impls.__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ class LocalLink:
 
     def __init__(self, impl: Implementation):
         self.server = Server(threads=0)
-        self.server.loaded[LOCAL] = Calls(impl)
+        self.server.loaded[LOCAL] = Adapter(impl)
 
     def request(self, header: dict[str, Any], arrays: protocol.Arrays = {}) -> tuple[dict[str, Any], protocol.Arrays]:
         answer, out = self.server.answer({**header, "impl": LOCAL}, arrays)
