@@ -98,10 +98,6 @@ class Session:
         mode = "" if self.mode == "strict" else f", {self.mode}"
         return f"{self.impl.name} [{self.device}, {self.dtype}{mode}]"
 
-    def scope(self):
-        """The framework context the case runs in (matmul precision, x64), for timing in this process."""
-        return self.backend.scope(self.device, self.dtype, self.mode)
-
     def time_limit(self, seconds: float):
         """Context in which the implementation's calls fail with CheckTimeout once ``seconds`` have passed."""
         return self.link.time_limit(seconds)
