@@ -13,7 +13,8 @@ import numpy as np
 
 from reference.harness.session import Session
 from reference.model import minibatch, network, optimizers
-from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, curve_growth, tolerance
+from reference.model.tolerance import (UNIT_ROUNDOFF, Comparison, compare, curve_growth, tolerance,
+                                       unit_roundoff_with_reference)
 from reference.problem.cases import probe_inputs, tie_inputs
 from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import Optimizer
@@ -121,8 +122,7 @@ def training(session: Session, inputs: Inputs, optimizer: Optimizer, steps: int)
     final = inputs.with_params({k: v.astype(np.float64) for k, v in session.parameters(state, names).items()})
     _, final_grads = session.loss_and_grads(state, names)
     _, ref_final, final_scales = network.reference_at(final)
-    kinks = network.kink_slack(final.x, final.y, final.params,
-                               UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"])
+    kinks = network.kink_slack(final.x, final.y, final.params, unit_roundoff_with_reference(session.precision))
     after_training = [Result(f"{session.label} after {steps} steps", compare(
         name, final_grads[name], ref_final[name], final_scales[name], problem, session.precision, slack=kinks[name]))
         for name in names]

@@ -21,7 +21,7 @@ from reference.model import network
 from reference.model.minibatch import rows_of
 from reference.model.optimizers import Replay
 from reference.model.points import inputs_at
-from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance
+from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance, unit_roundoff_with_reference
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import OPTIMIZERS
 
@@ -58,7 +58,7 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
     start = inputs_at(SHAPE, bias)
     names = tuple(start.params)
     optimizer = OPTIMIZERS[session.impl.optimizer]
-    u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
+    u = unit_roundoff_with_reference(session.precision)
     worst = [0.0]
 
     def check(comparison: Comparison, what: str) -> None:
