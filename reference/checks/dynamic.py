@@ -130,7 +130,7 @@ def training(session: Session) -> Outcome:
         "loss", losses[t], ref_losses[t], scale * curve_growth(t), inputs.problem, session.precision,
         chain=dynamic.chains(inputs.x, inputs.params, depth[t])["loss"]))
         for t, scale in enumerate(loss_scales)]
-    reached = inputs.with_params({k: v.astype(np.float64) for k, v in session.parameters(state, names).items()})
+    reached = inputs.with_params(session.parameters(state, names))
     value, grads = session.loss_and_grads(state, names)
     after = compared(session, reached.with_depths([depth[TUTORIAL_STEPS]]), f"after {TUTORIAL_STEPS} steps",
                      value, grads)
@@ -177,8 +177,8 @@ def momentum_paused(session: Session, inputs: DynamicInputs, optimizer) -> Diagn
     if optimizer.kind != "sgd-momentum" or 0 not in inputs.depths:
         return None
     path = stepped_path(session, inputs, optimizer.lr, SLIP_STEPS)[0]
-    grads = [dynamic.loss_and_grads(inputs.x, inputs.y, {k: v.astype(np.float64) for k, v in p.items()},
-                                    int(inputs.depths[t % len(inputs.depths)]))[1] for t, p in enumerate(path[:-1])]
+    grads = [dynamic.loss_and_grads(inputs.x, inputs.y, p, int(inputs.depths[t % len(inputs.depths)]))[1]
+             for t, p in enumerate(path[:-1])]
     declared_left = unexplained(path, grads, optimizer, update)
     if not unexplained(path, grads, optimizer, skipping_unused(inputs.depths)) <= declared_left / 10:
         return None
@@ -198,7 +198,7 @@ def one_step(session: Session, problem: Problem) -> Outcome:
     inputs = dynamic.inputs_for(problem, [3])
     optimizer = declared(session.impl.optimizer, FIRST_STEP_LR)
     state = session.prepare(inputs, optimizer.lr)
-    start = {k: v.astype(np.float64) for k, v in session.parameters(state, dynamic.NAMES).items()}
+    start = session.parameters(state, dynamic.NAMES)
     _, own_grads = session.loss_and_grads(state, dynamic.NAMES)
     session.step(state)
     after = session.parameters(state, dynamic.NAMES)

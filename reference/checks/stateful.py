@@ -74,8 +74,7 @@ def sequence_check(session: Session, bias: bool = True) -> tuple[float, list[str
             self.steps = 0
 
         def own_inputs(self) -> Inputs:
-            own = session.parameters(self.state, names)
-            return start.with_params({k: v.astype(np.float64) for k, v in own.items()})
+            return start.with_params(session.parameters(self.state, names))
 
         @rule()
         def prepare_again(self):

@@ -1,7 +1,8 @@
 """One implementation on one device, dtype and mode: numpy in, numpy out, everything checked.
 
 ``Session`` sends the canonical float64 inputs to the implementation (in a child process, or in
-this one), checks what comes back (names, kinds, dtypes, scalars) and hands numpy back.
+this one), checks what comes back (names, kinds, dtypes, scalars) and hands it back as float64
+numpy: Python floats and arrays by name.
 ``combinations`` lists the (device, dtype, mode) triples that exist among a selection; both
 drivers enumerate their cases with it.
 """
@@ -155,7 +156,8 @@ class Session:
             raise ContractViolation(f"{self.label} returned {what}s for {returned}, expected {sorted(names)}")
         for name in names:
             self._check_kind(f"{what} {name}", values[name], arrays.get(name), scalar=False)
-        return {name: arrays[name] for name in names}
+        # float32 -> float64 is exact: the checks see the implementation's own values, in the reference's dtype.
+        return {name: arrays[name].astype(np.float64) for name in names}
 
     def _scalar(self, what: str, values: dict, arrays: dict, key: str | None = None) -> float:
         key = key or what
@@ -172,6 +174,8 @@ class Session:
             # float32 unless x64 is on), and one asked for float32 must not quietly upcast.
             if described.get("dtype") != self.dtype:
                 raise ContractViolation(f"{self.label} returned {what} in {described.get('dtype')}, expected {self.dtype}")
+            if array.dtype != np.dtype(self.dtype):  # the child's description is believed only with its bytes
+                raise ContractViolation(f"{self.label} sent {what} described as {self.dtype} in {array.dtype} bytes")
             return
         if kind == "python" and array is not None:
             if not scalar:
