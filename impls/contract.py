@@ -3,8 +3,9 @@
 An implementation is one small object (a subclass of ``Implementation``) that declares what it
 supports and holds only the network: ``prepare`` builds its state from arrays the harness has
 already converted to its framework, device and dtype; ``loss``, ``loss_and_grads``, ``step`` and
-``parameters`` compute on that state and return framework arrays. The harness that converts,
-validates and speaks numpy on both sides is ``reference.harness.session.Session``, a layer above.
+``parameters`` compute on that state and return framework arrays. ``impls.serve.Adapter``
+converts the harness's numpy inputs to the framework and every result back to numpy;
+``reference.harness.session.Session``, a layer above, checks what comes back.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The harness's calls to one implementation: arrays converted on the way in, results described on the way out.
 
-``Calls`` is what the harness needs from an implementation: it converts the canonical numpy
+``Adapter`` is what the harness needs from an implementation: it converts the canonical numpy
 inputs to the framework, device and dtype of the case, calls the method inside the case's scope,
 and hands every result back as numpy with a description of what was returned (a framework array
 and its dtype, a Python number, or a foreign type), for the harness to judge.
@@ -17,24 +17,15 @@ import os
 import sys
 import traceback
 from collections import OrderedDict
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from impls import load_any, protocol
 from impls.backends import BACKENDS
 from impls.contract import Batches, ContractViolation, Declaration, Implementation, PluginError, UnsupportedCase
+from impls.protocol import Where
 from impls.threads import limit_threads
-
-#: What a harness may ask of a prepared state: the contract's methods, and "steps", which is
-#: step() called ``count`` times in a row (a training run in one message instead of hundreds).
-OPS = ("loss", "loss_and_grads", "step", "steps", "parameters")
-
-
-class Where(NamedTuple):
-    device: str
-    dtype: str
-    mode: str
 
 
 def first_line(error: BaseException) -> str:
@@ -43,13 +34,13 @@ def first_line(error: BaseException) -> str:
     return lines[0] if lines else ""
 
 
-def describe(value: Any, backend) -> tuple[dict[str, str], np.ndarray | None]:
+def describe(value: Any, backend) -> tuple[protocol.Value, np.ndarray | None]:
     """What kind of value this is, and its numbers as a numpy copy (None for a type the harness cannot read)."""
     if backend.is_array(value):
-        return {"kind": "array", "dtype": backend.dtype_name(value)}, np.array(backend.to_numpy(value), copy=True)
+        return protocol.Value("array", dtype=backend.dtype_name(value)), np.array(backend.to_numpy(value), copy=True)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return {"kind": "python", "type": type(value).__name__}, np.array(float(value))
-    return {"kind": "foreign", "type": f"{type(value).__module__}.{type(value).__qualname__}"}, None
+        return protocol.Value("python", type=type(value).__name__), np.array(float(value))
+    return protocol.Value("foreign", type=f"{type(value).__module__}.{type(value).__qualname__}"), None
 
 
 def by_name(what: str, returned: Any, names: Sequence[str]) -> dict[str, Any]:
@@ -69,7 +60,7 @@ def by_name(what: str, returned: Any, names: Sequence[str]) -> dict[str, Any]:
                             f"{order} to arrays, or a sequence in that order")
 
 
-class Calls:
+class Adapter:
     """One implementation seen from the harness: numpy in, numpy and descriptions out."""
 
     def __init__(self, impl: Implementation):
@@ -88,21 +79,21 @@ class Calls:
         if "depths" in arrays:
             extra["depths"] = np.array(arrays["depths"], copy=True)  # the implementation's own, never the harness's
             extra["depths"].setflags(write=False)
-        with self.backend.scope(*where):
+        with self.scope(where):
             params = {name: convert(name) for name in arrays if name not in ("x", "y", "order", "depths")}
             return self.impl.prepare(convert("x"), convert("y"), params, lr, **extra)
 
     def call(self, method: str, state: Any, where: Where, names: Sequence[str],
-             count: int = 1) -> tuple[dict, protocol.Arrays]:
+             count: int = 1) -> tuple[dict[str, protocol.Value], protocol.Arrays]:
         """``method`` on ``state``: a description and a numpy copy of every value it returned, by name.
 
         "steps" names its losses "loss.0", "loss.1", ... in the order of the steps.
         """
         if method == "steps":
-            with self.backend.scope(*where):
+            with self.scope(where):
                 values = {f"loss.{i}": self.impl.step(state) for i in range(count)}
             return self.describe_all(values)
-        with self.backend.scope(*where):
+        with self.scope(where):
             returned = getattr(self.impl, method)(state)
         if method == "loss_and_grads":
             if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
@@ -115,7 +106,10 @@ class Calls:
             values = {"loss": returned}
         return self.describe_all(values)
 
-    def describe_all(self, values: dict[str, Any]) -> tuple[dict, protocol.Arrays]:
+    def scope(self, where: Where):
+        return self.backend.scope(where.device, where.dtype, where.mode)
+
+    def describe_all(self, values: dict[str, Any]) -> tuple[dict[str, protocol.Value], protocol.Arrays]:
         described, arrays = {}, {}
         for name, value in values.items():
             described[name], array = describe(value, self.backend)
@@ -132,42 +126,38 @@ class Server:
 
     def __init__(self, threads: int):
         self.threads = threads
-        self.loaded: dict[str, Calls] = {}
+        self.loaded: dict[str, Adapter] = {}
         self.states: OrderedDict[int, Any] = OrderedDict()
 
-    def answer(self, request: dict[str, Any], arrays: protocol.Arrays) -> tuple[dict[str, Any], protocol.Arrays]:
+    def answer(self, request: protocol.Request, arrays: protocol.Arrays) -> tuple[protocol.Answer, protocol.Arrays]:
         try:
             return self._answer(request, arrays)
         except (PluginError, UnsupportedCase) as error:
-            return {"ok": False, "refused": type(error).__name__, "message": str(error)}, {}
+            return protocol.Refused("UnsupportedCase" if isinstance(error, UnsupportedCase) else "PluginError",
+                                    str(error)), {}
         except ContractViolation as error:
-            return {"ok": False, "contract": str(error)}, {}
+            return protocol.Violated(str(error)), {}
         except Exception as error:  # noqa: BLE001 (the implementation's own failure is the finding)
-            return {"ok": False, "raised": type(error).__name__, "message": first_line(error),
-                    "traceback": traceback.format_exc()}, {}
+            return protocol.Errored(type(error).__name__, first_line(error), traceback.format_exc()), {}
 
-    def _answer(self, request, arrays):
-        op, spec = request["op"], request["impl"]
-        if op == "load":
-            impl = load_any(spec)
+    def _answer(self, request: protocol.Request, arrays: protocol.Arrays) -> tuple[protocol.Answer, protocol.Arrays]:
+        if isinstance(request, protocol.Load):
+            impl = load_any(request.impl)
             if self.threads:
                 limit_threads(self.threads)  # after the import: a framework's pool starts at its default
-            self.loaded[spec] = Calls(impl)
-            return {"ok": True, "declaration": Declaration.of(impl).as_message()}, {}
-        calls, where = self.loaded[spec], Where(**request["where"])
-        if op == "prepare":
-            number = request["state"]
-            self.states[number] = calls.prepare(where, request["lr"], arrays, request.get("batch_size"))
+            self.loaded[request.impl] = Adapter(impl)
+            return protocol.Loaded(Declaration.of(impl).as_message()), {}
+        adapter = self.loaded[request.impl]
+        if isinstance(request, protocol.Prepare):
+            self.states[request.state] = adapter.prepare(request.where, request.lr, arrays, request.batch_size)
             while len(self.states) > self.KEEP_STATES:
                 self.states.popitem(last=False)
-            return {"ok": True}, {}
-        if op in OPS:
-            if request["state"] not in self.states:
-                raise ValueError(f"state {request['state']} was never prepared here, or was dropped")
-            described, out = calls.call(op, self.states[request["state"]], where, request["names"],
-                                        request.get("count", 1))
-            return {"ok": True, "values": described}, out
-        raise ValueError(f"unknown op {op!r}")
+            return protocol.Prepared(), {}
+        if request.state not in self.states:
+            raise ValueError(f"state {request.state} was never prepared here, or was dropped")
+        values, out = adapter.call(request.method, self.states[request.state], request.where, request.names,
+                                   request.count)
+        return protocol.Returned(values), out
 
 
 def limit_memory(limit_bytes: int) -> None:
@@ -189,7 +179,7 @@ def main() -> None:
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     os.dup2(2, 1)
     server = Server(args.threads)
-    while (message := protocol.read(requests)) is not None:
+    while (message := protocol.read(requests, protocol.REQUESTS)) is not None:
         protocol.write(answers, *server.answer(*message))
 
 

@@ -5,6 +5,7 @@ Gradients and parameters: a mapping by name, or a sequence in the documented ord
 or 0-d array in the asked dtype, or a Python number whose value that dtype holds exactly.
 """
 
+import numpy as np
 import pytest
 
 from impls.contract import OPTIMIZERS, Batches, ContractViolation, Declaration, PluginError
@@ -53,6 +54,18 @@ def test_what_the_contract_does_not_allow_gets_one_line_naming_it(impl, message)
 
 def test_a_python_float_loss_is_judged_as_its_value_in_float64():
     assert outcome(LossInMorePrecision(), dtype="float64").passed  # every Python float is a float64 value
+
+
+def test_the_session_hands_back_float64_holding_exactly_the_implementations_float32_values():
+    inputs = inputs_at("odd", True)
+    names = tuple(inputs.params)
+    session, own = Session(NumpyManual(), "cpu", "float32"), NumpyManual()
+    _, grads = session.loss_and_grads(session.prepare(inputs), names)
+    state = own.prepare(*(a.astype(np.float32) for a in (inputs.x, inputs.y)),
+                        {k: v.astype(np.float32) for k, v in inputs.params.items()}, 0.0)
+    _, expected = own.loss_and_grads(state)
+    assert all(expected[k].dtype == np.float32 for k in names)
+    assert all(grads[k].dtype == np.float64 and np.array_equal(grads[k], expected[k]) for k in names)
 
 
 def test_a_contract_violation_is_raised_by_the_session_itself():

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from reference.checks.catalogue import CHECKS
-from reference.harness.isolation import Pool
+from impls.contract import ContractViolation
+from reference.harness.isolation import ChildDied, Pool
 from reference.checks.run import run_check
 from reference.harness.session import Session
 from reference.model import network
@@ -99,6 +101,22 @@ def test_a_child_restarts_after_a_death_and_the_next_check_runs():
         with pytest.raises(Exception, match="killed by SIGKILL"):
             session.loss_and_grads(first, ("w1", "w2"))
         assert session.loss(session.prepare(inputs_at("odd", False))) > 0  # a fresh child answered
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("plugin,error,reason", [
+    (plugins.GarblesItsAnswer, ChildDied, "sent an answer to loss_and_grads() that the harness cannot read: "
+                                          "returned.values.loss: a float, not an object"),
+    (plugins.MisdescribesItsArrays, ContractViolation, "sent gradient w1 described as float64 in float32 bytes"),
+], ids=lambda v: getattr(v, "name", ""))
+def test_an_answer_the_harness_cannot_believe_fails_the_call_and_the_next_call_is_answered(plugin, error, reason):
+    pool = Pool()
+    try:
+        session = Session.isolated(f"{HOSTILE}:{plugin.__name__}", "cpu", "float64", "strict", pool)
+        with pytest.raises(error, match=re.escape(reason)):
+            session.loss_and_grads(session.prepare(inputs_at("odd", False)), ("w1", "w2"))
+        assert session.loss(session.prepare(inputs_at("odd", False))) > 0
     finally:
         pool.close()
 

@@ -49,7 +49,7 @@ def first_disagreement(losses: list[float], path: list[dict], batches: list[np.n
                        precision: str, mean: bool) -> tuple[int, float, float] | None:
     """The first step whose loss is not its batch's (step, got, expected), or None when every one is."""
     for t, (got, rows) in enumerate(zip(losses, batches)):
-        batch = rows_of(inputs.with_params({k: v.astype(np.float64) for k, v in path[t].items()}), rows)
+        batch = rows_of(inputs.with_params(path[t]), rows)
         divisor = batch.x.shape[0] * batch.y.shape[1] if mean else 1
         expected = network.loss(batch.x, batch.y, batch.params) / divisor
         scale = network.loss_scale(batch.x, batch.y, batch.params) / divisor
@@ -103,8 +103,7 @@ def diagnose_batches(session: Session, inputs: Inputs, optimizer: Optimizer, ste
 def diagnose_update(inputs: Inputs, optimizer: Optimizer, path: list[dict],
                     batches: list[np.ndarray]) -> tuple[Diagnosis, ...]:
     """Every step trained on its batch: what is off is the update from that batch's gradient."""
-    grads = [network.loss_and_grads(inputs.x[rows], inputs.y[rows], {k: v.astype(np.float64) for k, v in p.items()})[1]
-             for rows, p in zip(batches, path)]
+    grads = [network.loss_and_grads(inputs.x[rows], inputs.y[rows], p)[1] for rows, p in zip(batches, path)]
     declared = unexplained(path, grads, optimizer, update)
     if not np.isfinite(declared):
         return (Diagnosis("update-missing", "every step's loss is that of the batch the order hands it, but step() "

@@ -20,7 +20,7 @@ from reference.harness.session import Session
 from reference.checks.slips import unexplained
 from reference.model import dynamic
 from reference.model.optimizers import Replay, update
-from reference.model.tolerance import UNIT_ROUNDOFF, compare, curve_growth, tolerance
+from reference.model.tolerance import UNIT_ROUNDOFF, compare, curve_growth, tolerance, unit_roundoff_with_reference
 from reference.problem.cases import FIRST_STEP_LR, SHAPES, TUTORIAL_STEPS, tie_inputs
 from reference.problem.inputs import Problem
 from reference.problem.optimizers import declared
@@ -43,7 +43,7 @@ def compared(session: Session, inputs: DynamicInputs, what: str, value: float,
     results = [Result(f"{session.label} {what} at depth {repeats}", compare(
         "loss", value, ref_loss, scales["loss"], problem, session.precision, chain=chain["loss"]))]
     if grads is not None:
-        u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
+        u = unit_roundoff_with_reference(session.precision)
         kinks = dynamic.kink_slack(inputs.x, inputs.y, inputs.params, repeats, u)
         results += [Result(f"{session.label} {what} at depth {repeats}", compare(
             name, grads[name], ref_grads[name], scales[name], problem, session.precision, kind="grad",
@@ -57,7 +57,7 @@ def one_use(inputs: DynamicInputs, grads: dict[str, np.ndarray], wrong: list[str
     _, _, shares = dynamic.loss_grads_and_shares(inputs.x, inputs.y, inputs.params, repeats)
     scales = dynamic.reference_at(inputs)[2]
     chain = dynamic.chains(inputs.x, inputs.params, repeats)["grad"]
-    u = UNIT_ROUNDOFF[precision] + UNIT_ROUNDOFF["float64"]
+    u = unit_roundoff_with_reference(precision)
     kinks = dynamic.kink_slack(inputs.x, inputs.y, inputs.params, repeats, u)
     shared = [q for q in ("w_mid", "b_mid") if q in wrong]
     for use, share in enumerate(shares, 1):
@@ -130,7 +130,7 @@ def training(session: Session) -> Outcome:
         "loss", losses[t], ref_losses[t], scale * curve_growth(t), inputs.problem, session.precision,
         chain=dynamic.chains(inputs.x, inputs.params, depth[t])["loss"]))
         for t, scale in enumerate(loss_scales)]
-    reached = inputs.with_params({k: v.astype(np.float64) for k, v in session.parameters(state, names).items()})
+    reached = inputs.with_params(session.parameters(state, names))
     value, grads = session.loss_and_grads(state, names)
     after = compared(session, reached.with_depths([depth[TUTORIAL_STEPS]]), f"after {TUTORIAL_STEPS} steps",
                      value, grads)
@@ -177,8 +177,8 @@ def momentum_paused(session: Session, inputs: DynamicInputs, optimizer) -> Diagn
     if optimizer.kind != "sgd-momentum" or 0 not in inputs.depths:
         return None
     path = stepped_path(session, inputs, optimizer.lr, SLIP_STEPS)[0]
-    grads = [dynamic.loss_and_grads(inputs.x, inputs.y, {k: v.astype(np.float64) for k, v in p.items()},
-                                    int(inputs.depths[t % len(inputs.depths)]))[1] for t, p in enumerate(path[:-1])]
+    grads = [dynamic.loss_and_grads(inputs.x, inputs.y, p, int(inputs.depths[t % len(inputs.depths)]))[1]
+             for t, p in enumerate(path[:-1])]
     declared_left = unexplained(path, grads, optimizer, update)
     if not unexplained(path, grads, optimizer, skipping_unused(inputs.depths)) <= declared_left / 10:
         return None
@@ -198,13 +198,13 @@ def one_step(session: Session, problem: Problem) -> Outcome:
     inputs = dynamic.inputs_for(problem, [3])
     optimizer = declared(session.impl.optimizer, FIRST_STEP_LR)
     state = session.prepare(inputs, optimizer.lr)
-    start = {k: v.astype(np.float64) for k, v in session.parameters(state, DYNAMIC_NAMES).items()}
+    start = session.parameters(state, DYNAMIC_NAMES)
     _, own_grads = session.loss_and_grads(state, DYNAMIC_NAMES)
     session.step(state)
     after = session.parameters(state, DYNAMIC_NAMES)
     _, ref_grads, scales = dynamic.reference_at(inputs)
     chain = dynamic.chains(inputs.x, inputs.params, 3)["grad"]
-    u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
+    u = unit_roundoff_with_reference(session.precision)
     kinks = dynamic.kink_slack(inputs.x, inputs.y, inputs.params, 3, u)
     grad_tolerances = {k: tolerance(inputs.problem, "grad", session.precision, scales[k], chain) + kinks[k]
                        for k in ref_grads}

@@ -13,7 +13,8 @@ import numpy as np
 
 from reference.harness.session import Session
 from reference.model import minibatch, network, optimizers
-from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, curve_growth, tolerance
+from reference.model.tolerance import (UNIT_ROUNDOFF, Comparison, compare, curve_growth, tolerance,
+                                       unit_roundoff_with_reference)
 from reference.problem.cases import probe_inputs, tie_inputs
 from reference.problem.inputs import Inputs, Problem
 from reference.problem.optimizers import Optimizer
@@ -118,24 +119,22 @@ def train_and_compare(session: Session, inputs: Inputs, optimizer: Optimizer, st
     losses += session.steps(state, steps - 1)
     # Gradients once more at the parameters training reached: a result cached from an
     # earlier point, or computed from stale parameters, shows here.
-    final = inputs.with_params({k: v.astype(np.float64) for k, v in session.parameters(state, names).items()})
+    final = inputs.with_params(session.parameters(state, names))
     _, final_grads = session.loss_and_grads(state, names)
     _, ref_final, final_scales = network.reference_at(final)
-    kinks = network.kink_slack(final.x, final.y, final.params,
-                               UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"])
+    kinks = network.kink_slack(final.x, final.y, final.params, unit_roundoff_with_reference(session.precision))
     after_training = [Result(f"{session.label} after {steps} steps", compare(
         name, final_grads[name], ref_final[name], final_scales[name], problem, session.precision, slack=kinks[name]))
         for name in names]
 
-    start64 = {k: v.astype(np.float64) for k, v in start.items()}
     # The step from the reference's gradient, moved within its tolerance: step() may compute its
     # gradient another way than loss_and_grads() does (another kernel or order), so the gradient
     # loss_and_grads() returns says no more about the step's than that both are within tolerance.
     _, ref_grads, grad_scales = network.reference_at(stepped_on)
     grad_tolerances = {k: tolerance(stepped_on.problem, "grad", session.precision, grad_scales[k]) for k in names}
-    replay = optimizers.Replay(optimizer, start64, UNIT_ROUNDOFF[session.dtype])
-    expected, spread = replay.step(start64, ref_grads, grad_tolerances)
-    first_update = update_results(session, problem, start64, after_one, expected, spread, "first step")
+    replay = optimizers.Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype])
+    expected, spread = replay.step(start, ref_grads, grad_tolerances)
+    first_update = update_results(session, problem, start, after_one, expected, spread, "first step")
 
     curve = [Result(f"{session.label} step {t}", compare("loss", losses[t], ref_losses[t], scale * curve_growth(t),
                                                            step_problem, session.precision))
@@ -157,9 +156,7 @@ def follows_own_gradient(session: Session, problem: Problem, optimizer: Optimize
                          after: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> bool:
     """Whether one step from ``start`` to ``after`` is the declared rule's first step for ``grads``, the gradient
     loss_and_grads() returned for the rows the step trained on."""
-    start = {k: v.astype(np.float64) for k, v in start.items()}
-    expected, spread = optimizers.Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype]).step(
-        start, {k: v.astype(np.float64) for k, v in grads.items()})
+    expected, spread = optimizers.Replay(optimizer, start, UNIT_ROUNDOFF[session.dtype]).step(start, grads)
     return all(r.passed for r in update_results(session, problem, start, after, expected, spread, "step"))
 
 

@@ -23,7 +23,7 @@ from reference.model import network
 from reference.model.minibatch import rows_of
 from reference.model.optimizers import Replay
 from reference.model.points import inputs_at
-from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance
+from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance, unit_roundoff_with_reference
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import TRAINING_OPTIMIZERS
 
@@ -73,7 +73,7 @@ def call_machine(session: Session, start: Inputs, check: Callable[[Comparison, s
     from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
     names = tuple(start.params)
     optimizer = TRAINING_OPTIMIZERS[session.impl.optimizer]
-    u = UNIT_ROUNDOFF[session.precision] + UNIT_ROUNDOFF["float64"]
+    u = unit_roundoff_with_reference(session.precision)
 
     class Calls(RuleBasedStateMachine):
         @initialize()
@@ -83,8 +83,7 @@ def call_machine(session: Session, start: Inputs, check: Callable[[Comparison, s
             self.steps = 0
 
         def own_inputs(self) -> Inputs:
-            own = session.parameters(self.state, names)
-            return start.with_params({k: v.astype(np.float64) for k, v in own.items()})
+            return start.with_params(session.parameters(self.state, names))
 
         @rule()
         def prepare_again(self):

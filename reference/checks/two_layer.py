@@ -155,8 +155,7 @@ def name_rule_followed(session: Session, inputs: Inputs, optimizer: Optimizer) -
         path = measure.parameter_path(session, inputs, optimizer.lr, RULE_STEPS)
         return name_update_rule(path, inputs.x, inputs.y, optimizer.lr, UNIT_ROUNDOFF[session.precision])
     path = measure.parameter_path(session, inputs, optimizer.lr, SLIP_STEPS)
-    grads = [network.loss_and_grads(inputs.x, inputs.y, {k: v.astype(np.float64) for k, v in p.items()})[1]
-             for p in path[:-1]]
+    grads = [network.loss_and_grads(inputs.x, inputs.y, p)[1] for p in path[:-1]]
     return name_slip(path, grads, optimizer)
 
 

@@ -38,14 +38,14 @@ def name_update_rule(path: list[Mapping[str, np.ndarray]], x: np.ndarray, y: np.
     ``u``: the unit roundoff the parameters were computed and stored in.
     """
     names = sorted(path[0])
-    w = [np.concatenate([np.ravel(p[k]).astype(np.float64) for k in names]) for p in path]
+    w = [np.concatenate([np.ravel(p[k]) for k in names]) for p in path]
     if not all(np.all(np.isfinite(v)) for v in w):
         return None
     d = [w[t] - w[t + 1] for t in range(len(w) - 1)]
     if not any(np.any(dt) for dt in d):
         return None  # nothing moves: diagnose_training names a missing update
-    g = [np.concatenate([np.ravel(grad) for _, grad in sorted(network.loss_and_grads(
-        x, y, {k: p[k].astype(np.float64) for k in names})[1].items())]) for p in path[:-1]]
+    g = [np.concatenate([np.ravel(grad) for _, grad in sorted(network.loss_and_grads(x, y, p)[1].items())])
+         for p in path[:-1]]
     rounding = [9 * u**2 * (np.dot(w[t], w[t]) + np.dot(w[t + 1], w[t + 1])) for t in range(len(d))]
     one_rule = _one_rule(d, g, w, rounding)
     if one_rule is not None:
@@ -58,7 +58,7 @@ def name_one_step(start: Mapping[str, np.ndarray], after: Mapping[str, np.ndarra
     """The rule one step from ``start`` to ``after`` follows, ``grads`` being the gradients it should use:
     ``d = a g + c w`` (another or float32's learning rate, weight decay); None if no such rule fits."""
     names = sorted(start)
-    w0, w1, g0 = ([np.concatenate([np.ravel(p[k]).astype(np.float64) for k in names])] for p in (start, after, grads))
+    w0, w1, g0 = ([np.concatenate([np.ravel(p[k]) for k in names])] for p in (start, after, grads))
     d = [w0[0] - w1[0]]
     coefficients = _fit(d, [[g0[0], w0[0]]], [9 * u**2 * (np.dot(w0[0], w0[0]) + np.dot(w1[0], w1[0]))])
     return None if coefficients is None else _describe(coefficients[0], 0.0, coefficients[1], lr)

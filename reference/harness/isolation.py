@@ -3,9 +3,9 @@
 Both links carry the same ``impls.protocol`` requests to ``impls.serve`` and return what it
 answers; the session above judges the answers. Through a ``ChildLink`` the implementation's
 code never runs in the checker's process: it cannot end the checker, rewrite the reference
-or the verdict, or hang it. A child that exits, is killed or runs past the check's time limit
-becomes ``ChildDied`` or ``CheckTimeout``, a failed check that says what happened, and the
-next request starts a fresh child.
+or the verdict, or hang it. A child that exits, is killed, sends an answer the harness cannot
+read or runs past the check's time limit becomes ``ChildDied`` or ``CheckTimeout``, a failed
+check that says what happened, and the next request starts a fresh child.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import impls
 from impls import protocol
 from impls.contract import ContractViolation, Declaration, Implementation, PluginError, UnsupportedCase
-from impls.serve import Calls, Server
+from impls.serve import Adapter, Server
 from impls.threads import thread_environment
 
 ROOT = Path(impls.__file__).resolve().parent.parent
@@ -92,30 +92,33 @@ def alarm(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def answer_or_raise(answer: dict[str, Any]) -> dict[str, Any]:
-    """The answer, or the error it reports raised here as the exception the drivers understand."""
-    if answer.get("ok") is True:
-        return answer
-    if "refused" in answer:
-        error = UnsupportedCase if answer["refused"] == "UnsupportedCase" else PluginError
-        raise error(str(answer.get("message", "")))
-    if "contract" in answer:
-        raise ContractViolation(str(answer["contract"]))
-    if "raised" in answer:
-        raise Raised(str(answer["raised"]), str(answer.get("message", "")), str(answer.get("traceback", "")))
-    raise ChildDied(f"the implementation's process sent an answer the harness cannot read: {str(answer)[:200]}")
+def answer_or_raise(request: protocol.Request, answer: protocol.Answer) -> protocol.Answer:
+    """The answer ``request`` asks for; a failure it reports is raised here, as the exception the drivers understand."""
+    if isinstance(answer, protocol.Refused):
+        raise (UnsupportedCase if answer.error == "UnsupportedCase" else PluginError)(answer.message)
+    if isinstance(answer, protocol.Violated):
+        raise ContractViolation(answer.message)
+    if isinstance(answer, protocol.Errored):
+        raise Raised(answer.exception, answer.message, answer.traceback)
+    if not isinstance(answer, protocol.ANSWERED_BY[type(request)]):
+        raise ChildDied(f"the implementation's process answered {request.operation}() with {answer.KIND!r}")
+    return answer
 
 
 class LocalLink:
     """The implementation in this process: for tests of the harness itself and for timing."""
 
+    #: The name the one implementation goes by in requests.
+    spec = LOCAL
+
     def __init__(self, impl: Implementation):
         self.server = Server(threads=0)
-        self.server.loaded[LOCAL] = Calls(impl)
+        self.server.loaded[LOCAL] = Adapter(impl)
 
-    def request(self, header: dict[str, Any], arrays: protocol.Arrays = {}) -> tuple[dict[str, Any], protocol.Arrays]:
-        answer, out = self.server.answer({**header, "impl": LOCAL}, arrays)
-        return answer_or_raise(answer), out
+    def request(self, request: protocol.Request,
+                arrays: protocol.Arrays = {}) -> tuple[protocol.Answer, protocol.Arrays]:
+        answer, out = self.server.answer(request, arrays)
+        return answer_or_raise(request, answer), out
 
     def time_limit(self, seconds: float):
         return alarm(seconds)
@@ -142,22 +145,30 @@ class Child:
 
     def load(self, spec: str) -> Declaration:
         if spec not in self.declarations:
-            answer, _ = self.request({"op": "load", "impl": spec}, {}, time.monotonic() + LOAD_TIMEOUT_S)
-            self.declarations[spec] = Declaration.from_message(answer_or_raise(answer)["declaration"])
+            request = protocol.Load(spec)
+            answer, _ = self.request(request, {}, time.monotonic() + LOAD_TIMEOUT_S)
+            self.declarations[spec] = Declaration.from_message(answer_or_raise(request, answer).declaration)
         return self.declarations[spec]
 
     @property
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def request(self, header: dict[str, Any], arrays: protocol.Arrays, deadline: float | None):
-        op = header["op"]
+    def request(self, request: protocol.Request, arrays: protocol.Arrays,
+                deadline: float | None) -> tuple[protocol.Answer, protocol.Arrays]:
+        op = request.operation
         try:
-            self.process.stdin.write(protocol.encode(header, arrays))
+            self.process.stdin.write(protocol.encode(request, arrays))
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise self._died(op) from None
-        return protocol.decode(self._read_line(op, deadline), lambda size: self._read_exactly(size, op, deadline))
+        try:
+            return protocol.decode(self._read_line(op, deadline), lambda size: self._read_exactly(size, op, deadline),
+                                   protocol.ANSWERS)
+        except protocol.ProtocolError as error:
+            self.kill()  # what follows on its stream cannot be told apart from the rest of this answer
+            raise ChildDied(f"the implementation's process sent an answer to {op}() that the harness cannot read: "
+                            f"{error}") from None
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -257,16 +268,17 @@ class ChildLink:
         self.pool, self.spec = pool, spec
         self.budget: float | None = None
 
-    def request(self, header: dict[str, Any], arrays: protocol.Arrays = {}) -> tuple[dict[str, Any], protocol.Arrays]:
+    def request(self, request: protocol.Request,
+                arrays: protocol.Arrays = {}) -> tuple[protocol.Answer, protocol.Arrays]:
         child = self.pool.child(self.spec)
         started = time.monotonic()
         deadline = None if self.budget is None else started + self.budget
         try:
-            answer, out = child.request({**header, "impl": self.spec}, arrays, deadline)
+            answer, out = child.request(request, arrays, deadline)
         finally:
             if self.budget is not None:
                 self.budget -= time.monotonic() - started
-        return answer_or_raise(answer), out
+        return answer_or_raise(request, answer), out
 
     @contextlib.contextmanager
     def time_limit(self, seconds: float) -> Iterator[None]:

@@ -1,7 +1,8 @@
 """One implementation on one device, dtype and mode: numpy in, numpy out, everything checked.
 
 ``Session`` sends the canonical float64 inputs to the implementation (in a child process, or in
-this one), checks what comes back (names, kinds, dtypes, scalars) and hands numpy back.
+this one), checks what comes back (names, kinds, dtypes, scalars) and hands it back as float64
+numpy: Python floats and arrays by name.
 ``combinations`` lists the (device, dtype, mode) triples that exist among a selection; both
 drivers enumerate their cases with it.
 """
@@ -13,6 +14,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
 
+from impls import protocol
 from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, mode_applies
 from impls.contract import ContractViolation, Declaration, Implementation, UnsupportedCase
 from reference.harness.isolation import ChildLink, LocalLink, Pool
@@ -98,10 +100,6 @@ class Session:
         mode = "" if self.mode == "strict" else f", {self.mode}"
         return f"{self.impl.name} [{self.device}, {self.dtype}{mode}]"
 
-    def scope(self):
-        """The framework context the case runs in (matmul precision, x64), for timing in this process."""
-        return self.backend.scope(self.device, self.dtype, self.mode)
-
     def time_limit(self, seconds: float):
         """Context in which the implementation's calls fail with CheckTimeout once ``seconds`` have passed."""
         return self.link.time_limit(seconds)
@@ -117,76 +115,86 @@ class Session:
             arrays["depths"] = inputs.depths
         if self.batching:
             arrays["order"] = self.batching.orders(len(inputs.x), LONGEST_CHECK_STEPS)
-        self._request("prepare", number, lr=lr, arrays=arrays)
+        batch_size = self.batching.batch_size if self.batching else None
+        self._send(protocol.Prepare(self.link.spec, number, self.where, lr, batch_size), arrays)
         return number
 
     def loss(self, state: int) -> float:
-        values, arrays = self._request("loss", state)
+        values, arrays = self._call("loss", state)
         return self._scalar("loss", values, arrays)
 
     def loss_and_grads(self, state: int, names: tuple[str, ...]) -> tuple[float, dict[str, np.ndarray]]:
-        values, arrays = self._request("loss_and_grads", state, names)
+        values, arrays = self._call("loss_and_grads", state, names)
         return self._scalar("loss", values, arrays), self._arrays("gradient", values, arrays, names)
 
     def step(self, state: int) -> float:
-        values, arrays = self._request("step", state)
+        values, arrays = self._call("step", state)
         return self._scalar("loss", values, arrays)
 
     def steps(self, state: int, count: int) -> list[float]:
         """``step()`` ``count`` times in a row, in one request; the loss before each step."""
-        values, arrays = self._request("steps", state, count=count)
+        values, arrays = self._call("steps", state, count=count)
         return [self._scalar("loss", values, arrays, key=f"loss.{i}") for i in range(count)]
 
     def parameters(self, state: int, names: tuple[str, ...]) -> dict[str, np.ndarray]:
-        values, arrays = self._request("parameters", state, names)
+        values, arrays = self._call("parameters", state, names)
         return self._arrays("parameter", values, arrays, names)
 
-    def _request(self, op: str, state: int, names: tuple[str, ...] = (), lr: float = 0.0, arrays=None, count: int = 1):
-        header = {"op": op, "state": state, "where": {"device": self.device, "dtype": self.dtype, "mode": self.mode}}
-        if op == "prepare":
-            header |= {"lr": lr} | ({"batch_size": self.batching.batch_size} if self.batching else {})
-        else:
-            header |= {"names": list(names), "count": count}
-        try:
-            answer, out = self.link.request(header, arrays or {})
-        except ContractViolation as error:
-            raise ContractViolation(f"{self.label}: {op}() {error}") from None
-        return answer.get("values", {}), out
+    @property
+    def where(self) -> protocol.Where:
+        return protocol.Where(self.device, self.dtype, self.mode)
 
-    def _arrays(self, what: str, values: dict, arrays: dict, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    def _call(self, method: str, state: int, names: tuple[str, ...] = (),
+              count: int = 1) -> tuple[dict[str, protocol.Value], protocol.Arrays]:
+        answer, arrays = self._send(protocol.Call(self.link.spec, method, state, self.where, tuple(names), count))
+        return answer.values, arrays
+
+    def _send(self, request: protocol.Request, arrays: protocol.Arrays = {}) -> tuple[protocol.Answer, protocol.Arrays]:
+        try:
+            return self.link.request(request, arrays)
+        except ContractViolation as error:
+            raise ContractViolation(f"{self.label}: {request.operation}() {error}") from None
+
+    def _arrays(self, what: str, values: dict[str, protocol.Value], arrays: protocol.Arrays,
+                names: tuple[str, ...]) -> dict[str, np.ndarray]:
         returned = sorted(set(values) - {"loss"})
         if returned != sorted(names):  # the child normalised the names; the harness believes nothing unchecked
             raise ContractViolation(f"{self.label} returned {what}s for {returned}, expected {sorted(names)}")
         for name in names:
             self._check_kind(f"{what} {name}", values[name], arrays.get(name), scalar=False)
-        return {name: arrays[name] for name in names}
+        # float32 -> float64 is exact: the checks see the implementation's own values, in the reference's dtype.
+        return {name: arrays[name].astype(np.float64) for name in names}
 
-    def _scalar(self, what: str, values: dict, arrays: dict, key: str | None = None) -> float:
+    def _scalar(self, what: str, values: dict[str, protocol.Value], arrays: protocol.Arrays,
+                key: str | None = None) -> float:
         key = key or what
-        self._check_kind(what, values.get(key, {}), arrays.get(key), scalar=True)
+        self._check_kind(what, values.get(key), arrays.get(key), scalar=True)
         array = arrays[key]
         if array.size != 1:
             raise ContractViolation(f"{self.label} returned a {what} of shape {array.shape}, expected a scalar")
         return float(array.reshape(()))
 
-    def _check_kind(self, what: str, described: dict, array: np.ndarray | None, scalar: bool) -> None:
-        kind = described.get("kind")
+    def _check_kind(self, what: str, described: protocol.Value | None, array: np.ndarray | None,
+                    scalar: bool) -> None:
+        kind = described.kind if described else None
         if kind == "array" and array is not None:
             # An implementation asked for float64 must compute in float64 (jax silently drops to
             # float32 unless x64 is on), and one asked for float32 must not quietly upcast.
-            if described.get("dtype") != self.dtype:
-                raise ContractViolation(f"{self.label} returned {what} in {described.get('dtype')}, expected {self.dtype}")
+            if described.dtype != self.dtype:
+                raise ContractViolation(f"{self.label} returned {what} in {described.dtype}, expected {self.dtype}")
+            if array.dtype != np.dtype(self.dtype):  # the child's description is believed only with its bytes
+                raise ContractViolation(f"{self.label} sent {what} described as {self.dtype} in {array.dtype} bytes")
             return
         if kind == "python" and array is not None:
             if not scalar:
-                raise ContractViolation(f"{self.label} returned {what} as a Python {described.get('type')}, "
+                raise ContractViolation(f"{self.label} returned {what} as a Python {described.type}, "
                                         f"expected a {self.impl.backend} array")
             # A Python float carries float32 results exactly; one that is no float32 value was
             # computed in more precision than asked for.
             if np.asarray(array, dtype=self.dtype) != array:
-                raise ContractViolation(f"{self.label} returned {what} as a Python {described.get('type')} "
+                raise ContractViolation(f"{self.label} returned {what} as a Python {described.type} "
                                         f"{float(array)!r}, which is not a {self.dtype} value")
             return
-        got = described.get("type", "something unreadable")
+        got = (described.type if described else "") or "something unreadable"
         raise ContractViolation(f"{self.label} returned {what} as a {got}, not a {self.impl.backend} array "
                                 f"(backend {self.impl.backend!r} is declared)")

@@ -40,6 +40,14 @@ UNIT_ROUNDOFF = {
     "tf32": 2.0**-11,
     "bfloat16": 2.0**-8,
 }
+
+
+def unit_roundoff_with_reference(precision: str) -> float:
+    """The unit roundoff of ``precision`` plus the float64 reference's own: a difference between an
+    implementation's result and the reference's carries the rounding of both."""
+    return UNIT_ROUNDOFF[precision] + UNIT_ROUNDOFF["float64"]
+
+
 #: Elementwise roundings on the way (input casts, bias add, relu, residual, factor 2, update).
 ELEMENTWISE_STEPS = 8
 #: Confidence multiplier of the probabilistic bound lambda * sqrt(n) * u.
@@ -71,7 +79,7 @@ def tolerance(problem: Problem, kind: str, precision: str, scale: np.ndarray | f
     """
     if precision not in UNIT_ROUNDOFF:
         raise ValueError(f"no tolerance model for precision {precision!r}; known: {sorted(UNIT_ROUNDOFF)}")
-    u = UNIT_ROUNDOFF[precision] + UNIT_ROUNDOFF["float64"]
+    u = unit_roundoff_with_reference(precision)
     if kind == "grad" and chain is None:
         return GRAD_SPREADS * u * np.asarray(scale, dtype=np.float64)
     n = chain_length(problem, kind) if chain is None else chain

@@ -108,6 +108,31 @@ class RewritesTheReference(NumpyManual):
         return loss, {k: 2 * g for k, g in grads.items()}
 
 
+class GarblesItsAnswer(NumpyManual):
+    name, summary = "hostile-garbled-answer", "replaces the child's answer with a line that is no answer"
+    planted = "crash"
+
+    def loss_and_grads(self, s):
+        from impls import protocol
+
+        protocol.encode = lambda message, arrays={}: b'{"answer": "returned", "values": {"loss": 1.0}}\n'
+        return super().loss_and_grads(s)
+
+
+class MisdescribesItsArrays(NumpyManual):
+    """Returns float32 gradients in a float64 run, and has the backend describe every array as float64."""
+
+    name, summary = "hostile-misdescribed", "sends float32 bytes under a float64 description"
+    planted = "contract"
+
+    def loss_and_grads(self, s):
+        from impls.backends import BACKENDS
+
+        BACKENDS["numpy"].dtype_name = lambda array: "float64"
+        loss, grads = super().loss_and_grads(s)
+        return loss, {k: g.astype(np.float32) for k, g in grads.items()}
+
+
 #: The ones the public catalogue scores (Hangs would cost a time limit per check).
 CATALOGUED = [ExitsWithZero, ExitsAtOnce, ExitsWithError, Aborts, RaisesKeyboardInterrupt, KillsItself,
               AllocatesWithoutBound, RewritesTheReference]
