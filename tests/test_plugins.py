@@ -124,7 +124,8 @@ def test_plugin_that_misbehaves_at_run_time_is_reported_and_the_run_goes_on(tmp_
     checks = [c for c in select(["odd"]) if applies(c, plugin)]
     # A short limit for the planted hang, which cannot end by itself; the others' codes must not
     # turn into a timeout on a loaded machine, so they get the drivers' default.
-    rows = evaluate(Session(plugin, "cpu", "float64"), checks, timeout_s=0.5 if code == "timeout" else DEFAULT_TIMEOUT_S)
+    limit_s = 0.5 if code == "timeout" else DEFAULT_TIMEOUT_S
+    rows = evaluate(Session(plugin, "cpu", "float64"), checks, timeout_s=limit_s)
     assert code in set().union(*(row.outcome.codes for row in rows)), [(r.check.id, r.outcome.explanation) for r in rows]
     assert [row.check for row in rows] == checks  # every check ran, whatever the earlier ones met
 
