@@ -55,17 +55,20 @@ def _failure(error: Exception) -> str:
     return f"{type(error).__name__}: {first_line(error)}"
 
 
-def _per_invocation(contender: Contender, loops: int) -> float:
-    start = time.perf_counter()
+def _per_invocation(contender: Contender, loops: int, clock: Callable[[], float]) -> float:
+    start = clock()
     for _ in range(loops):
         contender.call()
-    return (time.perf_counter() - start) / loops
+    return (clock() - start) / loops
 
 
-def race(contenders: list[Contender], settings: Settings = Settings()) -> Timings:
+def race(contenders: list[Contender], settings: Settings = Settings(),
+         clock: Callable[[], float] = time.perf_counter) -> Timings:
     """Every contender's first call alone, a warm-up, then ``settings.rounds`` shuffled rounds.
 
     A contender that raises is dropped from the rest of the race and named in ``failed``; the others go on.
+    ``clock`` reads seconds (pytest-benchmark's ``timer``): a test passes a fake one that only its planted
+    calls move, so that what it asserts about the timings holds however loaded the machine is.
     """
     keys = [c.key for c in contenders]
     if len(set(keys)) != len(keys):
@@ -73,10 +76,10 @@ def race(contenders: list[Contender], settings: Settings = Settings()) -> Timing
     first_call_s, loops, failed = {}, {}, {}
     for contender in contenders:
         try:
-            first_call_s[contender.key] = _per_invocation(contender, 1)
-            warmup_end, calls, estimate = time.perf_counter() + settings.warmup_s, 0, math.inf
-            while calls < settings.warmup_calls or time.perf_counter() < warmup_end:
-                estimate = min(estimate, _per_invocation(contender, 1))
+            first_call_s[contender.key] = _per_invocation(contender, 1, clock)
+            warmup_end, calls, estimate = clock() + settings.warmup_s, 0, math.inf
+            while calls < settings.warmup_calls or clock() < warmup_end:
+                estimate = min(estimate, _per_invocation(contender, 1, clock))
                 calls += 1
         except Exception as error:  # noqa: BLE001 (the code under test failed: reported, not fatal)
             failed[contender.key] = _failure(error)
@@ -100,7 +103,7 @@ def race(contenders: list[Contender], settings: Settings = Settings()) -> Timing
                 try:
                     for _ in range(settings.settle_calls):
                         contender.call()
-                    samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key])
+                    samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key], clock)
                 except Exception as error:  # noqa: BLE001
                     failed[contender.key] = _failure(error)
     finally:

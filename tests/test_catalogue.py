@@ -27,7 +27,7 @@ def pool():
 def test_catalogue_mistake_is_rejected_and_named(mistake, pool):
     # float64, where every mistake in the catalogue is a mistake (float32 work passed off as
     # float64 is the precision class's whole point).
-    (found,) = score([mistake], select(SHAPES), pool=pool)
+    (found,) = score([mistake], select(SHAPES), pool=pool, until_named=True)
     assert found.rejected, f"{mistake.name} passed every check"
     if found.planted:
         first = next(row for row in found.rows if not row.outcome.passed)

@@ -6,7 +6,7 @@ it is, while timing one contender to its end and then the other (as pytest-bench
 reads the load as a difference between them.
 """
 
-import time
+import math
 from dataclasses import fields
 
 import numpy as np
@@ -22,18 +22,22 @@ from bench.schema import STATS, CaseInfo  # noqa: E402
 
 
 class PlantedLoad:
-    """Calls that take ``base`` seconds, three times that once ``switch`` calls have been made in all."""
+    """Calls that take ``base`` seconds, three times that once ``switch`` calls have been made in all.
 
-    def __init__(self, switch: int):
-        self.calls, self.switch = 0, switch
+    The seconds pass on a clock of its own, which only these calls move: the race reads exactly
+    the planted times, however loaded the machine that runs the test is.
+    """
+
+    def __init__(self, switch: float = math.inf):
+        self.calls, self.switch, self.now = 0, switch, 0.0
+
+    def clock(self) -> float:
+        return self.now
 
     def work(self, base: float):
         def call():
             self.calls += 1
-            factor = 3.0 if self.calls > self.switch else 1.0
-            end = time.perf_counter() + base * factor
-            while time.perf_counter() < end:
-                pass
+            self.now += base * (3.0 if self.calls > self.switch else 1.0)
         return call
 
 
@@ -54,14 +58,14 @@ def test_interleaved_rounds_keep_a_ratio_that_timing_in_turn_loses():
     rounds = SETTINGS.rounds
     load = PlantedLoad(switch=2 * 2 + rounds)  # first calls and warm-up, then half of the rounds' calls
     field = [Contender("fast", load.work(1e-3)), Contender("slow", load.work(2e-3))]
-    timings = race(field, SETTINGS)
+    timings = race(field, SETTINGS, clock=load.clock)
     ratio = paired_ratio(timings.samples_s["slow"], timings.samples_s["fast"])
-    assert ratio == pytest.approx(2.0, rel=0.1)
-    # The same load, each contender timed to its end before the other: the ratio comes out near 6.
+    assert ratio == pytest.approx(2.0)
+    # The same load, each contender timed to its end before the other: "slow" runs wholly under it.
     load = PlantedLoad(switch=2 + rounds)
-    alone = {c.key: race([c], SETTINGS).samples_s[c.key] for c in
+    alone = {c.key: race([c], SETTINGS, clock=load.clock).samples_s[c.key] for c in
              (Contender("fast", load.work(1e-3)), Contender("slow", load.work(2e-3)))}
-    assert np.median(alone["slow"]) / np.median(alone["fast"]) > 4
+    assert np.median(alone["slow"]) / np.median(alone["fast"]) == pytest.approx(6.0)
 
 
 def test_contender_keys_must_be_unique():
@@ -149,9 +153,11 @@ def test_a_contender_that_raises_is_dropped_and_the_race_goes_on():
 
 
 def test_an_aa_twin_takes_its_originals_invocations_per_sample():
-    field = [Contender("case", lambda: time.sleep(2e-4)), Contender("A/A", lambda: None, twin_of="case")]
-    # A sample 100 sleeps long: on a loaded machine a 0.2 ms sleep overshoots, and at 2 ms one call filled it.
-    timings = race(field, Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=2e-2, settle_calls=0))
+    load = PlantedLoad()
+    field = [Contender("case", load.work(2e-4)), Contender("A/A", lambda: None, twin_of="case")]
+    # Some 100 of the original's calls per sample; on its own the twin, which takes no time, would make 2e7.
+    timings = race(field, Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=2e-2, settle_calls=0),
+                   clock=load.clock)
     assert timings.loops["A/A"] == timings.loops["case"] > 1
 
 

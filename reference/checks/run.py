@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from impls.contract import ContractViolation
 from impls.serve import first_line
@@ -52,9 +52,12 @@ class Row:
 
 def evaluate(session: Session, checks: Iterable[Check], timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Row]:
     """Every check about the session's network, in order; each failure is recorded and the rest still run."""
-    rows = []
+    return list(each_row(session, checks, timeout_s))
+
+
+def each_row(session: Session, checks: Iterable[Check], timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[Row]:
+    """``evaluate``'s rows, each as its check ends: a caller that has seen what it asks about stops there."""
     for check in (c for c in checks if applies(c, session.impl)):
         started = time.perf_counter()
         outcome = run_check(check, session, timeout_s)
-        rows.append(Row(check, outcome, time.perf_counter() - started))
-    return rows
+        yield Row(check, outcome, time.perf_counter() - started)
