@@ -109,6 +109,7 @@ def test_an_absent_device_is_a_one_line_error_before_any_folder_is_made(tmp_path
 def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkeypatch, capsys):
     skip_where_cuda_is_present()
     from bench import job
+    from bench.options import Plan
     timed = []
 
     def run_but_not_pytest(command, **kwargs):  # the device probe runs; the benchmarks do not
@@ -117,12 +118,14 @@ def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkey
         timed.append((command, kwargs["env"]))
         return subprocess.CompletedProcess(command, 5)
     monkeypatch.setattr(job, "subprocess", SimpleNamespace(run=run_but_not_pytest))
-    options = job.Options.parse(preset="default", threads="1", impl="numpy-manual", device="cuda,cpu",
-                                dtype="float32", mode="all", impl_paths=(), results=tmp_path, time_unverified=False,
-                                rounds=None, command="python -m bench --device cuda,cpu")
-    assert job.run(options) == 5
+    plan = Plan.parse(dict(preset="default", threads="1", impl="numpy-manual", device="cuda,cpu", dtype="float32",
+                           mode="all", impl_path=[], results=tmp_path, time_unverified=False, rounds=None),
+                      command="python -m bench --device cuda,cpu")
+    assert job.run(plan) == 5
     ((command, env),) = timed
-    assert "--device=cpu" in command and not any("cuda" in argument for argument in command), command
+    (plan_file,) = [argument.partition("=")[2] for argument in command if argument.startswith("--bench-plan=")]
+    assert Plan.read(Path(plan_file)).device == "cpu", Path(plan_file).read_text()
+    assert not any("cuda" in argument for argument in command), command
     assert env["JAX_PLATFORMS"] == "cpu"
     notes = [line for line in capsys.readouterr().err.splitlines() if "cuda" in line]
     assert len(notes) == 1 and notes[0].startswith("note: not timing cuda (") and notes[0].endswith("timing cpu")
