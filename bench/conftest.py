@@ -1,13 +1,12 @@
-"""The benchmarks' process: thread counts applied as the job set them (its options live in bench.pytest_plugin)."""
+"""The benchmarks' process: thread counts applied as the job set them; sizes, devices and dtypes as planned."""
 
 from __future__ import annotations
 
 import os
 
-from bench.sizes import PRESETS
-from impls.backends import DTYPES
+from bench.options import plan_of
 from impls.threads import limit_threads
-from reference.drivers.pytest_plugin import devices_and_modes, selected
+from reference.harness.selection import kept
 
 
 def pytest_configure(config):
@@ -22,9 +21,9 @@ def pytest_generate_tests(metafunc):
     """Sizes from the preset; devices and dtypes as selected, present ones only (as the checks' cases)."""
     config = metafunc.config
     if "problem" in metafunc.fixturenames:
-        sizes = PRESETS[config.getoption("preset")].sizes
+        sizes = plan_of(config).sizes_and_phases.sizes
         metafunc.parametrize("problem", sizes, ids=[p.id for p in sizes])
     if "device_name" in metafunc.fixturenames:
-        metafunc.parametrize("device_name", devices_and_modes(config)[0])
+        metafunc.parametrize("device_name", kept(config).devices)
     if "dtype_name" in metafunc.fixturenames:
-        metafunc.parametrize("dtype_name", selected(config, "dtype") or DTYPES)
+        metafunc.parametrize("dtype_name", kept(config).dtypes)

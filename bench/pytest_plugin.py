@@ -1,23 +1,23 @@
-"""The benchmarks' pytest plugin: ``pytest --benchmark`` (the main job), the timing options, the progress lines.
+"""The benchmarks' pytest plugin: ``pytest --benchmark`` (the main job), the job's options, the progress lines.
 
 Loaded by the repository's root conftest.py beside the checking plugin. ``pytest`` alone stays
 the correctness suite; ``pytest --benchmark [selection]`` runs the main job exactly as
 ``python -m bench`` does (bench.job): the benchmarks under bench/ in a child pytest with the
-thread settings, then the report under results/.
+thread settings, then the report under results/. Every run keeps its ``bench.options.Plan``
+on the config; the job's child reads the job's (``--bench-plan``), selection included.
 """
 
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from bench import job, store
-from bench.sizes import PRESETS
+from bench.options import PLAN, Plan, add_pytest_options, option_values, plan_of
+from reference.harness.selection import Selection, keep
 
 STARTED = pytest.StashKey[float]()
 RACES = pytest.StashKey[int]()
@@ -29,14 +29,11 @@ def pytest_addoption(parser):
     group.addoption("--benchmark", action="store_true",
                     help="run the main job instead of the tests: time the selected cases (--impl, --device, ...) "
                          "and write a report under results/, as python -m bench does")
-    group.addoption("--preset", default="default", choices=sorted(PRESETS), help="sizes to time (default: default)")
-    group.addoption("--threads", default="all", help="threads per framework: 'all' (every core) or a number")
-    group.addoption("--results", default="results", help="folder the run's folder is written under")
-    group.addoption("--time-unverified", action="store_true",
-                    help="time cases that fail verification too (flagged in every table and plot)")
-    group.addoption("--rounds", type=int, default=None, help="rounds per race (default: the preset's)")
-    # Set by the job for its child pytest: where the races are written (and the progress lines shown).
-    group.addoption("--races-json", default=None, help=argparse.SUPPRESS)
+    add_pytest_options(group)
+
+
+def _plan(config) -> Plan:
+    return Plan.parse(option_values(config), command=shlex.join(["pytest", *config.invocation_params.args]))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -47,17 +44,26 @@ def pytest_cmdline_main(config):
         print("error: --shape selects the checks' shapes; the benchmarks' sizes come from --preset", file=sys.stderr)
         return pytest.ExitCode.USAGE_ERROR
     try:
-        options = job.Options.parse(
-            preset=config.getoption("preset"), threads=config.getoption("threads"),
-            impl=config.getoption("impl") or "all", device=config.getoption("device") or "all",
-            dtype=config.getoption("dtype") or "all", mode=config.getoption("mode") or "all",
-            impl_paths=tuple(config.getoption("impl_path")), results=Path(config.getoption("results")),
-            time_unverified=config.getoption("time_unverified"), rounds=config.getoption("rounds"),
-            command=shlex.join(["pytest", *config.invocation_params.args]))
+        plan = _plan(config)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return pytest.ExitCode.USAGE_ERROR
-    return job.run(options)
+    return job.run(plan)
+
+
+@pytest.hookimpl(tryfirst=True)  # before the checking plugin, which keeps a selection only where none is kept
+def pytest_configure(config):
+    config.addinivalue_line("markers", "load: a benchmark timed with one core kept busy (bench/test_load.py)")
+    path = config.getoption("bench_plan")
+    try:
+        if path:  # the job's child: the plan the job wrote, its selection included
+            plan = Plan.read(path)
+            keep(config, Selection(**plan.selection_options()))
+        else:
+            plan = _plan(config)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
+    config.stash[PLAN] = plan
 
 
 def _is_race(item) -> bool:
@@ -74,7 +80,7 @@ def pytest_collection_finish(session):
 def pytest_runtest_protocol(item, nextitem):
     """Before each race: which case group, how many remain, and the time left at the pace so far."""
     config = item.config
-    if _is_race(item) and config.getoption("races_json"):
+    if _is_race(item) and plan_of(config).races:
         races, done, elapsed = config.stash[RACES], config.stash[DONE], time.perf_counter() - config.stash[STARTED]
         left = f", about {_duration(elapsed / done * (races - done))} left" if done else ""
         reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -93,15 +99,15 @@ def _duration(seconds: float) -> str:
 
 def pytest_report_teststatus(report, config):
     # The progress lines say what ran; a dot per race would only interleave with them.
-    if config.getoption("races_json") and report.when == "call" and report.passed:
+    if plan_of(config).races and report.when == "call" and report.passed:
         return "passed", "", "PASSED"
     return None
 
 
 def pytest_sessionfinish(session):
-    path = session.config.getoption("races_json")
-    if path and not hasattr(session.config, "workerinput"):
-        store.write(session.config, Path(path))
+    races = plan_of(session.config).races
+    if races and not hasattr(session.config, "workerinput"):
+        store.write(session.config, races)
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -110,7 +116,3 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.section("not timed")
         for reason, names in grouped.items():
             terminalreporter.write_line(f"{', '.join(names)}: {reason}")
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "load: a benchmark timed with one core kept busy (bench/test_load.py)")

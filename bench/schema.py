@@ -1,6 +1,6 @@
 """The typed boundary between the benchmarks and the report: one definition of every record and column.
 
-The benchmarks (bench/test_bench.py, bench/test_ceilings.py) write each measurement's
+The benchmarks (bench/lineup.py for the races, bench/test_*.py) write each measurement's
 ``extra_info`` from one of these records; the report (bench/report/) reads them back through the
 same classes, so a key renamed or added on one side is renamed or added on the other.
 """

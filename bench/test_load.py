@@ -14,12 +14,12 @@ import sys
 
 import pytest
 
+from bench.lineup import RaceKey, entrants, scopes, settings
+from bench.options import plan_of
 from bench.race import race
 from bench.schema import LoadInfo
 from bench.store import recorded
-from bench.test_bench import RaceKey, entrants, scopes, settings
-from impls.backends import DTYPES
-from reference.drivers.pytest_plugin import devices_and_modes, selected
+from reference.harness.selection import kept
 from reference.problem.inputs import Problem
 
 pytestmark = [pytest.mark.bench, pytest.mark.load]
@@ -42,9 +42,9 @@ class BusyCore:
 def test_ratios_under_load(request):
     """x fastest of every implementation in the grads race, quiet and with a busy core."""
     config = request.config
-    if config.getoption("preset") != "default":
+    if plan_of(config).preset != "default":
         pytest.skip("the load test runs with the default preset")
-    if "cpu" not in devices_and_modes(config)[0] or "float32" not in (selected(config, "dtype") or DTYPES):
+    if "cpu" not in kept(config).devices or "float32" not in kept(config).dtypes:
         pytest.skip("the load test times cpu float32, which is not selected")
     if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
         pytest.skip("the load test pins a busy process to one of two or more cores (Linux sched_setaffinity)")

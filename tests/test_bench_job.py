@@ -1,11 +1,13 @@
-"""The main job runs: every benchmark case once, the sweep's races, and verification before timing.
+"""The main job runs: every benchmark case of the default preset, the sweep's races, and verification before timing.
 
 A known-wrong plug-in is not timed by default (the summary says why), and with
 --time-unverified it is timed and marked in the CSV and the summary. One run goes through
-``python -m bench``, the other through ``pytest --benchmark``: both are the same job.
+``python -m bench``, the other through ``pytest --benchmark``: both are the same job. Each runs
+once per module (the smallest whole job), and every test about it reads that run.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,10 +41,32 @@ def summary_line(result: subprocess.CompletedProcess) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def test_every_default_benchmark_case_runs():
-    result = run_benchmarks_once("--preset=default")
+#: The smallest whole job that still meets a known-wrong plug-in: the default preset, one correct
+#: implementation beside it, one dtype, the fewest rounds. Each way runs once per module and is
+#: read by every test about it: two jobs, one per entry point (both call bench.job.run).
+JOB_OPTIONS = ("--impl=numpy-manual,wrong-dw2-from-h", f"--impl-path={WRONG}", "--dtype=float32", "--rounds=3")
+ENTRIES = {"python -m bench": ("bench",), "pytest --benchmark": ("pytest", "--benchmark", "--time-unverified")}
+
+
+@pytest.fixture(scope="module")
+def jobs(tmp_path_factory):
+    """Each entry point's job, run on first use: the process and its results folder."""
+    done = {}
+
+    def job(entry: str) -> tuple[subprocess.CompletedProcess, Path]:
+        if entry not in done:
+            results = tmp_path_factory.mktemp("results")
+            done[entry] = run(*ENTRIES[entry], *JOB_OPTIONS, f"--results={results}"), results
+        return done[entry]
+    return job
+
+
+def test_every_default_benchmark_case_runs(jobs):
+    result, _ = jobs("pytest --benchmark")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "passed" in summary_line(result) and "failed" not in summary_line(result), summary_line(result)
+    # The child pytest's own summary line: every benchmark of the default preset ran, and none failed.
+    summary = next(line for line in reversed(result.stdout.splitlines()) if re.search(r"\d+ passed.* in ", line))
+    assert "passed" in summary and "failed" not in summary, summary
 
 
 def test_sweep_preset_runs_one_race_per_size():
@@ -56,15 +80,12 @@ def the_run(results: Path) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("entry", ["python -m bench", "pytest --benchmark"])
-def test_a_known_wrong_plugin_is_not_timed_unless_asked_and_then_flagged(tmp_path, entry):
-    options = ["--impl=numpy-manual,wrong-dw2-from-h", f"--impl-path={WRONG}", "--dtype=float32", "--rounds=3",
-               f"--results={tmp_path}"]
+@pytest.mark.parametrize("entry", list(ENTRIES))
+def test_a_known_wrong_plugin_is_not_timed_unless_asked_and_then_flagged(jobs, entry):
+    result, results = jobs(entry)
     timed = entry == "pytest --benchmark"  # one entry point each way: both call bench.job.run
-    command = ["bench", *options] if entry == "python -m bench" else ["pytest", "--benchmark", *options]
-    result = run(*command, *(["--time-unverified"] if timed else []))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    folder = the_run(tmp_path)
+    folder = the_run(results)
     table, summary = pd.read_csv(folder / "benchmarks.csv"), (folder / "summary.md").read_text()
     wrong = table[table["impl"] == "wrong-dw2-from-h"]
     right = table[table["impl"] == "numpy-manual"]
@@ -82,11 +103,15 @@ def test_a_known_wrong_plugin_is_not_timed_unless_asked_and_then_flagged(tmp_pat
 
 @pytest.mark.parametrize("option,message", [("--dtype=float16", "--dtype: unknown dtype 'float16'"),
                                             ("--impl=nonesuch", "--impl: unknown impl 'nonesuch'"),
+                                            ("--preset=nonesuch", "--preset: unknown preset 'nonesuch'"),
                                             ("--rounds=2", "--rounds must be at least 3"),
                                             ("--threads=0", "--threads must be 'all' or a positive number")])
-def test_bad_options_are_one_line_errors_before_any_folder_is_made(tmp_path, option, message):
-    result = run("bench", option, f"--results={tmp_path}")
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+def test_bad_options_are_one_line_errors_before_any_folder_is_made(tmp_path, capsys, option, message):
+    from bench.__main__ import main  # in this process: the options are refused before anything starts
+    with pytest.raises(SystemExit) as exited:
+        main([option, f"--results={tmp_path}"])
+    stderr = capsys.readouterr().err
+    assert exited.value.code == 2 and message in stderr and "Traceback" not in stderr
     assert not any(tmp_path.iterdir())
 
 
@@ -109,6 +134,7 @@ def test_an_absent_device_is_a_one_line_error_before_any_folder_is_made(tmp_path
 def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkeypatch, capsys):
     skip_where_cuda_is_present()
     from bench import job
+    from bench.options import Plan
     timed = []
 
     def run_but_not_pytest(command, **kwargs):  # the device probe runs; the benchmarks do not
@@ -117,12 +143,14 @@ def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkey
         timed.append((command, kwargs["env"]))
         return subprocess.CompletedProcess(command, 5)
     monkeypatch.setattr(job, "subprocess", SimpleNamespace(run=run_but_not_pytest))
-    options = job.Options.parse(preset="default", threads="1", impl="numpy-manual", device="cuda,cpu",
-                                dtype="float32", mode="all", impl_paths=(), results=tmp_path, time_unverified=False,
-                                rounds=None, command="python -m bench --device cuda,cpu")
-    assert job.run(options) == 5
+    plan = Plan.parse(dict(preset="default", threads="1", impl="numpy-manual", device="cuda,cpu", dtype="float32",
+                           mode="all", impl_path=[], results=tmp_path, time_unverified=False, rounds=None),
+                      command="python -m bench --device cuda,cpu")
+    assert job.run(plan) == 5
     ((command, env),) = timed
-    assert "--device=cpu" in command and not any("cuda" in argument for argument in command), command
+    (plan_file,) = [argument.partition("=")[2] for argument in command if argument.startswith("--bench-plan=")]
+    assert Plan.read(Path(plan_file)).device == "cpu", Path(plan_file).read_text()
+    assert not any("cuda" in argument for argument in command), command
     assert env["JAX_PLATFORMS"] == "cpu"
     notes = [line for line in capsys.readouterr().err.splitlines() if "cuda" in line]
     assert len(notes) == 1 and notes[0].startswith("note: not timing cuda (") and notes[0].endswith("timing cpu")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from impls.contract import UnsupportedCase
-from reference.drivers.pytest_plugin import implementation
+from reference.harness.selection import kept
 from reference.harness.session import Session
 from reference.model import network
 from reference.model.points import inputs_at
@@ -18,7 +18,7 @@ def outputs(session, inputs):
 
 def test_cuda_agrees_with_cpu(request, cuda_case):
     case = cuda_case
-    impl = implementation(request.config, case.impl)
+    impl = kept(request.config).implementation(case.impl)
     try:
         cuda, cpu = Session(impl, "cuda", case.dtype, case.mode), Session(impl, "cpu", case.dtype)
     except UnsupportedCase as reason:

@@ -21,10 +21,12 @@ import time
 from pathlib import Path
 
 from impls.backends import DEVICES, DTYPES, MODES
-from impls.contract import PluginError, UnsupportedCase
+from impls.contract import UnsupportedCase
 from reference.checks.catalogue import select
-from reference.harness.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
+from reference.checks.check import Check
 from reference.checks.run import DEFAULT_TIMEOUT_S, Row, evaluate
+from reference.harness.isolation import DEFAULT_MEMORY_LIMIT
+from reference.harness.selection import NotLoaded, Selection, choose
 from reference.harness.session import Session, combinations
 from reference.problem.cases import SHAPES
 
@@ -56,14 +58,6 @@ def record(session: Session, row: Row) -> dict:
             "diagnosis": row.outcome.explanation, "seconds": row.seconds}
 
 
-def comma_list(parser: argparse.ArgumentParser, raw: str, known, what: str) -> list[str]:
-    values = [v for v in raw.split(",") if v]
-    for value in values:
-        if value not in known:
-            parser.error(f"unknown {what} {value!r}; choose from {', '.join(known)}")
-    return values
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__.split("\n\n")[0])
     parser.add_argument("implementations", nargs="+", metavar="implementation",
@@ -82,35 +76,42 @@ def main(argv: list[str] | None = None) -> int:
                              "as CUDA needs)")
     parser.add_argument("--json", type=Path, help="also write every row as JSON to this file (not overwritten)")
     args = parser.parse_args(argv)
-    devices = comma_list(parser, args.device, DEVICES, "device")
-    dtypes = comma_list(parser, args.dtype, DTYPES, "dtype")
-    modes = comma_list(parser, args.mode, MODES, "mode")
-    checks = select(comma_list(parser, args.shape, SHAPES, "shape"))
-    if args.check:
-        checks = [c for c in checks if c.id in comma_list(parser, args.check, [c.id for c in checks], "check")]
     if args.json and args.json.exists():
         parser.error(f"--json {args.json}: already exists; a run never overwrites an earlier one's file")
-    memory_limit = 0 if "cuda" in devices else int(args.memory_limit * 2**30)
-    pool = Pool(memory_limit=memory_limit, threads=args.threads)
     try:
-        return check_all(pool, args.implementations, devices, dtypes, modes, checks, args.timeout, args.json)
-    finally:
-        pool.close()
-
-
-def check_all(pool: Pool, specs: list[str], devices, dtypes, modes, checks, timeout_s: float, json_path) -> int:
-    try:
-        declared = {spec: pool.declaration(spec) for spec in specs}
-    except (PluginError, UnsupportedCase, ChildDied, CheckTimeout) as error:
-        print(f"error: {error}", file=sys.stderr)
+        selection = Selection(device=args.device, dtype=args.dtype, mode=args.mode, shape=args.shape,
+                              impl_paths=args.implementations, memory_limit=int(args.memory_limit * 2**30),
+                              threads=args.threads)
+    except NotLoaded as error:
+        print(f"error: {error.reason}", file=sys.stderr)
         return 2
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        return check_all(selection, chosen_checks(parser, selection, args.check), args.timeout, args.json)
+    finally:
+        selection.close()
 
+
+def chosen_checks(parser: argparse.ArgumentParser, selection: Selection, ids: str) -> list[Check]:
+    """The catalogue's checks at the selected shapes, only those named by --check where it is given."""
+    checks = select(selection.shapes)
+    if not ids:
+        return checks
+    try:
+        named = choose("check", ids, [c.id for c in checks])
+    except ValueError as error:
+        parser.error(str(error))
+    return [c for c in checks if c.id in named]
+
+
+def check_all(selection: Selection, checks: list[Check], timeout_s: float, json_path) -> int:
     failed, records = 0, []
-    for spec, impl in declared.items():
+    for spec, impl in selection.plugins.values():
         print(f"{impl.name}: {impl.summary}\n")
-        for device, dtype, mode in combinations(devices, dtypes, modes):
+        for device, dtype, mode in combinations(selection.devices, selection.dtypes, selection.modes):
             try:
-                session = Session.isolated(spec, device, dtype, mode, pool)
+                session = Session.isolated(spec, device, dtype, mode, selection.pool)
             except UnsupportedCase as reason:
                 print(f"{impl.name} [{device}, {dtype}, {mode}]: skipped: {reason}\n")
                 continue
@@ -128,4 +129,3 @@ def check_all(pool: Pool, specs: list[str], devices, dtypes, modes, checks, time
         return 2
     print("verdict:", "PASS" if failed == 0 else f"FAIL ({failed} checks)")
     return 0 if failed == 0 else 1
-
