@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -20,24 +21,20 @@ from typing import Any, Mapping
 import pytest
 
 from bench.sizes import PRESETS, Preset
-from reference.harness.selection import CHOICES, choose
+from reference.harness.selection import CHOICES, add_selection_options, choose
 
-#: Every option of the main job, as argparse's add_argument and pytest's addoption both take it.
+#: The main job's own options, as argparse's add_argument and pytest's addoption both take them.
 FLAGS: dict[str, dict[str, Any]] = {
     "--preset": dict(default="default", help=f"sizes to time: {' or '.join(PRESETS)} (default: default)"),
     "--threads": dict(default="all", help="threads per framework: 'all' (default: every core) or a number, e.g. 1"),
-    "--impl": dict(default="all", help="comma list of implementations to time, or 'all' (default)"),
-    "--device": dict(default="all", help="comma list of devices, or 'all' (default: those present here)"),
-    "--dtype": dict(default="all", help="comma list of dtypes, or 'all' (default)"),
-    "--mode": dict(default="all", help="strict, tf32 or all (tf32 exists for float32 on cuda)"),
-    "--impl-path": dict(action="append", default=[], help="a plug-in to time; repeatable"),
     "--time-unverified": dict(action="store_true",
                               help="time cases that fail verification too (flagged in every table and plot)"),
     "--rounds": dict(type=int, default=None, help="rounds per race (default: the preset's)"),
     "--results": dict(default="results", help="folder the run's folder is written under (default: results)"),
 }
-#: The options pytest already has from the checking plugin (reference.drivers.pytest_plugin).
-SELECTION = ("--impl", "--device", "--dtype", "--mode", "--impl-path")
+#: Which cases to time: the selection's options (reference.harness.selection), which pytest has from the
+#: checking plugin already. --shape is not among them: the sizes timed come from --preset.
+SELECTION = ("impl", "device", "dtype", "mode", "impl-path")
 #: The plan of this pytest run (bench.pytest_plugin keeps it; the benchmarks read it).
 PLAN = pytest.StashKey["Plan"]()
 
@@ -47,20 +44,20 @@ def dest(flag: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_selection_options(parser.add_argument, SELECTION)
     for flag, settings in FLAGS.items():
         parser.add_argument(flag, **settings)
 
 
 def add_pytest_options(group) -> None:
     for flag, settings in FLAGS.items():
-        if flag not in SELECTION:
-            group.addoption(flag, **settings)
+        group.addoption(flag, **settings)
     group.addoption("--bench-plan", default=None, help=argparse.SUPPRESS)
 
 
 def option_values(config) -> dict[str, Any]:
     """The options' values in a pytest run, by dest (the selection's None where not given)."""
-    return {dest(flag): config.getoption(dest(flag)) for flag in FLAGS}
+    return {dest(flag): config.getoption(dest(flag)) for flag in [*FLAGS, *SELECTION]}
 
 
 @dataclass(frozen=True)
@@ -132,5 +129,12 @@ class Plan:
 
 
 def plan_of(config) -> Plan:
-    """The plan this pytest run times (kept by bench.pytest_plugin at configure time)."""
+    """The plan this pytest run times: the job's (kept by bench.pytest_plugin), or, where bench/ runs
+    without the job, the one its options give, parsed on first use (a plain test run never needs one)."""
+    if PLAN not in config.stash:
+        try:
+            config.stash[PLAN] = Plan.parse(option_values(config),
+                                            command=shlex.join(["pytest", *config.invocation_params.args]))
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
     return config.stash[PLAN]

@@ -9,14 +9,13 @@ on the config; the job's child reads the job's (``--bench-plan``), selection inc
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 
 import pytest
 
 from bench import job, store
-from bench.options import PLAN, Plan, add_pytest_options, option_values, plan_of
+from bench.options import PLAN, Plan, add_pytest_options, plan_of
 from reference.harness.selection import Selection, keep
 
 STARTED = pytest.StashKey[float]()
@@ -32,10 +31,6 @@ def pytest_addoption(parser):
     add_pytest_options(group)
 
 
-def _plan(config) -> Plan:
-    return Plan.parse(option_values(config), command=shlex.join(["pytest", *config.invocation_params.args]))
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
     if not config.getoption("benchmark"):
@@ -44,8 +39,8 @@ def pytest_cmdline_main(config):
         print("error: --shape selects the checks' shapes; the benchmarks' sizes come from --preset", file=sys.stderr)
         return pytest.ExitCode.USAGE_ERROR
     try:
-        plan = _plan(config)
-    except ValueError as error:
+        plan = plan_of(config)
+    except pytest.UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return pytest.ExitCode.USAGE_ERROR
     return job.run(plan)
@@ -55,15 +50,13 @@ def pytest_cmdline_main(config):
 def pytest_configure(config):
     config.addinivalue_line("markers", "load: a benchmark timed with one core kept busy (bench/test_load.py)")
     path = config.getoption("bench_plan")
-    try:
-        if path:  # the job's child: the plan the job wrote, its selection included
+    if path:  # the job's child: the plan the job wrote, its selection included
+        try:
             plan = Plan.read(path)
             keep(config, Selection(**plan.selection_options()))
-        else:
-            plan = _plan(config)
-    except ValueError as error:
-        raise pytest.UsageError(str(error)) from None
-    config.stash[PLAN] = plan
+        except ValueError as error:
+            raise pytest.UsageError(str(error)) from None
+        config.stash[PLAN] = plan
 
 
 def _is_race(item) -> bool:

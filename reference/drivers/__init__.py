@@ -1,1 +1,2 @@
-"""The drivers: ``cli`` (``python -m reference``), ``pytest_plugin`` and ``score``; nothing imports them."""
+"""The drivers: ``cli`` (``python -m reference``), ``pytest_plugin`` and ``score``; nothing but tests/ and
+``reference/__main__.py`` imports them."""

@@ -20,15 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from impls.backends import DEVICES, DTYPES, MODES
 from impls.contract import UnsupportedCase
 from reference.checks.catalogue import select
 from reference.checks.check import Check
 from reference.checks.run import DEFAULT_TIMEOUT_S, Row, evaluate
 from reference.harness.isolation import DEFAULT_MEMORY_LIMIT
-from reference.harness.selection import NotLoaded, Selection, choose
+from reference.harness.selection import NotLoaded, Selection, add_selection_options, choose
 from reference.harness.session import Session, combinations
-from reference.problem.cases import SHAPES
 
 
 def table(rows: list[Row]) -> str:
@@ -62,10 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__.split("\n\n")[0])
     parser.add_argument("implementations", nargs="+", metavar="implementation",
                         help="FILE.py[:Class], module:Class, or a registered name")
-    parser.add_argument("--device", default="cpu", help=f"comma list of {', '.join(DEVICES)} (default: cpu)")
-    parser.add_argument("--dtype", default=",".join(DTYPES), help="comma list (default: float32,float64)")
-    parser.add_argument("--mode", default="strict", help=f"comma list of {', '.join(MODES)} (default: strict)")
-    parser.add_argument("--shape", default=",".join(SHAPES), help=f"comma list of {', '.join(SHAPES)} (default: all)")
+    add_selection_options(parser.add_argument, ("device", "dtype", "mode", "shape"), device="cpu", mode="strict")
     parser.add_argument("--check", default="", help="comma list of check ids to run (default: every check)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per check (default 120)")
     parser.add_argument("--threads", type=int, default=1,

@@ -21,7 +21,7 @@ from impls.contract import UnsupportedCase
 from impls.threads import thread_settings
 from reference.checks.catalogue import applies, select
 from reference.harness.isolation import DEFAULT_MEMORY_LIMIT
-from reference.harness.selection import CHOICES, Selection, keep, kept
+from reference.harness.selection import Selection, add_selection_options, keep, kept
 from reference.harness.session import Case, Session
 
 #: Seconds a check may run in pytest before it fails as timed out (the CLI's --timeout).
@@ -31,12 +31,7 @@ MEMORY_LIMIT_GIB = float(os.environ.get("TWOLAYER_MEMORY_LIMIT_GIB", DEFAULT_MEM
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("twolayer-bench", "case selection")
-    for option, known in CHOICES.items():
-        group.addoption(f"--{option}", default=None, metavar="A,B",
-                        help=f"comma list of {option}s to run, or 'all'; one of: {', '.join(known)}")
-    group.addoption("--impl-path", action="append", default=[], metavar="FILE.py[:Class]|module:Class",
-                    help="check (or time) your own implementation; repeatable. Alone, it runs only the plug-ins")
+    add_selection_options(parser.getgroup("twolayer-bench", "case selection").addoption)
 
 
 def pytest_configure(config):

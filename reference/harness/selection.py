@@ -12,7 +12,7 @@ the choices. A device nobody named that is not present here is left out, with th
 from __future__ import annotations
 
 import functools
-from typing import Iterable
+from typing import Callable, Iterable
 
 import impls
 from impls.backends import DEVICES, DTYPES, MODES, mode_applies
@@ -23,6 +23,23 @@ from reference.problem.cases import SHAPES
 
 #: The names each comma list may take (besides 'all'); implementations given by path add theirs to "impl".
 CHOICES = {"impl": tuple(impls.REGISTRY), "device": DEVICES, "dtype": DTYPES, "mode": MODES, "shape": tuple(SHAPES)}
+
+
+def add_selection_options(add: Callable[..., object], options: Iterable[str] = (*CHOICES, "impl-path"),
+                          **defaults: str) -> None:
+    """The selection's options, one definition for every command line: ``add`` is argparse's
+    ``add_argument`` or pytest's ``addoption`` (one signature). An option with no default is None
+    when not given: every name, or the devices present here and the modes that apply to them."""
+    for option in options:
+        if option == "impl-path":
+            add("--impl-path", action="append", default=[], metavar="FILE.py[:Class]|module:Class",
+                help="your own implementation, by path; repeatable. Without --impl the checks run only "
+                     "these, and the benchmarks time them beside every registered one")
+            continue
+        default = defaults.get(option)
+        add(f"--{option}", default=default, metavar="A,B",
+            help=f"comma list of {option}s, or 'all'; one of: {', '.join(CHOICES[option])} (default: "
+                 f"{default or ('those present here' if option in ('device', 'mode') else 'all')})")
 
 
 def choose(option: str, raw: str, allowed: Iterable[str]) -> tuple[str, ...]:
