@@ -1,9 +1,11 @@
-"""The main job runs: every benchmark case of the default preset, the sweep's races, and verification before timing.
+"""The main job runs: its benchmarks pass, the sweep has one race per size, and verification comes before timing.
 
-A known-wrong plug-in is not timed by default (the summary says why), and with
---time-unverified it is timed and marked in the CSV and the summary. One run goes through
-``python -m bench``, the other through ``pytest --benchmark``: both are the same job. Each runs
-once per module (the smallest whole job), and every test about it reads that run.
+The job both tests read is the smallest whole job that still meets a known-wrong plug-in: the
+default preset, numpy-manual beside that plug-in, float32 only. A known-wrong plug-in is not timed
+by default (the summary says why), and with --time-unverified it is timed and marked in the CSV
+and the summary. One run goes through ``python -m bench``, the other through ``pytest
+--benchmark``: both are the same job. Each runs once per module, and every test about it reads
+that run.
 """
 
 import os
@@ -38,7 +40,8 @@ def run_benchmarks_once(*options: str) -> subprocess.CompletedProcess:
 
 
 def summary_line(result: subprocess.CompletedProcess) -> str:
-    return result.stdout.strip().splitlines()[-1]
+    """The child pytest's own summary line ("3 passed, 2 deselected in 4.1s"), the last that counts outcomes."""
+    return next(line for line in reversed(result.stdout.splitlines()) if re.search(r"\d+ (passed|failed|error)", line))
 
 
 #: The smallest whole job that still meets a known-wrong plug-in: the default preset, one correct
@@ -61,18 +64,35 @@ def jobs(tmp_path_factory):
     return job
 
 
-def test_every_default_benchmark_case_runs(jobs):
+def test_the_default_preset_benchmarks_of_numpy_manual_and_a_wrong_plugin_pass(jobs):
+    """Every benchmark of the default preset the shared job selects (numpy-manual and one known-wrong
+    plug-in, float32) runs and none fails: the races, the GEMM floors, the ceilings and the load test."""
     result, _ = jobs("pytest --benchmark")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    # The child pytest's own summary line: every benchmark of the default preset ran, and none failed.
-    summary = next(line for line in reversed(result.stdout.splitlines()) if re.search(r"\d+ passed.* in ", line))
-    assert "passed" in summary and "failed" not in summary, summary
+    summary = summary_line(result)
+    assert "passed" in summary and "failed" not in summary and "error" not in summary, summary
 
 
-def test_sweep_preset_runs_one_race_per_size():
-    result = run_benchmarks_once("--preset=sweep", "--impl=numpy-manual", "--dtype=float32", "-k", "test_race")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "13 passed" in summary_line(result), summary_line(result)
+def test_sweep_preset_has_one_race_per_size_and_races_its_smallest():
+    """The sweep collects one race per size of its preset, and races its two degenerate sizes.
+
+    Which races the sweep makes is settled at collection (bench/conftest.py parametrizes
+    test_race by the preset's sizes), so collecting proves one race per size. A race runs
+    the same code at every size; only the smallest, a batch of one (N=1) and four hidden
+    units (H=4), can collapse a shape, so those two are raced: the larger ones add seconds
+    of matrix products and no path.
+    """
+    from bench.sizes import PRESETS
+    options = ("--preset=sweep", "--impl=numpy-manual", "--dtype=float32")
+    collected = run_benchmarks_once(*options, "-k", "test_race", "--collect-only")
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
+    races = [line for line in collected.stdout.splitlines() if "::test_race[" in line]
+    sizes = [p.id for p in PRESETS["sweep"].sizes]
+    assert len(races) == len(sizes) == 13, collected.stdout[-3000:]
+    assert all(sum(f"-{size}-" in race for race in races) == 1 for size in sizes), collected.stdout[-3000:]
+    smallest = run_benchmarks_once(*options, "-k", "test_race and (N1-Din or H4-Dout)")
+    assert smallest.returncode == 0, smallest.stdout[-3000:] + smallest.stderr[-3000:]
+    assert "2 passed" in summary_line(smallest), summary_line(smallest)
 
 
 def the_run(results: Path) -> Path:

@@ -59,16 +59,16 @@ def pytest_run(*args, env=None):
 
 
 def test_pytest_runs_the_whole_catalogue_on_a_plugin():
-    # README's command as written: --impl-path alone selects the plug-in's cases and nothing else.
-    run = pytest_run(f"--impl-path={EXAMPLE}", "-q")
+    # README's command as written: --impl-path alone selects the plug-in's cases and nothing else
+    # (-rp only lists the passed cases by id, so this one run also shows which cases they were).
+    run = pytest_run(f"--impl-path={EXAMPLE}", "-q", "-rp")
     summary = run.stdout.strip().splitlines()[-1]
     assert run.returncode == 0, run.stdout[-3000:]
     checks = len([c for c in select() if c.model == "two-layer"])  # the plug-in's network's checks
     # Both dtypes through every check, and nothing else run (skips: the cuda-vs-cpu comparison with no
     # cuda here, and without torch or jax the modules that need them).
     assert summary.startswith(f"{2 * checks} passed, ") and "failed" not in summary, summary
-    collected = pytest_run(f"--impl-path={EXAMPLE}", "--collect-only", "-q").stdout
-    assert "my-numpy-net-cpu-float64-strict-agreement-tutorial-nobias-step0" in collected
+    assert "my-numpy-net-cpu-float64-strict-agreement-tutorial-nobias-step0]" in run.stdout, run.stdout[-3000:]
 
 
 @pytest.mark.parametrize("source,message", [
