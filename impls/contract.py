@@ -49,10 +49,20 @@ class Batches:
 
     Epoch after epoch, a permutation of the N rows cut into batches of ``batch_size``, the last one
     shorter when ``batch_size`` does not divide N. Every implementation gets the same order, so all
-    of them can be held to one float64 path. Iterating gives the next epoch's batches as lists of
-    row indices, which makes it a ``torch.utils.data.DataLoader``'s ``batch_sampler``;
-    ``permutation()`` gives the next epoch's rows whole, for slicing. The order repeats after its
-    last epoch (the harness sends more epochs than any check steps through).
+    of them can be held to one float64 path. The order repeats after its last epoch (the harness
+    sends more epochs than any check steps through).
+
+    ``epoch`` is the epoch the next read gets, and two reads take it:
+
+    - iterating gives its batches as lists of row indices, which makes it a
+      ``torch.utils.data.DataLoader``'s ``batch_sampler``. The epoch is used up once its last batch
+      has been handed out (a pass of the loader, a ``for`` loop to the end, ``list(batches)``); an
+      iteration stopped before that, such as a peek with ``next(iter(batches))``, leaves it for the
+      next read.
+    - ``permutation()`` gives its rows whole, for slicing, and uses it up.
+
+    So read each epoch whole once, when training reaches it: an epoch read whole in ``prepare`` to
+    look at it is one the steps never train on (the checks name that "epoch-skipped").
     """
 
     def __init__(self, order: Any, batch_size: int):
@@ -64,8 +74,15 @@ class Batches:
         return rows
 
     def __iter__(self):
-        rows = self.permutation()
-        return iter([rows[start:start + self.batch_size].tolist() for start in range(0, len(rows), self.batch_size)])
+        return self._handed_out(self.epoch)
+
+    def _handed_out(self, epoch: int):
+        rows = self.order[epoch % len(self.order)]
+        for start in range(0, len(rows), self.batch_size):
+            if start + self.batch_size >= len(rows):
+                # The last batch: the epoch is used up as it goes, once however many reads reach it.
+                self.epoch = max(self.epoch, epoch + 1)
+            yield rows[start:start + self.batch_size].tolist()
 
     def __len__(self) -> int:
         return -(-len(self.order[0]) // self.batch_size)

@@ -149,13 +149,27 @@ class Violated:
 
 
 @dataclass(frozen=True)
+class Frame:
+    """A line of the implementation's own code, as ``traceback.FrameSummary`` names it: ``line`` is its
+    text, stripped ("" where the file cannot be read), in function ``name``."""
+
+    filename: str
+    lineno: int
+    name: str
+    line: str = ""
+
+
+@dataclass(frozen=True)
 class Errored:
-    """The implementation raised ``exception`` (its class name)."""
+    """The implementation raised ``exception`` (its class name); ``at`` is the innermost line of the
+    implementation's own code it passed through (None where it passed through none), ``traceback``
+    the frames from the implementation's first on."""
 
     KIND: ClassVar[str] = "errored"
     exception: str
     message: str
     traceback: str = ""
+    at: Frame | None = None
 
 
 Request = Load | Prepare | Call

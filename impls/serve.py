@@ -13,6 +13,7 @@ so an implementation that exits, crashes or runs out of memory takes down only t
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import traceback
@@ -138,7 +139,8 @@ class Server:
         except ContractViolation as error:
             return protocol.Violated(str(error)), {}
         except Exception as error:  # noqa: BLE001 (the implementation's own failure is the finding)
-            return protocol.Errored(type(error).__name__, first_line(error), traceback.format_exc()), {}
+            adapter = self.loaded.get(request.impl)
+            return errored(error, own_files(type(adapter.impl)) if adapter else frozenset()), {}
 
     def _answer(self, request: protocol.Request, arrays: protocol.Arrays) -> tuple[protocol.Answer, protocol.Arrays]:
         if isinstance(request, protocol.Load):
@@ -158,6 +160,29 @@ class Server:
         values, out = adapter.call(request.method, self.states[request.state], request.where, request.names,
                                    request.count)
         return protocol.Returned(values), out
+
+
+@functools.cache
+def own_files(cls: type) -> frozenset[str]:
+    """The files an implementation's code comes from: the modules of its class and of its bases below
+    ``Implementation`` (a plug-in that subclasses a built-in runs the built-in's code as its own)."""
+    mro = cls.__mro__
+    classes = mro[:mro.index(Implementation)] if Implementation in mro else mro[:1]
+    files = (getattr(sys.modules.get(c.__module__), "__file__", None) for c in classes)
+    return frozenset(os.path.realpath(f) for f in files if f)
+
+
+def errored(error: Exception, files: frozenset[str]) -> protocol.Errored:
+    """``error`` as an answer: located at the innermost frame in ``files``, its traceback from the first."""
+    report = traceback.TracebackException.from_exception(error)
+    own = [i for i, frame in enumerate(report.stack) if os.path.realpath(frame.filename) in files]
+    at = None
+    if own:
+        frame = report.stack[own[-1]]
+        at = protocol.Frame(frame.filename, frame.lineno, frame.name, frame.line or "")
+        # The harness's own frames above the implementation's first say nothing about its code.
+        report.stack = traceback.StackSummary.from_list(report.stack[own[0]:])
+    return protocol.Errored(type(error).__name__, first_line(error), "".join(report.format()), at)
 
 
 def limit_memory(limit_bytes: int) -> None:

@@ -9,6 +9,8 @@ import pytest
 import impls
 from impls.contract import UnsupportedCase
 from impls.numpy_manual import NumpyManual
+from reference.checks.catalogue import CHECKS
+from reference.harness.selection import choose
 from reference.harness.session import Session
 from reference.model.points import inputs_at
 
@@ -100,6 +102,47 @@ def test_unknown_name_on_the_command_line_is_a_usage_error(option, value):
     errors = [line for line in run.stderr.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 1 and f"{option}: unknown" in errors[0], run.stderr
     assert "Traceback" not in run.stderr
+
+
+CHECK_IDS = tuple(check.id for check in CHECKS)
+
+
+def test_a_glob_or_a_prefix_of_whole_words_picks_every_id_it_matches_once_in_the_lists_order():
+    odd = tuple(i for i in CHECK_IDS if i.startswith("agreement-odd-"))
+    assert odd and choose("check", "training,agreement-odd-*,training-bias", CHECK_IDS) == (
+        "training-nobias", "training-bias", *odd)
+    # "agreement" is a word of dynamic-agreement-*, not its prefix
+    assert choose("check", "agreement", CHECK_IDS) == tuple(i for i in CHECK_IDS if i.startswith("agreement-"))
+    assert choose("impl", "numpy-manual", impls.REGISTRY) == ("numpy-manual",)  # a name picks itself alone
+    with pytest.raises(ValueError, match=r"--check: unknown check 'agree' \(did you mean agreement"):
+        choose("check", "agree", CHECK_IDS)  # not a whole word
+
+
+def test_an_unknown_name_is_one_line_with_the_closest_known_ones():
+    with pytest.raises(ValueError) as raised:
+        choose("check", "agrement-*,relu-at-zer,zzz", CHECK_IDS)
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("--check: unknown check 'agrement-*' (did you mean agreement,")
+    assert "'relu-at-zer' (did you mean relu-at-zero" in message
+    assert message.endswith(f"'zzz'; choose from {', '.join(CHECK_IDS)}")  # nothing close: every id
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "reference", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_cli_with_no_argument_prints_a_short_usage_naming_the_example():
+    cli = run_cli()
+    assert cli.returncode == 2 and cli.stdout == "", cli.stdout + cli.stderr
+    assert "python -m reference examples/my_impl.py" in cli.stderr and len(cli.stderr.splitlines()) <= 4, cli.stderr
+    assert "Traceback" not in cli.stderr
+
+
+def test_the_cli_names_the_closest_checks_to_an_unknown_one():
+    cli = run_cli("numpy-manual", "--check=agreement-odd-*,traning")
+    assert cli.returncode == 2 and "Traceback" not in cli.stderr, cli.stdout + cli.stderr
+    assert cli.stderr.splitlines()[-1].endswith(
+        "error: --check: unknown check 'traning' (did you mean training, training-bias, training-nobias?)"), cli.stderr
 
 
 def test_the_implementation_gets_copies_of_the_callers_arrays():

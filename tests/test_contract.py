@@ -115,3 +115,20 @@ def test_batches_hand_out_the_reference_order_epoch_after_epoch(n_rows, batch_si
     assert len(by_iterating) == -(-n_rows // batch_size)
     assert handed[:steps] == sliced[:steps] == [list(rows) for rows in expected]
     assert sorted(sum(handed[:len(by_iterating)], [])) == list(range(n_rows))
+
+
+def test_a_peek_at_the_batches_uses_no_epoch_up_and_a_read_to_the_end_uses_it_up_once():
+    """Looking (next(iter(batches)), a loop left early) leaves the epoch for training; handing out its last
+    batch uses it up, once however many reads reach it (a loader's pass begun before a look still trains on it)."""
+    n_rows, batch_size = 64, 24
+    batching = Batching(batch_size, seed=3)
+    epochs = [[rows.tolist() for rows in batching.epoch(n_rows, e)] for e in range(3)]
+    batches = Batches(batching.orders(n_rows, 3 * len(epochs[0])), batch_size)
+    assert next(iter(batches)) == epochs[0][0]
+    for rows in batches:
+        break
+    loader_pass, look = iter(batches), iter(batches)
+    assert list(look) == epochs[0] and batches.epoch == 1
+    assert list(loader_pass) == epochs[0] and batches.epoch == 1
+    assert list(batches) == epochs[1]
+    assert batches.permutation().tolist() == sum(epochs[2], []) and batches.epoch == 3

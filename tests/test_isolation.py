@@ -7,11 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reference.checks.catalogue import CHECKS
 from impls.contract import ContractViolation
-from reference.harness.isolation import ChildDied, Pool
+from impls.numpy_manual import NumpyManual
+from reference.harness.isolation import ChildDied, Pool, Raised
 from reference.checks.run import run_check
 from reference.harness.session import Session
 from reference.model import network
@@ -74,6 +76,47 @@ def test_a_plugin_that_exits_while_loading_is_a_usage_error_in_both_drivers(tmp_
     result = run("-m", "pytest", "-n", "0", "-p", "no:cacheprovider", f"--impl-path={plugin}", "tests/test_checks.py")
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
     assert "exited with status 0 during load()" in result.stderr
+
+
+RAISES = "tests/hostile/raises.py"
+
+
+def raising_line() -> str:
+    """How both drivers must lead the diagnosis of tests/hostile/raises.py: its file, the line that raises
+    and that line's text, then the exception."""
+    lines = (ROOT / RAISES).read_text().splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if "axis=None" in line)
+    return f"{RAISES}:{number} ({lines[number - 1].strip()}) raised TypeError: "
+
+
+def test_the_cli_shows_the_plugins_own_line_where_it_raised():
+    cli = run("-m", "reference", RAISES, "--dtype=float64", "--shape=odd", "--check=agreement-odd-bias-step0")
+    assert cli.returncode == 1, cli.stdout[-3000:] + cli.stderr[-3000:]
+    assert any(line.startswith("agreement-odd-bias-step0") and raising_line() in line
+               for line in cli.stdout.splitlines()), cli.stdout
+
+
+def test_pytest_shows_the_plugins_own_line_where_it_raised():
+    result = run("-m", "pytest", "-n", "0", "-p", "no:cacheprovider", f"--impl-path={RAISES}:SumWithAxis",
+                 "--dtype=float64", "--shape=odd", "-k", "agreement-odd-bias-step0", "tests/test_checks.py")
+    assert result.returncode == pytest.ExitCode.TESTS_FAILED, result.stdout[-3000:] + result.stderr[-3000:]
+    assert any(line.startswith("raises-in-loss-and-grads [cpu, float64]") and raising_line() in line
+               for line in result.stdout.splitlines()), result.stdout[-3000:]
+
+
+def test_an_exception_in_a_builtin_is_placed_in_its_own_file_and_its_traceback_starts_there():
+    """A module function of the built-in's file counts as its code; the harness's frames above it are left out."""
+    session = Session(NumpyManual(), "cpu", "float64")
+    state = session.prepare(inputs_at("odd", False))
+    session.link.state(state).params["w2"] = np.ones((3, 3))  # no product with h_relu
+    with pytest.raises(Raised) as raised:
+        session.loss_and_grads(state, ("w1", "w2"))
+    at = raised.value.at
+    assert (Path(at.filename).resolve(), at.name) == (ROOT / "impls" / "numpy_manual.py", "forward"), at
+    assert at.line.startswith("y_pred = h_relu @ w2"), at
+    trace = raised.value.trace.splitlines()
+    assert trace[1].endswith("in loss_and_grads") and "numpy_manual.py" in trace[1], raised.value.trace
+    assert trace[-1].startswith("ValueError: matmul"), raised.value.trace
 
 
 def test_the_reference_rewrite_would_pass_in_process_and_fails_isolated(monkeypatch):

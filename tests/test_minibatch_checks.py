@@ -15,6 +15,7 @@ import torch  # noqa: E402
 from impls.numpy_manual import NumpyManual  # noqa: E402
 from impls.numpy_minibatch import NumpyMinibatch  # noqa: E402
 from impls.torch_autograd import TorchAutograd  # noqa: E402
+from impls.torch_dataloader import TorchDataLoader  # noqa: E402
 from reference.checks import measure  # noqa: E402
 from reference.checks.catalogue import CHECKS, agreement_at  # noqa: E402
 from reference.checks.run import run_check  # noqa: E402
@@ -64,6 +65,28 @@ class IndexSelectAutograd(TorchAutograd):
             return super().step(s)
         finally:
             s.x, s.y = full_x, full_y
+
+
+class PeeksInPrepare(TorchDataLoader):
+    """Correct: looks at the first batch in prepare (next(iter(batches))) before building its loader."""
+    name, summary = "correct-dataloader-peeks", "a peek at the first batch, then torch-dataloader"
+
+    def prepare(self, x, y, params, lr, batches):
+        first = next(iter(batches))
+        if len(first) != batches.batch_size:
+            raise ValueError(f"the first batch has {len(first)} rows, not {batches.batch_size}")
+        return super().prepare(x, y, params, lr, batches)
+
+
+class ReadsAnEpochInPrepare(TorchDataLoader):
+    """Looks at the order in prepare with list(batches): the first epoch, read whole, is used up untrained."""
+    name, planted = "wrong-dataloader-epoch-read-in-prepare", "epoch-skipped"
+
+    def prepare(self, x, y, params, lr, batches):
+        first_epoch = list(batches)
+        if len(first_epoch) != len(batches):
+            raise ValueError(f"{len(first_epoch)} batches in the first epoch, not {len(batches)}")
+        return super().prepare(x, y, params, lr, batches)
 
 
 class EveryRow(NumpyMinibatch):
@@ -129,9 +152,9 @@ class DoubleLearningRate(NumpyMinibatch):
         return super().prepare(x, y, params, 2 * lr, batches)
 
 
-CORRECT = [IteratedEinsum, IndexSelectAutograd]
+CORRECT = [IteratedEinsum, IndexSelectAutograd, PeeksInPrepare]
 WRONG = [*slips.MINIBATCH_SLIPS, EveryRow, OwnFixedOrder, SumLossMeanStep, DoubleLearningRate, UpdateLost,
-         Diverges]
+         Diverges, ReadsAnEpochInPrepare]
 TRAINING_CHECKS = ("training-nobias", "training-bias", "first-step-nobias", "first-step-bias", "stateful-calls")
 
 

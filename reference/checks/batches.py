@@ -4,11 +4,12 @@ A mini-batch step's loss tells which rows it trained on: it is the loss of its b
 parameters the step began from. The implementation's own path is read back, and every step's
 loss is held against the batch each way of cutting the rows would hand it there: the order that
 ``prepare`` was handed (the contract), that order with each epoch's last, shorter batch left out,
-or every row at once; each summed (the contract) or averaged over its rows x D_out (MSELoss's
-default). The way whose losses all agree names the diagnosis. No way agreeing means an order of
-the implementation's own, told apart by running twice: a different order each time is a shuffle
-without a seed. The tutorials' slicing loop that stops at ``N // batch_size`` slices drops the
-last rows; a loader with ``shuffle=True`` orders the rows its own way; ``nn.MSELoss()`` averages.
+every row at once, or the order from its second epoch on (the first read whole before training);
+each summed (the contract) or averaged over its rows x D_out (MSELoss's default). The way whose
+losses all agree names the diagnosis. No way agreeing means an order of the implementation's
+own, told apart by running twice: a different order each time is a shuffle without a seed. The
+tutorials' slicing loop that stops at ``N // batch_size`` slices drops the last rows; a loader
+with ``shuffle=True`` orders the rows its own way; ``nn.MSELoss()`` averages.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def orders(batching: Batching, n_rows: int, steps: int) -> dict[str, list[np.nda
     order does (no short batch to drop, or a single batch) is left out."""
     seeded = batching.batches(n_rows, steps)
     full_batches = [rows for rows in batching.batches(n_rows, 2 * steps + 2) if len(rows) == batching.batch_size]
-    others = {"last-dropped": full_batches[:steps], "full": [np.arange(n_rows)] * steps}
+    per_epoch = -(-n_rows // batching.batch_size)
+    others = {"last-dropped": full_batches[:steps], "full": [np.arange(n_rows)] * steps,
+              "epoch-skipped": batching.batches(n_rows, per_epoch + steps)[per_epoch:]}
     return {"seeded": seeded, **{way: cut for way, cut in others.items()
                                  if len(cut) == steps and any(not np.array_equal(a, b) for a, b in zip(cut, seeded))}}
 
@@ -79,6 +82,11 @@ def diagnose_batches(session: Session, inputs: Inputs, optimizer: Optimizer, ste
             f"each epoch's last, shorter batch ({n_rows % batching.batch_size} of {n_rows} rows) is left out: the step "
             "that should train on it takes the next epoch's first batch (a loop over N // batch_size slices, or "
             "drop_last=True)")))
+    if "epoch-skipped" in cut and read["epoch-skipped", False] is None:
+        found.append(Diagnosis("epoch-skipped", (
+            "the steps train on the order from its second epoch on: the first was used up before the first step, "
+            "read whole in prepare (list(batches), a loop over it to the end, permutation()); next(iter(batches)) "
+            "looks at the first batch without using the epoch up")))
     if "full" in cut and (read["full", False] is None or read["full", True] is None):
         found.append(Diagnosis("full-batch", "every step trains on all the rows, though the implementation declares "
                                              "mini-batches"))

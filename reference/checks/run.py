@@ -6,12 +6,15 @@ table and in pytest.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator
 
 from impls.contract import ContractViolation
+from impls.protocol import Frame
 from impls.serve import first_line
 from reference.checks.catalogue import applies
 from reference.checks.check import Check, Outcome
@@ -34,11 +37,22 @@ def run_check(check: Check, session: Session, timeout_s: float = DEFAULT_TIMEOUT
     except ContractViolation as violation:
         return Outcome(False, diagnoses=(Diagnosis("contract", first_line(violation)),))
     except Raised as error:
-        return Outcome(False, diagnoses=(Diagnosis("error", f"raised {error.kind}: {first_line(error)}"),),
-                       details=(error.trace,))
+        diagnosis = f"{place(error.at)}raised {error.kind}: {first_line(error)}"
+        return Outcome(False, diagnoses=(Diagnosis("error", diagnosis),), details=(error.trace,))
     except Exception as error:  # noqa: BLE001 (an implementation run in this process fails the same way)
         return Outcome(False, diagnoses=(Diagnosis("error", f"raised {type(error).__name__}: {first_line(error)}"),),
                        details=(traceback.format_exc(),))
+
+
+def place(at: Frame | None) -> str:
+    """Where in the implementation's code an exception was raised, to lead its diagnosis ("" where unknown):
+    the file (relative to the working directory when under it), line, and that line's text."""
+    if at is None:
+        return ""
+    path = Path(at.filename)
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd())
+    return f"{path}:{at.lineno} ({at.line}) " if at.line else f"{path}:{at.lineno} "
 
 
 @dataclass(frozen=True)

@@ -57,11 +57,16 @@ def record(session: Session, row: Row) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__.split("\n\n")[0])
+    # Short, and naming the example to start from: argparse's own lists every option, and a first
+    # run with no argument is where a user looks for what to give.
+    parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__.split("\n\n")[0], usage=(
+        "%(prog)s FILE.py[:Class] | NAME ... [--check IDS] [--dtype A,B] [--shape A,B] [options]\n"
+        "       try: %(prog)s examples/my_impl.py   (a plug-in to copy; -h lists every option)"))
     parser.add_argument("implementations", nargs="+", metavar="implementation",
                         help="FILE.py[:Class], module:Class, or a registered name")
     add_selection_options(parser.add_argument, ("device", "dtype", "mode", "shape"), device="cpu", mode="strict")
-    parser.add_argument("--check", default="", help="comma list of check ids to run (default: every check)")
+    parser.add_argument("--check", default="", metavar="IDS", help="comma list of check ids to run, globs or "
+                        "prefixes picking each match (agreement-*, agreement); default: every check")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per check (default 120)")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/torch threads (default 1: the checks' small products gain nothing from more, "

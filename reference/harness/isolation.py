@@ -57,11 +57,12 @@ class ChildDied(Exception):
 
 
 class Raised(Exception):
-    """The implementation raised an exception in its own process; ``kind`` is the exception's class name."""
+    """The implementation raised an exception in its own process; ``kind`` is the exception's class name,
+    ``at`` the innermost line of the implementation's own code it passed through (None: none)."""
 
-    def __init__(self, kind: str, message: str, trace: str = ""):
+    def __init__(self, kind: str, message: str, trace: str = "", at: protocol.Frame | None = None):
         super().__init__(message)
-        self.kind, self.trace = kind, trace
+        self.kind, self.trace, self.at = kind, trace, at
 
 
 @contextlib.contextmanager
@@ -99,7 +100,7 @@ def answer_or_raise(request: protocol.Request, answer: protocol.Answer) -> proto
     if isinstance(answer, protocol.Violated):
         raise ContractViolation(answer.message)
     if isinstance(answer, protocol.Errored):
-        raise Raised(answer.exception, answer.message, answer.traceback)
+        raise Raised(answer.exception, answer.message, answer.traceback, answer.at)
     if not isinstance(answer, protocol.ANSWERED_BY[type(request)]):
         raise ChildDied(f"the implementation's process answered {request.operation}() with {answer.KIND!r}")
     return answer

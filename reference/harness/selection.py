@@ -11,6 +11,8 @@ the choices. A device nobody named that is not present here is left out, with th
 
 from __future__ import annotations
 
+import difflib
+import fnmatch
 import functools
 from typing import Callable, Iterable
 
@@ -38,21 +40,47 @@ def add_selection_options(add: Callable[..., object], options: Iterable[str] = (
             continue
         default = defaults.get(option)
         add(f"--{option}", default=default, metavar="A,B",
-            help=f"comma list of {option}s, or 'all'; one of: {', '.join(CHOICES[option])} (default: "
+            help=f"comma list of {option}s (a glob or a prefix picks each match: a-*, a), or 'all'; "
+                 f"one of: {', '.join(CHOICES[option])} (default: "
                  f"{default or ('those present here' if option in ('device', 'mode') else 'all')})")
 
 
 def choose(option: str, raw: str, allowed: Iterable[str]) -> tuple[str, ...]:
-    """The names a comma list (or 'all') picks from ``allowed``; a ValueError names any unknown one."""
+    """The names a comma list (or 'all') picks from ``allowed``, in the list's order, each once.
+
+    An entry is a name, a glob (``agreement-*``) or a prefix of whole dash-separated words
+    (``agreement``, ``torch``): the last two pick every name they match. A ValueError names each
+    entry that picks nothing, with the closest known names (difflib's).
+    """
     allowed = tuple(allowed)
     if raw == "all":
         return allowed
-    chosen = tuple(v.strip() for v in raw.split(",") if v.strip())
-    unknown = [v for v in chosen if v not in allowed]
-    if unknown or not chosen:
-        raise ValueError(f"--{option}: unknown {option} {', '.join(map(repr, unknown)) or repr(raw)}; "
-                         f"choose from {', '.join(allowed)}")
-    return chosen
+    given = [v.strip() for v in raw.split(",") if v.strip()]
+    if not given:
+        raise ValueError(f"--{option}: no {option} in {raw!r}; choose from {', '.join(allowed)}")
+    picked = {name: matching(name, allowed) for name in given}
+    unknown = [name for name, found in picked.items() if not found]
+    if unknown:
+        hints = {name: closest(name, allowed) for name in unknown}
+        listed = "" if all(hints.values()) else f"; choose from {', '.join(allowed)}"
+        raise ValueError(f"--{option}: unknown {option} " + ", ".join(
+            f"{name!r} (did you mean {', '.join(hints[name])}?)" if hints[name] else repr(name) for name in unknown)
+            + listed)
+    return tuple(dict.fromkeys(found for name in given for found in picked[name]))
+
+
+def matching(name: str, allowed: tuple[str, ...]) -> list[str]:
+    """The names of ``allowed`` that ``name`` picks: itself, or those its glob or word prefix matches."""
+    if name in allowed:
+        return [name]
+    pattern = name if any(c in name for c in "*?[") else f"{name}-*"
+    return [a for a in allowed if fnmatch.fnmatchcase(a, pattern)]
+
+
+def closest(name: str, allowed: tuple[str, ...]) -> list[str]:
+    """The names, or prefixes of whole words of them, closest to ``name`` (none where none is close)."""
+    prefixes = {a.rsplit("-", cut)[0] for a in allowed for cut in range(1, a.count("-") + 1)}
+    return difflib.get_close_matches(name.strip("*?[]-"), [*allowed, *sorted(prefixes - set(allowed))], n=3)
 
 
 class NotLoaded(ValueError):
