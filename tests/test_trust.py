@@ -121,6 +121,8 @@ def test_a_quiet_run_is_judged_readable_and_says_its_state():
     verdict = trust.judge([state(0.02)], aa(0.01))
     assert verdict.reliable and "can be read" in verdict.lines[-1]
     assert any(line.startswith("Machine state: other processes took 0.02 of 2 cores") for line in verdict.lines)
+    unknown = trust.judge([], aa(0.01))   # a run written before the state was recorded
+    assert unknown.lines[0].startswith("Machine state: not recorded") and "as far as its A/A" in unknown.lines[-1]
 
 
 @pytest.mark.parametrize("states,differences,named", [

@@ -95,13 +95,12 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame) -> Judgement:
             problems.append(f"- {state['race']}: other processes took {100 * taken:.0f}% of the benchmark's "
                             f"{state['threads']} core(s) (bound {100 * CONTENTION_BOUND:.0f}%): {what}")
     facts = [_state_line(states), _aa_line(spread)]
+    bounds = f"A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores {100 * CONTENTION_BOUND:.0f}%"
     if not problems:
-        return Judgement(True, [*facts, f"Within the bounds (A/A {100 * AA_BOUND:.0f}%, others' share of the "
-                                        f"benchmark's cores {100 * CONTENTION_BOUND:.0f}%): the run can be read."])
+        known = "the run can be read" if states else "the run can be read as far as its A/A tells"
+        return Judgement(True, [*facts, f"Within the bounds ({bounds}): {known}."])
     return Judgement(False, [f"**This run is not reliable**: {len(problems)} timed stage(s) past the bounds "
-                             f"(A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores "
-                             f"{100 * CONTENTION_BOUND:.0f}%). Rerun on a quiet machine before reading:",
-                             *problems, *facts])
+                             f"({bounds}). Rerun on a quiet machine before reading:", *problems, *facts])
 
 
 def judge_run(raw: Path) -> Judgement:
