@@ -75,7 +75,7 @@ def _per_invocation(contender: Contender, loops: int, clock: Callable[[], float]
     return (clock() - start) / loops
 
 
-def _running_threads(task_dir: str = "/proc/self/task") -> int | None:
+def running_threads(task_dir: str = "/proc/self/task") -> int | None:
     """How many of this process's threads other than the calling one are running (spinning), None where unseen."""
     me, running = str(threading.get_native_id()), 0
     try:
@@ -99,12 +99,10 @@ def wait_for_idle_pools(longest_s: float) -> None:
     """
     end = time.monotonic() + longest_s
     while time.monotonic() < end:
-        running = _running_threads()
-        if running is None:
-            time.sleep(max(0.0, end - time.monotonic()))
-        elif running == 0:
+        running = running_threads()
+        if running == 0:
             return
-        time.sleep(2e-4)
+        time.sleep(2e-4 if running is not None else max(0.0, end - time.monotonic()))
 
 
 def _round_order(contenders: list[Contender], rng: np.random.Generator) -> list[int]:

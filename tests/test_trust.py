@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from bench.race import Contender, Settings, _running_threads, race
+from bench.race import Contender, Settings, running_threads, race
 from bench.state import STATES, busy_cpu_seconds, watched
 from impls.threads import THREAD_VARIABLES, thread_environment
 
@@ -77,13 +77,13 @@ def test_each_pool_runs_back_to_back_and_a_switch_waits_for_the_last_pool():
     assert len(set(orders)) > 1
 
 
-def test_running_threads_counts_the_other_threads_in_state_r(tmp_path):
+def testrunning_threads_counts_the_other_threads_in_state_r(tmp_path):
     me = threading.get_native_id()
     for tid, state in ((me, "R"), (me + 1, "R"), (me + 2, "S"), (me + 3, "R")):
         (tmp_path / str(tid)).mkdir()
         (tmp_path / str(tid) / "stat").write_text(f"{tid} (a (tricky) name) {state} 1 2 3\n")
-    assert _running_threads(str(tmp_path)) == 2
-    assert _running_threads(str(tmp_path / "absent")) is None
+    assert running_threads(str(tmp_path)) == 2
+    assert running_threads(str(tmp_path / "absent")) is None
 
 
 def test_busy_time_is_every_field_but_idle_and_iowait(tmp_path):
