@@ -77,6 +77,7 @@ def run(plan: Plan) -> int:
         print(f"note: not timing {why}; timing {', '.join(present)}", file=sys.stderr)
         plan = dataclasses.replace(plan, device=",".join(present))
     from bench import report  # pandas and matplotlib: needed only once there is something to report
+    from bench.report.trust import judge_run
 
     run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{plan.preset}-{plan.threads}t"
     run_dir = plan.results / run_id
@@ -109,6 +110,7 @@ def run(plan: Plan) -> int:
     except report.ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print(*judge_run(raw).lines, sep="\n")
     (plan.results / "LATEST.md").write_text(
         f"# Newest run\n\n[{run_id}]({run_id}/summary.md), written by `{plan.command}`.\n")
     print(f"wrote {run_dir} in {time.perf_counter() - started:.0f} s; summary: {run_dir / 'summary.md'}")

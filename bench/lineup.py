@@ -129,7 +129,7 @@ def timed_call(session: Session, key: RaceKey):
     return lambda: session.backend.sync([method() for _ in range(QUEUED_CALLS)], session.device)
 
 
-def _races(config, name: str, key: RaceKey) -> bool:
+def enters(config, name: str, key: RaceKey) -> bool:
     """Whether the implementation belongs in this race at all (UnsupportedCase if it cannot load here)."""
     declared = kept(config).implementation(name)
     if key.device not in declared.devices or key.dtype not in declared.dtypes:
@@ -150,7 +150,7 @@ def entrants(config, key: RaceKey) -> list[Entrant]:
     found = []
     for name in kept(config).impls:
         try:
-            if not _races(config, name, key):
+            if not enters(config, name, key):
                 continue
             outcome = verdict(config, name, key)
         except UnsupportedCase as reason:
@@ -167,7 +167,7 @@ def entrants(config, key: RaceKey) -> list[Entrant]:
                 continue
         try:
             session = timing_session(config, name, key)
-            contender = Contender(name, timed_call(session, key))
+            contender = Contender(name, timed_call(session, key), pool=session.backend.name)
         except Exception as error:  # noqa: BLE001 (it failed to load or prepare in this process: it is not timed)
             excluded(config, name, key, f"could not be prepared for timing: {type(error).__name__}: {error}")
             continue
@@ -194,7 +194,7 @@ def floor_contenders(key: RaceKey) -> list[tuple[Contender, FloorInfo]]:
                 info = FloorInfo(library=library, part=part, device=key.device, dtype=key.dtype, mode=key.mode,
                                  **_size(key.problem), phase=key.phase, flops=flops(key.problem, key.phase) if
                                  part == "products" else 0, race=key.id)
-                found.append((Contender(f"{part}:{library}", call), info))
+                found.append((Contender(f"{part}:{library}", call, pool=library), info))
     return found
 
 
@@ -202,7 +202,9 @@ def aa_twin(entered: list[Entrant], key: RaceKey) -> Contender | None:
     """The A/A twin of a latency race: the first verified implementation of AA_CANDIDATES, timed again."""
     by_name = {c.key: c for c, _, outcome in entered if outcome.passed}
     first = next((by_name[name] for name in AA_CANDIDATES if name in by_name), None)
-    return Contender("A/A", first.call, twin_of=first.key) if first and key.timing == "latency" else None
+    if first is None or key.timing != "latency":
+        return None
+    return Contender("A/A", first.call, twin_of=first.key, pool=first.pool)
 
 
 def _size(problem: Problem) -> dict:

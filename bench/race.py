@@ -5,12 +5,21 @@ from elsewhere lands on whichever case is running, and a ratio between two cases
 moments minutes apart. Here the cases that are compared with each other take turns: each
 round times every contender once, in an order drawn afresh, so drift lands on all alike, and
 a ratio can be taken round by round (paired samples).
+
+Within a round the contenders of one thread pool (one framework) run back to back, the pools
+in an order drawn afresh. After each framework's calls its idle pool threads keep spinning for
+a while (OpenBLAS about 0.1 s, GNU OpenMP and Eigen less), on the cores the next framework
+needs: a switch of pool waits, untimed, until those threads sleep. Every framework is thus timed
+under its own defaults without another's pool on its cores, and cross-framework ratios still
+pair samples of the same round, seconds apart.
 """
 
 from __future__ import annotations
 
 import gc
 import math
+import os
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -27,6 +36,7 @@ class Contender:
     key: str
     call: Callable[[], object]
     twin_of: str | None = None   # an A/A twin: timed with the same invocations per sample as its original
+    pool: str = ""               # the framework whose thread pools it runs on: one pool's calls run back to back
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,9 @@ class Settings:
     warmup_calls: int = 5           # at least this many warm-up calls, however slow
     min_sample_s: float = 5e-3      # invocations per sample repeated up to this: a sample averages out per-call jitter
     settle_calls: int = 1           # untimed calls at the start of each turn: caches and thread pools back to this case
+    #: The longest wait at a switch of pool for the previous pool's threads to sleep: above OpenBLAS's
+    #: default spin (2**28 cycles, about 0.1 s), so that a fixed wait suffices where threads cannot be seen.
+    switch_wait_s: float = 0.25
     seed: int = 0
 
 
@@ -62,19 +75,62 @@ def _per_invocation(contender: Contender, loops: int, clock: Callable[[], float]
     return (clock() - start) / loops
 
 
+def running_threads(task_dir: str = "/proc/self/task") -> int | None:
+    """How many of this process's threads other than the calling one are running (spinning), None where unseen."""
+    me, running = str(threading.get_native_id()), 0
+    try:
+        for tid in os.listdir(task_dir):
+            if tid == me:
+                continue
+            try:
+                with open(f"{task_dir}/{tid}/stat") as stat:
+                    running += stat.read().rpartition(")")[2].split()[0] == "R"
+            except (OSError, IndexError):
+                continue  # the thread ended while it was read
+    except OSError:
+        return None
+    return running
+
+
+def wait_for_idle_pools(longest_s: float) -> None:
+    """Wait, at most ``longest_s``, until no other thread of this process runs: the last pool's spin has ended.
+
+    Where threads cannot be seen (no /proc), wait ``longest_s``.
+    """
+    end = time.monotonic() + longest_s
+    while time.monotonic() < end:
+        running = running_threads()
+        if running == 0:
+            return
+        time.sleep(2e-4 if running is not None else max(0.0, end - time.monotonic()))
+
+
+def _round_order(contenders: list[Contender], rng: np.random.Generator) -> list[int]:
+    """One round's order: the pools in a random order, each pool's contenders back to back in a random order."""
+    pools: dict[str, list[int]] = {}
+    for i, contender in enumerate(contenders):
+        pools.setdefault(contender.pool, []).append(i)
+    members = list(pools.values())
+    return [members[p][i] for p in rng.permutation(len(members)) for i in rng.permutation(len(members[p]))]
+
+
 def race(contenders: list[Contender], settings: Settings = Settings(),
-         clock: Callable[[], float] = time.perf_counter) -> Timings:
+         clock: Callable[[], float] = time.perf_counter,
+         wait_for_idle: Callable[[float], None] = wait_for_idle_pools) -> Timings:
     """Every contender's first call alone, a warm-up, then ``settings.rounds`` shuffled rounds.
 
     A contender that raises is dropped from the rest of the race and named in ``failed``; the others go on.
     ``clock`` reads seconds (pytest-benchmark's ``timer``): a test passes a fake one that only its planted
     calls move, so that what it asserts about the timings holds however loaded the machine is.
+    ``wait_for_idle`` is called, untimed, wherever the next contender runs on another pool than the last.
     """
     keys = [c.key for c in contenders]
     if len(set(keys)) != len(keys):
         raise ValueError(f"race: contender keys must be unique, got {keys}")
     first_call_s, loops, failed = {}, {}, {}
-    for contender in contenders:
+    for previous, contender in zip([None, *contenders], contenders):
+        if previous is None or contender.pool != previous.pool:
+            wait_for_idle(settings.switch_wait_s)
         try:
             first_call_s[contender.key] = _per_invocation(contender, 1, clock)
             warmup_end, calls, estimate = clock() + settings.warmup_s, 0, math.inf
@@ -92,14 +148,17 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
 
     rng = np.random.default_rng(settings.seed)
     samples = {key: np.empty(settings.rounds) for key in keys}
-    collecting = gc.isenabled()
+    collecting, last_pool = gc.isenabled(), None
     gc.disable()
     try:
         for round_index in range(settings.rounds):
-            for i in rng.permutation(len(contenders)):
+            for i in _round_order(contenders, rng):
                 contender = contenders[i]
                 if contender.key in failed:
                     continue
+                if contender.pool != last_pool:
+                    wait_for_idle(settings.switch_wait_s)
+                    last_pool = contender.pool
                 try:
                     for _ in range(settings.settle_calls):
                         contender.call()

@@ -125,6 +125,25 @@ class LoadInfo(Record):
 
 
 @dataclass(frozen=True)
+class AloneInfo(Record):
+    """A framework's plain way timed in a fresh process that loads that framework alone (bench/alone.py)."""
+
+    KIND = "alone"
+    impl: str
+    framework: str
+    device: str
+    dtype: str
+    mode: str
+    N: int
+    D_in: int
+    H: int
+    D_out: int
+    bias: bool
+    phase: str
+    threads: int
+
+
+@dataclass(frozen=True)
 class PeakInfo(Record):
     """A large square product: the device's measured matmul peak."""
 
@@ -174,7 +193,7 @@ class LaunchInfo(Record):
 
 
 KINDS: dict[str, type[Record]] = {cls.KIND: cls for cls in (CaseInfo, GemmInfo, FloorInfo, PeakInfo, AAInfo, LoadInfo,
-                                                             OverheadInfo, LaunchInfo)}
+                                                             OverheadInfo, LaunchInfo, AloneInfo)}
 
 #: pytest-benchmark's stats -> the report's column names (seconds).
 STATS = {"rounds": "rounds", "min": "min_s", "median": "median_s", "q1": "q1_s", "q3": "q3_s",

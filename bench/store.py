@@ -3,7 +3,8 @@
 Each timed contender is one entry of ``benchmarks``, as pytest-benchmark writes them with
 ``--benchmark-save-data``: ``extra_info`` from a bench.schema record, ``stats`` per invocation
 with every round's sample in ``stats.data`` (aligned by round across the entries of one race,
-so ratios can be taken round by round). ``excluded`` lists the cases that were not timed and why.
+so ratios can be taken round by round). ``excluded`` lists the cases that were not timed and why,
+``machine_state`` what the machine did while each race ran (bench.state).
 The report reads this file beside pytest-benchmark's own (bench/report/load.py).
 """
 
@@ -19,6 +20,7 @@ import pytest
 
 from bench.race import Timings
 from bench.schema import Record
+from bench.state import STATES
 
 ENTRIES = pytest.StashKey[list]()
 EXCLUDED = pytest.StashKey[list]()
@@ -51,7 +53,8 @@ def excluded(config, impl: str, race_key, reason: str) -> None:
 def write(config, path: Path) -> None:
     """The races file; never over an existing one."""
     document = {"datetime": datetime.datetime.now(datetime.timezone.utc).isoformat(), "version": "bench.race (shuffled rounds)",
-                "benchmarks": config.stash.get(ENTRIES, []), "excluded": config.stash.get(EXCLUDED, [])}
+                "benchmarks": config.stash.get(ENTRIES, []), "excluded": config.stash.get(EXCLUDED, []),
+                "machine_state": config.stash.get(STATES, [])}
     with open(path, "x") as file:
         json.dump(document, file)
 

@@ -14,6 +14,7 @@ from bench.lineup import (RaceKey, aa_twin, device_measures, entrants, floor_con
 from bench.race import race
 from bench.schema import GemmInfo
 from bench.sizes import matmuls
+from bench.state import watched
 from reference.problem.inputs import Problem
 
 pytestmark = pytest.mark.bench
@@ -34,7 +35,8 @@ def test_race(request, race_key: RaceKey):
             pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")
         floors, twin = floor_contenders(key), aa_twin(entered, key)
         field = [c for c, _, _ in entered] + [c for c, _ in floors] + ([twin] if twin else [])
-        timings = race(field, settings(config))
+        with watched(config, key.id):
+            timings = race(field, settings(config))
         measures = device_measures(entered, key, timings)
     record_race(config, key, entered, floors, twin, timings, measures)
 

@@ -2,7 +2,9 @@
 
 Checks run on one thread: their products are small, and on a busy machine BLAS threads that
 spin-wait for an occupied core slow every product down many times over. Benchmarks give every
-framework the same count, through the variables each one reads at start-up.
+framework the same count, through the variables each one reads at start-up, and nothing else:
+how a pool waits (spin counts, timeouts, wait policies) stays at each framework's defaults, as
+its users run it. bench/race.py keeps one framework's spinning pool off the next one's cores.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from impls.backends import BACKENDS
 
 #: The environment variables the frameworks read their thread counts from at start-up.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-#: How long idle pool threads spin before they sleep. The benchmarks interleave numpy, torch and
-#: jax call by call (bench/race.py): OpenBLAS's threads spin for about 2**28 cycles (0.1 s) after
-#: each product and GNU OpenMP's (torch, MKL) for 300000 iterations, taking the cores from
-#: whichever framework runs next (measured: numpy's products 1.9x slower interleaved than alone,
-#: IQR 130%). 2**4 cycles and 1000 iterations end that (within 10% of alone, IQR <= 13%)
-#: without the passive policy's cost (OMP_WAIT_POLICY=PASSIVE made torch's products 4x slower).
-SPIN_LIMITS = {"OPENBLAS_THREAD_TIMEOUT": "4", "GOMP_SPINCOUNT": "1000"}
+#: Variables that change how a framework's pool behaves, not how many threads it has: never set
+#: here (GOMP_SPINCOUNT=1000 with OPENBLAS_THREAD_TIMEOUT=4 made torch autograd's gradients 1.9x
+#: slower alone at 2 threads), reported where a user's environment sets them.
+POOL_TUNING = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "KMP_AFFINITY", "OMP_PROC_BIND",
+               "OMP_PLACES", "GOMP_CPU_AFFINITY", "OMP_DYNAMIC", "MKL_DYNAMIC", "OPENBLAS_THREAD_TIMEOUT")
 
 
 def limit_threads(threads: int) -> None:
@@ -43,8 +43,6 @@ def thread_environment(threads: int, use_gpu: bool) -> dict[str, str]:
     env = dict(os.environ)
     for var in THREAD_VARIABLES:
         env[var] = str(threads)
-    for var, value in SPIN_LIMITS.items():
-        env.setdefault(var, value)
     if threads == 1:
         env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
                             " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
@@ -62,7 +60,7 @@ def thread_count() -> int:
 
 def thread_settings() -> dict[str, str]:
     """The thread-related environment and per-framework thread counts, for reports and headers."""
-    settings = {var: os.environ.get(var, "") for var in (*THREAD_VARIABLES, *SPIN_LIMITS, "XLA_FLAGS")}
+    settings = {var: os.environ.get(var, "") for var in (*THREAD_VARIABLES, *POOL_TUNING, "XLA_FLAGS")}
     settings["cpu_count"] = str(os.cpu_count())
     if BACKENDS["torch"].missing_reason() is None:
         settings["torch_threads"] = str(BACKENDS["torch"].lib.get_num_threads())

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.statistics import ratio, ratio_interval
+from bench.report.trust import AA_BOUND, aa_spread
 from bench.report.tables import DEFAULT, at_default_size
 from bench.schema import SIZE
 
@@ -59,6 +60,28 @@ def decomposition(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
                      "over_own_products": row.median_s / own["products"],
                      "target": OWN_FLOOR_TARGETS.get(row.impl, np.nan)})
     return pd.DataFrame(rows, columns=columns)
+
+
+def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame) -> pd.DataFrame:
+    """Each plain way's median timed alone (a fresh process, its framework only) beside its median in the
+    race, and whether they agree within the race's A/A: the race left it as fast as its users see it.
+    Where the race's A/A is past the run's bound, agreement says nothing (``readable`` false)."""
+    columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "raced_s", "difference", "aa",
+               "agree", "readable"]
+    key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
+    raced = at_default_size(table)[[*key, "median_s", "race"]]
+    paired = alone.merge(raced, on=key, how="inner", suffixes=("_alone", ""))
+    if paired.empty:
+        return pd.DataFrame(columns=columns)
+    spread = aa_spread(aa)
+    difference = paired["median_s"] / paired["median_s_alone"] - 1
+    reach = paired["race"].map(spread)
+    return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
+                         "dtype": paired["dtype"], "mode": paired["mode"], "phase": paired["phase"],
+                         "alone_s": paired["median_s_alone"], "raced_s": paired["median_s"],
+                         "difference": difference, "aa": reach, "agree": difference.abs() <= reach,
+                         "readable": reach <= AA_BOUND},
+                        columns=columns)
 
 
 def load_table(load: pd.DataFrame) -> pd.DataFrame:

@@ -41,7 +41,7 @@ def load_raw(raw: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     ``raw`` is one JSON file in pytest-benchmark's schema, or a run's raw/ folder holding
     several (pytest-benchmark's own and bench.store's races): their benchmarks are read as one
     list, and the document returned is pytest-benchmark's (machine and commit), with every
-    file's ``excluded`` cases.
+    file's ``excluded`` cases and ``machine_state`` records.
     """
     raw = Path(raw)
     paths = sorted(raw.glob("*.json")) if raw.is_dir() else [raw]
@@ -51,7 +51,8 @@ def load_raw(raw: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     document = {**next((d for d in documents if "machine_info" in d), documents[0]),
                 "versions": [f"{d.get('version', '?')}" for d in documents],
                 "benchmarks": [b for d in documents for b in d["benchmarks"]],
-                "excluded": [e for d in documents for e in d.get("excluded", [])]}
+                "excluded": [e for d in documents for e in d.get("excluded", [])],
+                "machine_state": [s for d in documents for s in d.get("machine_state", [])]}
 
     rows: dict[str, list[dict[str, Any]]] = {kind: [] for kind in KINDS}
     for bench in document["benchmarks"]:

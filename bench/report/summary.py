@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.report import trust
+from bench.report.analysis import alone_table
 from bench.report.plots import PLOTS, by_facet, impl_order, panel_title
 from bench.report.tables import DEFAULT, NOISY, at_default_size
 from bench.schema import CASE_ID, SIZE
@@ -82,7 +84,8 @@ def default_size_table(rows: pd.DataFrame) -> str:
         "GFLOP/s": [_number(v, ".1f") for v in rows["gflops"]],
         "% peak": [_number(v, ".1f") for v in rows["pct_peak"]],
         "× GEMM floor": [_number(v, ".2f") for v in rows["ratio_to_floor"]],
-        "× fastest": [_number(v, ".2f") for v in rows["ratio_to_fastest"]],
+        "× fastest": ["same" if same else _number(v, ".2f")
+                      for v, same in zip(rows["ratio_to_fastest"], rows["within_aa"])],
         "95% CI": ["" if pd.isna(lo) else f"{lo:.2f}–{hi:.2f}"
                    for lo, hi in zip(rows["ratio_to_fastest_lo"], rows["ratio_to_fastest_hi"])],
         # One value per implementation: shown once, on its grads row.
@@ -190,6 +193,27 @@ def decomposition_statements(parts: pd.DataFrame) -> list[str]:
             "alone; rest: the median minus both (dispatch, autograd bookkeeping, allocation; negative where "
             "the implementation fuses or overlaps what the parts time separately). All timed in the same race.",
             "", _markdown(frame, left=2)]
+
+
+def alone_statements(alone: pd.DataFrame, table: pd.DataFrame, aa: pd.DataFrame) -> list[str]:
+    """Each framework's plain way timed alone (its framework only, in a fresh process) beside its time in the race."""
+    found = alone_table(table, alone, aa)
+    if found.empty:
+        return ["No plain way was timed alone in this run (the preset has no default size, or none was selected)."]
+    frame = pd.DataFrame({
+        "framework": found["framework"], "impl": found["impl"],
+        "case": [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
+                 zip(found["device"], found["dtype"], found["mode"], found["phase"])],
+        "alone µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
+        "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
+        "race / alone − 1": [f"{100 * v:+.1f}%" for v in found["difference"]],
+        "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
+        "agree": [("yes" if agree else "**no**") if readable else "unreadable (A/A past the bound)"
+                  for agree, readable in zip(found["agree"], found["readable"])]})
+    agreed = int((found["agree"] & found["readable"]).sum())
+    return [f"Each framework's plain way timed again in a fresh process that loads its framework alone, with the "
+            f"job's thread counts and every other setting at the framework's defaults: {agreed} of {len(found)} "
+            "agree with their time in the race within its A/A.", "", _markdown(frame, left=3)]
 
 
 def load_statements(load: pd.DataFrame) -> list[str]:
@@ -354,13 +378,16 @@ def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd
             peak_table: pd.DataFrame, floors: pd.DataFrame, plots: list[str], raw_json: Path, run_dir: Path,
             command: str, findings: Findings) -> str:
     """summary.md: what a person reads first; every statement in it is computed from the tables."""
+    table = table.assign(within_aa=trust.within_aa(table, findings.aa))
     default = at_default_size(table)
     verified_default = default[default["verified"]]
-    lines = [*header_lines(document, raw_json, run_dir, command), *machine_section(run_dir),
+    lines = [*header_lines(document, raw_json, run_dir, command),
+             *trust.judge(document.get("machine_state", []), findings.aa).lines, "", *machine_section(run_dir),
              *implementations_section(frames["case"]),
              "## Verified before timing", "", *verification_statements(table, findings.excluded), "",
              *default_size_section(default, plots),
-             "## Where the time goes", "", *decomposition_statements(findings.parts), ""]
+             "## Where the time goes", "", *decomposition_statements(findings.parts), "",
+             "## Alone and in the race", "", *alone_statements(frames["alone"], table, findings.aa), ""]
     if PLOTS["decomposition"] in plots:
         lines += [f"![Each implementation's time split into its library's parts]({PLOTS['decomposition']})", ""]
     lines += ["## Under load", "", *load_statements(findings.load), "",

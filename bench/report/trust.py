@@ -1,0 +1,124 @@
+"""Whether a run can be trusted: the machine's state while each race ran, and each race's A/A.
+
+A run on a busy machine still produces tables; this module says when they cannot be read. It
+judges every timed stage the run recorded (bench/state.py: the cores other processes took, the
+load average) and every race's A/A twin (bench.report.analysis.aa_table). The summary's first
+lines and the job's last lines are ``judge(...).lines``; a × fastest inside its race's A/A reads
+"same" (``within_aa``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: The largest A/A a trusted race may show: |A2/A1 - 1| of its twin, the median over paired rounds.
+#: The report's readings are ratios of that order or larger: targets of 1.15x and 1.3x over a
+#: framework's own products, runs that should agree within 5% (issue 20), alone against raced.
+#: A race whose one case differs from itself by more than 5% cannot tell those apart.
+AA_BOUND = 0.05
+#: The largest share of the benchmark's own cores that other processes may take during a stage.
+#: Others may use the cores the benchmark's threads leave free (cores - threads) for nothing; past
+#: that, each core-second they take is one the benchmark's threads wait for, and it falls on
+#: whichever contender runs then, not on all alike. Taking more than 5% of the benchmark's cores
+#: can move a ratio by more than the 5% that AA_BOUND lets the report read, so the same bound.
+CONTENTION_BOUND = 0.05
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict on one run: whether it is reliable, and the lines that say so and why."""
+
+    reliable: bool
+    lines: list[str]
+
+
+def aa_spread(aa: pd.DataFrame) -> dict[str, float]:
+    """Per race: how far from 1 its A/A reaches, the median difference or either end of its 95% interval."""
+    ends = aa[["difference", "difference_lo", "difference_hi"]].abs()
+    return dict(zip(aa["race"], ends.max(axis=1, skipna=True)))
+
+
+def contention(state: dict[str, Any]) -> float | None:
+    """The share of the benchmark's cores other processes took during a stage; None where not known.
+
+    Where /proc/stat could not be read, the load average stands in (it counts this process's
+    threads too, so they are taken off); it averages over a minute, so it is the weaker measure.
+    """
+    threads, cores = max(1, state["threads"]), max(1, state["cores"])
+    others = state.get("others_cores")
+    if others is None and state.get("load_average") is not None:
+        others = max(0.0, state["load_average"] - threads)
+    if others is None:
+        return None
+    return max(0.0, others - (cores - threads)) / threads
+
+
+def _state_line(states: list[dict[str, Any]]) -> str:
+    if not states:
+        return ("Machine state: not recorded (a run written before it was, or a report of a raw file without it); "
+                "nothing says whether other processes took the cores.")
+    others = [s["others_cores"] for s in states if s.get("others_cores") is not None]
+    loads = [s["load_average"] for s in states if s.get("load_average") is not None]
+    cores, threads = states[0]["cores"], states[0]["threads"]
+    took = (f"other processes took {np.median(others):.2f} of {cores} cores (median over {len(others)} timed "
+            f"stages), at most {max(others):.2f}" if others else "other processes' CPU time unknown (no /proc/stat)")
+    load = f"; 1-minute load average at most {max(loads):.2f}" if loads else ""
+    return f"Machine state: {took}{load}; {threads} thread(s) per framework."
+
+
+def _aa_line(spread: dict[str, float]) -> str:
+    if not spread:
+        return "A/A: not measured in this run; no race says how far a case differs from itself."
+    return (f"A/A: each latency race's twin differs from itself by at most {100 * max(spread.values()):.1f}% "
+            f"(median over {len(spread)} race(s) {100 * float(np.median(list(spread.values()))):.1f}%); "
+            "a × fastest inside its race's A/A reads \"same\".")
+
+
+def judge(states: list[dict[str, Any]], aa: pd.DataFrame) -> Judgement:
+    """The run's verdict from its recorded machine states and its A/A table."""
+    spread = aa_spread(aa)
+    problems = []
+    for race, reach in sorted(spread.items()):
+        if reach > AA_BOUND:
+            problems.append(f"- {race}: A/A {100 * reach:.1f}% (bound {100 * AA_BOUND:.0f}%): differences "
+                            f"within {100 * reach:.1f}% of 1 in this race cannot be read")
+    for state in states:
+        taken = contention(state)
+        if taken is not None and taken > CONTENTION_BOUND:
+            what = ("its time alone cannot be set beside its time in the race" if state["race"].startswith("alone")
+                    else "its ratios between cases, frameworks above all (timed in turn), cannot be read")
+            problems.append(f"- {state['race']}: other processes took {100 * taken:.0f}% of the benchmark's "
+                            f"{state['threads']} core(s) (bound {100 * CONTENTION_BOUND:.0f}%): {what}")
+    facts = [_state_line(states), _aa_line(spread)]
+    bounds = f"A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores {100 * CONTENTION_BOUND:.0f}%"
+    if not problems:
+        known = "the run can be read" if states else "the run can be read as far as its A/A tells"
+        return Judgement(True, [*facts, f"Within the bounds ({bounds}): {known}."])
+    return Judgement(False, [f"**This run is not reliable**: {len(problems)} timed stage(s) past the bounds "
+                             f"({bounds}). Rerun on a quiet machine before reading:", *problems, *facts])
+
+
+def judge_run(raw: Path) -> Judgement:
+    """The verdict on a run from its raw/ folder (or one raw JSON file), for the job's last lines."""
+    from bench.report.analysis import aa_table
+    from bench.report.load import load_raw
+    document, frames = load_raw(raw)
+    return judge(document.get("machine_state", []), aa_table(frames["aa"]))
+
+
+def within_aa(table: pd.DataFrame, aa: pd.DataFrame) -> pd.Series:
+    """Per case row: whether its × fastest is inside its race's A/A, so that it reads "same" as the fastest.
+
+    A race without a twin (throughput) takes the widest A/A of the run. The fastest itself (its
+    ratio to itself is exactly 1, interval 1 to 1) is the yardstick, not "same".
+    """
+    spread = aa_spread(aa)
+    widest = max(spread.values(), default=np.nan)
+    reach = table["race"].map(spread).fillna(widest)
+    yardstick = (table["ratio_to_fastest_lo"] == 1.0) & (table["ratio_to_fastest_hi"] == 1.0)
+    return ((table["ratio_to_fastest"] - 1).abs() <= reach) & ~yardstick

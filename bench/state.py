@@ -1,0 +1,80 @@
+"""The machine's state while each race ran: how much CPU other processes took, and the load average.
+
+A race's samples say how long the calls took, not whether something else held the cores meanwhile.
+Around each race this module reads the machine's busy CPU time (/proc/stat: every process, steal
+by the hypervisor included) and this process's own (os.times); the difference is what the rest
+of the machine took. The records go into the races file (bench.store) and bench/trust.py judges
+them. Where /proc/stat cannot be read (not Linux) the state is recorded as unknown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Iterator
+
+import pytest
+
+from impls.threads import thread_count
+
+STATES = pytest.StashKey[list]()
+#: /proc/stat's cpu fields that are not busy: idle, and waiting for I/O while idle.
+IDLE_FIELDS = (3, 4)
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """What the machine did while one race (or another timed stage) ran."""
+
+    race: str
+    wall_s: float
+    cores: int
+    threads: int                  # threads each framework was told to use
+    others_cores: float | None    # mean cores busy with other processes (steal included); None: not readable
+    load_average: float | None    # the 1-minute load average at the end (this process's threads included)
+
+
+def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
+    """Seconds of CPU time the whole machine has spent busy since boot, None where it cannot be read."""
+    try:
+        with open(path) as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(v for i, v in enumerate(fields[:8]) if i not in IDLE_FIELDS)  # guest time is inside user's
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and its waited-for children (the alone stage's processes are ours)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+@contextlib.contextmanager
+def watched(config, race: str, busy: Callable[[], float | None] = busy_cpu_seconds,
+            own: Callable[[], float] = own_cpu_seconds, clock: Callable[[], float] = time.monotonic,
+            load_average: Callable[[], float | None] = _load_average) -> Iterator[None]:
+    """Record the machine's state over the block as one MachineState in the run's races file.
+
+    ``busy``, ``own``, ``clock`` and ``load_average`` are the readers; a test plants its own.
+    """
+    busy_start, own_start, start = busy(), own(), clock()
+    yield
+    busy_end, own_end, wall = busy(), own(), clock() - start
+    others = None
+    if busy_start is not None and busy_end is not None and wall > 0:
+        # Ticks are 10 ms: a negative difference is rounding, not time given back.
+        others = max(0.0, (busy_end - busy_start) - (own_end - own_start)) / wall
+    config.stash.setdefault(STATES, []).append(asdict(MachineState(
+        race=race, wall_s=wall, cores=os.cpu_count() or 1, threads=thread_count(), others_cores=others,
+        load_average=load_average())))

@@ -1,0 +1,56 @@
+"""Each framework's plain way timed alone, in a fresh process, to set beside its time in the races.
+
+Run by the main job with the races, at the default size where the preset has it (latency, the
+preset's phases). What is timed, and how, is bench/alone.py; the report compares the two.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.alone import PLAIN_WAYS, time_alone
+from bench.lineup import RaceKey, enters, race_keys, settings, verdict
+from bench.schema import AloneInfo
+from bench.state import watched
+from bench.store import recorded
+from impls.contract import UnsupportedCase
+from impls.threads import thread_count
+from reference.harness.selection import kept
+from reference.problem.inputs import Problem
+
+pytestmark = pytest.mark.bench
+
+
+def pytest_generate_tests(metafunc):
+    """One case per plain way selected and (device, dtype, mode) raced at the default size: its phases there."""
+    if "alone" not in metafunc.fixturenames:
+        return
+    config, found = metafunc.config, {}
+    for key in race_keys(config):
+        if key.problem == Problem() and key.timing == "latency":
+            found.setdefault((key.device, key.dtype, key.mode), []).append(key.phase)
+    cases = [(name, *where, phases) for name in PLAIN_WAYS.values() if name in kept(config).impls
+             for where, phases in found.items()]
+    metafunc.parametrize("alone", cases, ids=["-".join(case[:4]) for case in cases])
+
+
+def test_alone(request, alone):
+    config, (name, device, dtype, mode, phases) = request.config, alone
+    key = RaceKey(device, dtype, mode, Problem(), phases[0], "latency")
+    try:
+        if not enters(config, name, key):
+            pytest.skip(f"{name} does not race on {device} {dtype} {mode}")
+        outcome = verdict(config, name, key)
+    except UnsupportedCase as reason:
+        pytest.skip(f"{name} cannot run here: {reason}")
+    if not outcome.passed:
+        pytest.skip(f"{name} failed verification: not timed alone")
+    spec = kept(config).spec(name)
+    with watched(config, f"alone-{name}-{device}-{dtype}-{mode}"):
+        timings = time_alone(spec, device, dtype, mode, phases, settings(config).rounds)
+    framework = kept(config).implementation(name).backend
+    for phase, timed in timings.items():
+        assert not timed.failed, f"{name} {phase} raised when timed alone: {timed.failed}"
+        recorded(config, AloneInfo(impl=name, framework=framework, device=device, dtype=dtype, mode=mode,
+                                   N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H, D_out=key.problem.D_out,
+                                   bias=key.problem.bias, phase=phase, threads=thread_count()), timed, spec)

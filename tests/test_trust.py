@@ -1,0 +1,183 @@
+"""Fair settings and runs that judge themselves (issue 20).
+
+The benchmarks' environment sets thread counts and nothing that tunes a pool; the race runs each
+framework's calls back to back and waits at a switch for the last pool to sleep; each timed stage
+records what other processes took; a run past the bounds says so first. Every machine state here
+is planted (fake /proc readers, recorded states): no outcome depends on this machine's load.
+"""
+
+import json
+import os
+import threading
+
+import pytest
+
+from bench.race import Contender, Settings, running_threads, race
+from bench.state import STATES, busy_cpu_seconds, watched
+from impls.threads import THREAD_VARIABLES, thread_environment
+
+pd = pytest.importorskip("pandas")
+pytest.importorskip("scipy")
+pytest.importorskip("matplotlib")
+from bench import report  # noqa: E402
+from bench.report import analysis, trust  # noqa: E402
+from tests.test_report import MACHINE, fixture_document  # noqa: E402
+
+#: What the benchmarks' environment may change, and why each is not a setting that helps one framework:
+#: the thread counts every framework reads; XLA_FLAGS for jax's count at one thread (checked below);
+#: which platform jax uses; and jax's GPU memory preallocation, so that torch has GPU memory too.
+ALLOWED = {*THREAD_VARIABLES, "XLA_FLAGS", "JAX_PLATFORMS", "XLA_PYTHON_CLIENT_PREALLOCATE"}
+XLA_THREAD_FLAGS = {"--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1"}
+#: Variables that change how a pool waits or where its threads run, never its size (a few of many:
+#: ALLOWED is the real guard).
+POOL_TUNING = ("GOMP_SPINCOUNT", "OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY", "KMP_BLOCKTIME", "OMP_PROC_BIND")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("use_gpu", [False, True])
+def test_the_benchmarks_environment_sets_thread_counts_and_nothing_that_tunes_a_pool(monkeypatch, threads, use_gpu):
+    for var in list(os.environ):
+        if var != "PATH":
+            monkeypatch.delenv(var)
+    env = thread_environment(threads, use_gpu=use_gpu)
+    changed = {var for var in env if env[var] != os.environ.get(var)}
+    assert changed <= ALLOWED, changed - ALLOWED
+    assert all(env[var] == str(threads) for var in THREAD_VARIABLES)
+    assert set(env.get("XLA_FLAGS", "").split()) <= XLA_THREAD_FLAGS
+    assert not any(var in env for var in POOL_TUNING)
+
+
+def test_a_users_own_pool_settings_pass_through_unchanged(monkeypatch):
+    monkeypatch.setenv("GOMP_SPINCOUNT", "7")
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    env = thread_environment(2, use_gpu=False)
+    assert env["GOMP_SPINCOUNT"] == "7" and "OPENBLAS_THREAD_TIMEOUT" not in env
+
+
+def test_each_pool_runs_back_to_back_and_a_switch_waits_for_the_last_pool():
+    events = []
+    pools = {"a1": "a", "a2": "a", "b1": "b", "c1": "c", "c2": "c", "c3": "c"}
+    field = [Contender(key, lambda key=key: events.append(key), pool=pool) for key, pool in pools.items()]
+    rounds = 12
+    timings = race(field, Settings(rounds=rounds, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0),
+                   wait_for_idle=lambda longest: events.append("wait"))
+    assert all(len(samples) == rounds for samples in timings.samples_s.values())
+    calls = [i for i, event in enumerate(events) if event != "wait"]
+    rounds_calls = calls[2 * len(pools):]   # after each one's first call and warm-up call
+    for before, after in zip(rounds_calls, rounds_calls[1:]):
+        waited = "wait" in events[before + 1:after]
+        assert waited == (pools[events[before]] != pools[events[after]]), events[before:after + 1]
+    orders = []
+    for r in range(rounds):
+        keys = [events[i] for i in rounds_calls[len(pools) * r: len(pools) * (r + 1)]]
+        assert sorted(keys) == sorted(pools)
+        runs = [pools[k] for i, k in enumerate(keys) if i == 0 or pools[keys[i - 1]] != pools[k]]
+        assert sorted(runs) == ["a", "b", "c"], keys   # each pool's calls in one run
+        orders.append(tuple(runs))
+    assert len(set(orders)) > 1
+
+
+def testrunning_threads_counts_the_other_threads_in_state_r(tmp_path):
+    me = threading.get_native_id()
+    for tid, state in ((me, "R"), (me + 1, "R"), (me + 2, "S"), (me + 3, "R")):
+        (tmp_path / str(tid)).mkdir()
+        (tmp_path / str(tid) / "stat").write_text(f"{tid} (a (tricky) name) {state} 1 2 3\n")
+    assert running_threads(str(tmp_path)) == 2
+    assert running_threads(str(tmp_path / "absent")) is None
+
+
+def test_busy_time_is_every_field_but_idle_and_iowait(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 10 50 1000 20 5 5 30 7 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
+    assert busy_cpu_seconds(str(stat)) == pytest.approx(200 / os.sysconf("SC_CLK_TCK"))
+    assert busy_cpu_seconds(str(tmp_path / "absent")) is None
+
+
+def test_a_watched_stage_records_what_other_processes_took():
+    config, readings = type("Config", (), {"stash": pytest.Stash()})(), iter([100.0, 103.0])
+    own, clock = iter([10.0, 11.0]), iter([0.0, 2.0])
+    with watched(config, "r", busy=lambda: next(readings), own=lambda: next(own), clock=lambda: next(clock),
+                 load_average=lambda: 2.5):
+        pass
+    (state,) = config.stash[STATES]
+    # 3 s of the machine busy, 1 s of it ours, over 2 s: the others kept one core busy.
+    assert (state["race"], state["others_cores"], state["load_average"], state["wall_s"]) == ("r", 1.0, 2.5, 2.0)
+
+
+RACE = "cpu-float32-strict-N64-grads-latency"
+
+
+def aa(difference, race=RACE):
+    return pd.DataFrame([{"race": race, "difference": difference, "difference_lo": difference / 2,
+                          "difference_hi": difference * 1.5}])
+
+
+def state(others, threads=2, cores=2, race=RACE, load_average=1.0):
+    return {"race": race, "wall_s": 5.0, "cores": cores, "threads": threads, "others_cores": others,
+            "load_average": load_average}
+
+
+def test_a_quiet_run_is_judged_readable_and_says_its_state():
+    verdict = trust.judge([state(0.02)], aa(0.01))
+    assert verdict.reliable and "can be read" in verdict.lines[-1]
+    assert any(line.startswith("Machine state: other processes took 0.02 of 2 cores") for line in verdict.lines)
+    unknown = trust.judge([], aa(0.01))   # a run written before the state was recorded
+    assert unknown.lines[0].startswith("Machine state: not recorded") and "as far as its A/A" in unknown.lines[-1]
+
+
+@pytest.mark.parametrize("states,differences,named", [
+    ([state(0.9)], 0.01, "other processes took 45% of the benchmark's 2 core(s)"),
+    ([state(0.02)], 0.08, "A/A 12.0% (bound 5%)"),
+    ([state(0.9, race="alone-torch-autograd-cpu-float32-strict")], 0.01, "its time alone cannot be set beside"),
+    ([state(None, load_average=3.5)], 0.01, "took 75% of the benchmark's 2 core(s)")])
+def test_a_busy_or_noisy_run_says_first_that_it_is_not_reliable_and_where(states, differences, named):
+    verdict = trust.judge(states, aa(differences))
+    assert not verdict.reliable
+    assert verdict.lines[0].startswith("**This run is not reliable**")
+    assert any(named in line for line in verdict.lines[1:-2]), verdict.lines
+
+
+def test_other_processes_on_the_cores_the_benchmark_leaves_free_take_nothing_from_it():
+    assert trust.judge([state(0.9, threads=1)], aa(0.01)).reliable
+    assert not trust.judge([state(1.2, threads=1)], aa(0.01)).reliable
+
+
+def test_a_ratio_inside_its_races_aa_reads_same_and_the_fastest_stays_the_yardstick():
+    table = pd.DataFrame({"race": [RACE, RACE, RACE, "throughput-race"],
+                          "ratio_to_fastest": [1.0, 1.03, 1.10, 1.04],
+                          "ratio_to_fastest_lo": [1.0, 1.01, 1.08, 1.02], "ratio_to_fastest_hi": [1.0, 1.05, 1.12, 1.06]})
+    # The race's A/A reaches 6% (its interval's upper end); a race without a twin takes the widest.
+    assert trust.within_aa(table, aa(0.04)).tolist() == [False, True, False, True]
+
+
+def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa():
+    key = {"device": "cpu", "dtype": "float32", "mode": "strict", "N": 64, "D_in": 1000, "H": 100, "D_out": 10,
+           "bias": False, "phase": "grads"}
+    table = pd.DataFrame([{**key, "impl": impl, "timing": "latency", "median_s": m, "race": RACE}
+                          for impl, m in (("torch-autograd", 200e-6), ("numpy-manual", 300e-6))])
+    alone = pd.DataFrame([{**key, "impl": impl, "framework": fw, "median_s": m}
+                          for impl, fw, m in (("torch-autograd", "torch", 196e-6), ("numpy-manual", "numpy", 200e-6))])
+    found = analysis.alone_table(table, alone, aa(0.02)).set_index("impl")
+    assert found.loc["torch-autograd", "difference"] == pytest.approx(200 / 196 - 1)
+    assert found["agree"].to_dict() == {"torch-autograd": True, "numpy-manual": False}
+    assert found["readable"].all() and not analysis.alone_table(table, alone, aa(0.2))["readable"].any()
+
+
+def test_a_planted_busy_run_prints_the_warning_at_the_top_of_its_summary_and_shows_alone_beside_raced(tmp_path):
+    document = {**fixture_document(), "machine_state": [state(1.5, race="")]}
+    alone = {**fixture_document()["benchmarks"][1], "name": "alone fast grads"}   # the planted "fast" grads case
+    alone["stats"] = {**alone["stats"], "median": 248e-6}
+    alone["extra_info"] = {key: alone["extra_info"][key] for key in ("impl", "framework", "device", "dtype", "mode",
+                                                                     "N", "D_in", "H", "D_out", "bias", "phase")}
+    document["benchmarks"].append({**alone, "extra_info": {**alone["extra_info"], "kind": "alone", "threads": 2}})
+    raw = tmp_path / "raw.json"
+    raw.write_text(json.dumps(document))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "machine.json").write_text(json.dumps(MACHINE))
+    report.build(raw, run, command="python -m bench")
+    top = (run / "summary.md").read_text().split("## ")[0]
+    assert "**This run is not reliable**" in top and "other processes took 75%" in top
+    assert trust.judge_run(raw).lines[0].startswith("**This run is not reliable**")
+    assert "| numpy | fast | cpu float32 grads | 248.0 | 250.0 | +0.8% | ±2.0% | yes |" in \
+        (run / "summary.md").read_text()
