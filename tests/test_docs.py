@@ -6,7 +6,9 @@ of the program it runs: ``python -m MODULE`` by that module's own argparse parse
 once the arguments are parsed), ``pytest`` by pytest's (options, then the case selection, which
 loads a plug-in given by path; nothing is collected), ``tox -m LABEL -- ARGS`` by tox.ini's label
 and the command its environment runs with ARGS, ``pip install`` by the extras pyproject.toml
-defines. A program this module cannot parse fails the test, so no command goes unchecked.
+defines. A program this module cannot parse fails the test, so no command goes unchecked. Every
+pytest command is parsed in one child process: each start of pytest here imports torch and jax to
+learn which devices are present.
 """
 
 from __future__ import annotations
@@ -30,8 +32,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 SH_BLOCK = re.compile(r"^```sh\n(.*?)^```", re.MULTILINE | re.DOTALL)
 #: Each argument list (a JSON list of lists, argv[2]) through pytest: its options parsed and the case
-#: selection built (pytest_configure), then nothing collected or run. One process for them all: each
-#: pytest start imports torch and jax to learn the devices present. Exit codes and output to argv[1].
+#: selection built (pytest_configure), then nothing collected or run. Exit codes and output to argv[1].
 PARSE_ONLY_PYTEST = """
 import contextlib, io, json, sys, pytest
 
@@ -67,65 +68,13 @@ def commands(page: Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def shown() -> list[pytest.param]:
-    """Each command once, named by the first page that shows it."""
-    first_page = {}
+def shown() -> dict[str, str]:
+    """Each command shown, once, with the first page that shows it."""
+    first_page: dict[str, str] = {}
     for page in PAGES:
         for command in commands(page):
             first_page.setdefault(command, page.name)
-    return [pytest.param(command, id=f"{page}:{command}") for command, page in first_page.items()]
-
-
-def test_readme_is_a_quick_start():
-    lines = (ROOT / "README.md").read_text().splitlines()
-    assert len(lines) <= 150, f"README.md has {len(lines)} lines; the rest belongs in docs/"
-    first_screen = "\n".join(lines[:60])
-    for command in ("python -m reference examples/my_impl.py", "pytest --impl-path=examples/my_impl.py"):
-        assert command in first_screen, f"README's first 60 lines do not show {command!r}"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_relative_link_resolves(page):
-    broken = []
-    for target in relative_links(page):
-        path, _, anchor = target.partition("#")
-        resolved = (page.parent / path).resolve() if path else page
-        if not resolved.exists():
-            broken.append(f"{target}: no such file")
-        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
-            broken.append(f"{target}: no heading with that id in {resolved.name}")
-    assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
-
-
-def test_readme_links_every_page_of_docs():
-    linked = {(ROOT / target.partition("#")[0]).resolve() for target in relative_links(ROOT / "README.md")}
-    unlinked = [page.name for page in PAGES[1:] if page.resolve() not in linked]
-    assert PAGES[1:] and not unlinked, f"docs/ pages README does not link: {unlinked or 'docs/ is empty'}"
-
-
-@pytest.fixture(scope="module")
-def pytest_parses(tmp_path_factory) -> dict[tuple[str, ...], tuple[int, str]]:
-    """Every pytest argument list the pages' commands run, parsed in one child process: exit code and output."""
-    runs = sorted({tuple(args) for param in shown() for kind, *args in invocations(param.values[0]) if kind == "pytest"})
-    found = tmp_path_factory.mktemp("pytest_parses") / "found.json"
-    arguments = [[*args, "-n", "0", "-p", "no:cacheprovider"] for args in runs]
-    subprocess.run([sys.executable, "-c", PARSE_ONLY_PYTEST, str(found), json.dumps(arguments)], cwd=ROOT,
-                   check=True, timeout=600)
-    return {args: tuple(result) for args, result in zip(runs, json.loads(found.read_text()))}
-
-
-@pytest.mark.parametrize("command", shown())
-def test_every_command_shown_parses(command, pytest_parses, monkeypatch):
-    for kind, *args in invocations(command):
-        assert kind != "unparsable", f"{command}: {args[0]}"
-        if kind == "pytest":
-            code, output = pytest_parses[tuple(args)]
-            assert code == pytest.ExitCode.NO_TESTS_COLLECTED, f"pytest {shlex.join(args)}: does not parse:\n{output}"
-        elif kind == "pip":
-            check_pip(args)
-        else:
-            check_module(args[0], args[1:], monkeypatch)
-        assert_paths_exist(args)
+    return first_page
 
 
 def invocations(command: str) -> list[tuple[str, ...]]:
@@ -169,6 +118,66 @@ def tox_commands(args: list[str]) -> list[str]:
     if not found:
         raise ValueError(f"tox.ini runs no command in {labels[label]}")
     return found
+
+
+def programs_shown(pytest_runs: bool) -> list:
+    """What the commands shown run (``invocations``): pytest's runs, or every other program's, each named by
+    its page, its command and the program."""
+    return [pytest.param(command, kind, args, id=f"{page}:{command}->{args[0] if kind == 'module' else kind}")
+            for command, page in shown().items() for kind, *args in invocations(command)
+            if (kind == "pytest") == pytest_runs]
+
+
+def test_readme_is_a_quick_start():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines; the rest belongs in docs/"
+    first_screen = "\n".join(lines[:60])
+    for command in ("python -m reference examples/my_impl.py", "pytest --impl-path=examples/my_impl.py"):
+        assert command in first_screen, f"README's first 60 lines do not show {command!r}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_resolves(page):
+    broken = []
+    for target in relative_links(page):
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        if not resolved.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+            broken.append(f"{target}: no heading with that id in {resolved.name}")
+    assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+def test_readme_links_every_page_of_docs():
+    linked = {(ROOT / target.partition("#")[0]).resolve() for target in relative_links(ROOT / "README.md")}
+    unlinked = [page.name for page in PAGES[1:] if page.resolve() not in linked]
+    assert PAGES[1:] and not unlinked, f"docs/ pages README does not link: {unlinked or 'docs/ is empty'}"
+
+
+@pytest.mark.parametrize(("command", "kind", "args"), programs_shown(pytest_runs=False))
+def test_every_command_shown_parses(command, kind, args, monkeypatch):
+    assert kind != "unparsable", f"{command}: {args[0]}"
+    if kind == "pip":
+        check_pip(args)
+    else:
+        check_module(args[0], args[1:], monkeypatch)
+    assert_paths_exist(args)
+
+
+def test_every_pytest_command_shown_parses(tmp_path):
+    runs = [param.values for param in programs_shown(pytest_runs=True)]
+    assert runs, "no page shows a pytest command"
+    found = tmp_path / "found.json"
+    arguments = [[*args, "-n", "0", "-p", "no:cacheprovider"] for _, _, args in runs]
+    subprocess.run([sys.executable, "-c", PARSE_ONLY_PYTEST, str(found), json.dumps(arguments)], cwd=ROOT,
+                   check=True, timeout=600)
+    failed = [f"{command}: pytest {shlex.join(args)} exits {code}:\n{output}"
+              for (command, _, args), (code, output) in zip(runs, json.loads(found.read_text()))
+              if code != pytest.ExitCode.NO_TESTS_COLLECTED]
+    assert not failed, "\n".join(failed)
+    for _, _, args in runs:
+        assert_paths_exist(args)
 
 
 class Parsed(Exception):
