@@ -1,6 +1,6 @@
 """No module imports a layer above its own, and nothing but tests/ imports a driver.
 
-The layers, bottom up (README's architecture section, one folder each): ``impls`` (the contract,
+The layers, bottom up (docs/architecture.md, one folder each): ``impls`` (the contract,
 the framework adapters, the implementations, the child's side of the harness) imports nothing of
 the project; ``reference.problem`` (the vocabulary) only ``impls.contract``, for the names an
 implementation may declare (its optimizers), which the contract alone spells out;

@@ -3,7 +3,7 @@
 For each kind of error (dense noise on every entry, one wrong entry, a constant factor) the
 float64 reference's own result is perturbed by a relative error ``e`` and compared as an
 implementation's result would be; the floor is the smallest ``e`` rejected, found by bisection
-in log space. Run ``python -m reference.checks.power`` for the table README quotes.
+in log space. Run ``python -m reference.checks.power`` for the table docs/checks.md quotes.
 """
 
 from __future__ import annotations
