@@ -247,3 +247,20 @@ def relu_at_zero(session: Session) -> Outcome:
         return Outcome(True)
     return Outcome(False, diagnoses=(Diagnosis("relu-declaration", (
         f"relu'(0) measured {measured:.6g}, declared {session.impl.relu_grad_at_zero}")),))
+
+
+# --- call order, fresh state and the device: reference/checks/stateful.py, on this network's inputs -------------
+
+def repeatable(session: Session) -> Outcome:
+    from reference.checks.stateful import repeated   # stateful reads TRAINING_LR from this module
+    return repeated(session, dynamic.inputs_for(SHAPES["odd"], [MAX_MIDDLE_REPEATS]))
+
+
+def stateful_calls(session: Session) -> Outcome:
+    from reference.checks.stateful import DEPTHS, SHAPE, sequence_check
+    return sequence_check(session, dynamic.inputs_for(SHAPES[SHAPE], DEPTHS))
+
+
+def cuda_vs_cpu(session: Session) -> Outcome:
+    from reference.checks.stateful import agrees_with_cpu
+    return agrees_with_cpu(session, dynamic.inputs_for(SHAPES["tutorial"], [MAX_MIDDLE_REPEATS]))
