@@ -182,12 +182,16 @@ def sequence_check(session: Session, start: Inputs | DynamicInputs) -> Outcome:
             raise Mismatch(comparison, what)
 
     machine = call_machine(session, start, reference_of(session), check)
-    sequence = scripted_failure(machine) or drawn_failure(machine)
+    first = scripted_failure(machine, SCRIPTED[:1])
+    sequence = first or scripted_failure(machine, SCRIPTED[1:]) or drawn_failure(machine)
     if not sequence:
         return Outcome(True, worst[0])
     calls, failure = sequence[:-1], sequence[-1].removeprefix("-> ")
-    across = (": state outlives prepare() (kept outside the state object it returns)"
-              if "prepare_again()" in calls else "")
+    # A step across a fresh prepare, or a result that goes wrong before its state took any step, in a sequence run
+    # after the first: what the earlier sequences' calls changed survived the prepare.
+    fresh = calls[max(i for i, call in enumerate(calls) if call.startswith("prepare")) + 1:-1]
+    leaked = "prepare_again()" in calls or (not first and "step()" not in fresh)
+    across = ": state outlives prepare() (kept outside the state object it returns)" if leaked else ""
     return Outcome(False, max(worst[0], 1.0 + 1e-9), (Diagnosis("call-order", (
         f"a result goes wrong after the call sequence {'; '.join(calls)} (a scripted sequence, or one hypothesis drew "
         f"and shrank){across}: "
@@ -252,9 +256,9 @@ def call_machine(session: Session, start: Inputs | DynamicInputs, reference: Two
     return Calls
 
 
-def scripted_failure(machine: type) -> list[str] | None:
-    """The first SCRIPTED sequence that fails, as the calls made and "-> " the failure; None if all pass."""
-    for script in SCRIPTED:
+def scripted_failure(machine: type, scripts: tuple[tuple[str, ...], ...] = SCRIPTED) -> list[str] | None:
+    """The first of ``scripts`` that fails, as the calls made and "-> " the failure; None if all pass."""
+    for script in scripts:
         calls, made = machine(), ["prepare()"]
         try:
             calls.prepare()
