@@ -83,3 +83,18 @@ def test_the_bias_declaration_leaves_out_the_other_networks_checks_and_says_so_o
     # The benchmarks' verification at a biased size is left out alike; a bias-free one stays.
     assert not applies(agreement_at(Problem(bias=True)), BiasFree())
     assert applies(agreement_at(Problem()), BiasFree())
+
+
+def test_the_cuda_vs_cpu_body_compares_two_sessions_of_one_implementation_on_each_network():
+    """Where no cuda is, the body runs on a cpu session against a fresh cpu one: the same code agrees, a result
+    that differs from session to session does not (on cuda it is the cuda session against the cpu one)."""
+    from impls.numpy_dynamic import NumpyDynamic
+    from impls.numpy_manual import NumpyManual
+    from reference.checks import dynamic, two_layer
+    from reference.harness.session import Session
+    from tests.known_wrong.more import SumsAcrossSessions
+
+    assert two_layer.cuda_vs_cpu(Session(NumpyManual(), "cpu", "float64")).passed
+    assert dynamic.cuda_vs_cpu(Session(NumpyDynamic(), "cpu", "float32")).passed
+    outcome = two_layer.cuda_vs_cpu(Session(SumsAcrossSessions(), "cpu", "float64"))
+    assert not outcome.passed and outcome.codes == {"device-disagrees"}, outcome.explanation

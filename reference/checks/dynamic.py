@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from reference.checks import stateful
 from reference.checks.diagnose import STEP_GRADIENT, Diagnosis
 from reference.checks.measure import Result, follows_own_gradient, stepped_path, update_results
 from reference.checks.check import Outcome, failed
@@ -252,15 +253,13 @@ def relu_at_zero(session: Session) -> Outcome:
 # --- call order, fresh state and the device: reference/checks/stateful.py, on this network's inputs -------------
 
 def repeatable(session: Session) -> Outcome:
-    from reference.checks.stateful import repeated   # stateful reads TRAINING_LR from this module
-    return repeated(session, dynamic.inputs_for(SHAPES["odd"], [MAX_MIDDLE_REPEATS]))
+    return stateful.repeated(session, dynamic.inputs_for(SHAPES["odd"], [MAX_MIDDLE_REPEATS]))
 
 
 def stateful_calls(session: Session) -> Outcome:
-    from reference.checks.stateful import DEPTHS, SHAPE, sequence_check
-    return sequence_check(session, dynamic.inputs_for(SHAPES[SHAPE], DEPTHS))
+    return stateful.sequence_check(session, dynamic.inputs_for(SHAPES[stateful.SHAPE], stateful.DEPTHS),
+                                   declared(session.impl.optimizer, TRAINING_LR))
 
 
 def cuda_vs_cpu(session: Session) -> Outcome:
-    from reference.checks.stateful import agrees_with_cpu
-    return agrees_with_cpu(session, dynamic.inputs_for(SHAPES["tutorial"], [MAX_MIDDLE_REPEATS]))
+    return stateful.agrees_with_cpu(session, dynamic.inputs_for(SHAPES["tutorial"], [MAX_MIDDLE_REPEATS]))

@@ -1,15 +1,17 @@
-"""A model-based check: random sequences of calls, every result compared at the implementation's own parameters.
+"""The checks about call order and fresh state, for every network: results must not depend on what ran before.
 
-Implementations cache, reuse buffers and update in place; the mistakes that come with that
-hide in call orders the fixed checks never make. hypothesis' ``RuleBasedStateMachine`` drives
-an implementation through sequences of ``prepare``, ``loss``, ``loss_and_grads``, ``step`` and
-``parameters``; after each call the result is compared with the float64 reference at the
-parameters the implementation reports, and each ``step`` with the declared optimizer's step from
-the reference's ``g`` (its buffers replayed along the implementation's own path since the last
+``sequence_check`` is model-based: implementations cache, reuse buffers and update in place; the
+mistakes that come with that hide in call orders the fixed checks never make. hypothesis'
+``RuleBasedStateMachine`` drives an implementation through sequences of ``prepare``, ``loss``,
+``loss_and_grads``, ``step`` and ``parameters``; after each call the result is compared with the
+float64 reference at the parameters the implementation reports (the dynamic network's at the depth
+of the step it has reached since ``prepare``), and each ``step`` with the declared optimizer's step
+from the reference's ``g`` (its buffers replayed along the implementation's own path since the last
 ``prepare``; a mini-batch implementation's ``g`` is that step's batch's). A few scripted sequences
 run first, then hypothesis' random ones; a failure is shrunk by hypothesis to the shortest sequence
 that still fails, and that sequence is the diagnosis. Fixed seed, bounded examples and steps: the
-same verdict every run.
+same verdict every run. ``repeated`` prepares afresh three times, ``agrees_with_cpu`` holds a
+session on another device to a cpu one; each on the inputs of the network it is handed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import numpy as np
 from impls.contract import UnsupportedCase
 from reference.checks.check import Outcome, failed
 from reference.checks.diagnose import Diagnosis
-from reference.checks.dynamic import TRAINING_LR
 from reference.checks.measure import Result
 from reference.harness.session import Session
 from reference.model import dynamic, network
@@ -30,7 +31,7 @@ from reference.model.minibatch import rows_of
 from reference.model.optimizers import Replay
 from reference.model.tolerance import UNIT_ROUNDOFF, Comparison, compare, tolerance, unit_roundoff_with_reference
 from reference.problem.inputs import Inputs
-from reference.problem.optimizers import TRAINING_OPTIMIZERS, Optimizer, declared
+from reference.problem.optimizers import Optimizer
 from reference.problem.variants import DynamicInputs
 
 #: Each optimizer's training lr (TRAINING_OPTIMIZERS) moves every entry well past float32 rounding in a few
@@ -82,7 +83,7 @@ class TwoLayer:
     """The two-layer network's reference for a session: a mini-batch step trains on its batch of the order."""
 
     def __init__(self, session: Session):
-        self.session, self.optimizer = session, TRAINING_OPTIMIZERS[session.impl.optimizer]
+        self.session = session
 
     def at(self, start: Inputs, params: dict, steps: int) -> Inputs:
         return start.with_params(params)
@@ -108,7 +109,7 @@ class Dynamic:
     """The dynamic network's reference for a session: step t (from prepare) and the reads before it take depths[t]."""
 
     def __init__(self, session: Session):
-        self.session, self.optimizer = session, declared(session.impl.optimizer, TRAINING_LR)
+        self.session = session
 
     def at(self, start: DynamicInputs, params: dict, steps: int) -> DynamicInputs:
         return start.with_params(params).with_depths([start.depths[steps % len(start.depths)]])
@@ -172,8 +173,9 @@ def agrees_with_cpu(session: Session, inputs: Inputs | DynamicInputs) -> Outcome
         "something else (another kernel's precision, or state that differs)")),), failed(results))
 
 
-def sequence_check(session: Session, start: Inputs | DynamicInputs) -> Outcome:
-    """Scripted, then drawn, call sequences from ``start``; failing, the shortest failing one is the diagnosis."""
+def sequence_check(session: Session, start: Inputs | DynamicInputs, optimizer: Optimizer) -> Outcome:
+    """Scripted, then drawn, call sequences from ``start``, prepared with ``optimizer``'s lr and each step held to
+    its rule; failing, the shortest failing sequence is the diagnosis."""
     worst = [0.0]
 
     def check(comparison: Comparison, what: str) -> None:
@@ -181,7 +183,7 @@ def sequence_check(session: Session, start: Inputs | DynamicInputs) -> Outcome:
         if not comparison.passed:
             raise Mismatch(comparison, what)
 
-    machine = call_machine(session, start, reference_of(session), check)
+    machine = call_machine(session, start, optimizer, reference_of(session), check)
     first = scripted_failure(machine, SCRIPTED[:1])
     sequence = first or scripted_failure(machine, SCRIPTED[1:]) or drawn_failure(machine)
     if not sequence:
@@ -199,13 +201,12 @@ def sequence_check(session: Session, start: Inputs | DynamicInputs) -> Outcome:
         (failure,))
 
 
-def call_machine(session: Session, start: Inputs | DynamicInputs, reference: TwoLayer | Dynamic,
+def call_machine(session: Session, start: Inputs | DynamicInputs, optimizer: Optimizer, reference: TwoLayer | Dynamic,
                  check: Callable[[Comparison, str], None]) -> type:
     """The state machine of ``session``'s calls from ``start``, every result handed to ``check``. Its source,
     indentation included, seeds hypothesis: an edit to the class draws other sequences."""
     from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
     names = tuple(start.params)
-    optimizer: Optimizer = reference.optimizer
 
     class Calls(RuleBasedStateMachine):
         @initialize()
