@@ -210,3 +210,30 @@ def test_the_dynamic_network_gets_the_checks_about_every_network_and_cuda_vs_cpu
     assert {"repeatable", "stateful-calls"} <= {c.id for c in DYNAMIC_CHECKS}
     assert "cuda-vs-cpu" not in {c.id for c in DYNAMIC_CHECKS}
     assert "cuda-vs-cpu" in {c.id for c in CHECKS if applies(c, CudaToo(), "cuda")}
+
+
+def test_hypothesis_draws_dynamic_call_sequences_with_the_depths_following_the_steps():
+    """The drawn sequences alone (no scripted ones first): numpy-dynamic passes every one, each read at the depth
+    of the steps taken since its prepare(); a step count kept past prepare() fails (hypothesis may find its
+    verdict flaky, the count having moved on), reported as calls, and the whole check names the leak."""
+    from reference.checks import stateful
+    from reference.checks.dynamic import TRAINING_LR
+    from reference.problem.optimizers import declared
+
+    def check(comparison, what):
+        if not comparison.passed:
+            raise stateful.Mismatch(comparison, what)
+
+    start = dynamic.inputs_for(SHAPES[stateful.SHAPE], stateful.DEPTHS)
+    found = {}
+    for impl in (NumpyDynamic(), StepCountOutlivesPrepare()):
+        session = Session(impl, "cpu", "float64")
+        machine = stateful.call_machine(session, start, declared(impl.optimizer, TRAINING_LR),
+                                        stateful.Dynamic(session), check)
+        found[impl.name] = stateful.drawn_failure(machine)
+    assert found["numpy-dynamic"] is None
+    failing = found[StepCountOutlivesPrepare.name]
+    assert failing and failing[0] == "prepare()" and failing[-1].startswith("-> "), failing
+    outcome = stateful.sequence_check(Session(StepCountOutlivesPrepare(), "cpu", "float64"), start,
+                                      declared("sgd-momentum", TRAINING_LR))
+    assert outcome.codes == {"call-order"} and "outlives prepare()" in outcome.explanation, outcome.explanation
