@@ -40,7 +40,7 @@ CHECKS: list[Check] = [
     *(Check(f"agreement-{shape}-{bias_label(bias)}-step{point}",
             f"a loss or gradient off the reference at {shape} ({SHAPES[shape].N}, {SHAPES[shape].D_in}, "
             f"{SHAPES[shape].H}, {SHAPES[shape].D_out}), {bias_label(bias)}, {point} steps in, on either of two calls",
-            two_layer.agreement_check(shape, bias, point), shape, bias)
+            two_layer.agreement_check(shape, bias, point), shape, bias=bias)
       for shape in SHAPES for bias in (False, True) for point in POINTS),
     *(Check(f"training-{bias_label(bias)}", f"a training run off the reference's path ({TUTORIAL_STEPS} steps of the "
             f"declared optimizer at lr {', '.join(f'{o.lr:g} ({k})' for k, o in TRAINING_OPTIMIZERS.items())}), "
