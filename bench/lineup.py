@@ -29,7 +29,7 @@ from impls.backends import BACKENDS
 from impls.contract import UnsupportedCase
 from impls.threads import thread_count
 from reference.checks import dynamic as dynamic_checks
-from reference.checks.catalogue import agreement_at
+from reference.checks.catalogue import agreement_at, applies
 from reference.checks.check import Outcome
 from reference.checks.run import run_check
 from reference.harness.selection import kept
@@ -139,6 +139,8 @@ def enters(config, name: str, key: RaceKey) -> bool:
         return False
     if declared.model == "dynamic" and key.phase != "step":
         return False  # loss() and loss_and_grads() stay at one depth; a step takes each in turn
+    if not applies(agreement_at(key.problem, declared.model), declared):
+        return False  # a network it does not compute (its bias declaration)
     return not (key.timing == "throughput" and BACKENDS[declared.backend].sync_policy(key.device).startswith("none"))
 
 

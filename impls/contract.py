@@ -106,6 +106,9 @@ class Implementation(ABC):
     optimizer: ClassVar[str] = "sgd"          # the update rule step() applies at prepare()'s lr (OPTIMIZERS)
     batching: ClassVar[str] = "full"          # the rows one step() trains on (BATCHINGS)
     model: ClassVar[str] = "two-layer"        # the network it computes (MODELS)
+    #: Which two-layer networks it computes: False (w1, w2 only), True (b1, b2 too), or both, (False, True).
+    #: The checks of the other one are left out. The dynamic network always has its biases.
+    bias: ClassVar[bool | tuple[bool, ...]] = (False, True)
     compiles_per_shape: ClassVar[bool] = False  # the first call at each new shape costs seconds
     #: Runs op by op on purpose, to show what compilation buys: reports leave it out of the
     #: targets that compiled and hand-written code are held to.
@@ -123,6 +126,10 @@ class Implementation(ABC):
             raise PluginError(f"{label}: batching {self.batching!r} is not one of {', '.join(BATCHINGS)}")
         if self.model not in MODELS:
             raise PluginError(f"{label}: model {self.model!r} is not one of {', '.join(MODELS)}")
+        if not biases(self):
+            raise PluginError(f"{label}: bias {self.bias!r} is not False, True or (False, True)")
+        if self.model == "dynamic" and True not in biases(self):
+            raise PluginError(f"{label}: bias {self.bias!r}, but the dynamic network always has its biases")
         if self.backend not in BACKENDS:
             raise PluginError(f"{label}: backend {self.backend!r} is not one of {', '.join(BACKENDS)}")
         for attr, known in (("devices", DEVICES), ("dtypes", DTYPES)):
@@ -166,6 +173,17 @@ class Implementation(ABC):
         """The current parameters, canonical layout."""
 
 
+def biases(impl: "Implementation | Declaration") -> tuple[bool, ...]:
+    """The two-layer networks ``impl`` declares it computes: (False,), (True,) or (False, True); () when its
+    ``bias`` is none of False, True or a list of them."""
+    declared = impl.bias
+    if isinstance(declared, bool):
+        return (declared,)
+    if isinstance(declared, (tuple, list)) and declared and all(isinstance(b, bool) for b in declared):
+        return tuple(sorted(set(declared)))
+    return ()
+
+
 @dataclass(frozen=True)
 class Declaration:
     """What an implementation declares about itself, as plain data: all the harness needs to plan its cases.
@@ -185,19 +203,21 @@ class Declaration:
     model: str = "two-layer"
     compiles_per_shape: bool = False
     eager_by_design: bool = False
+    bias: tuple[bool, ...] = (False, True)
 
     @classmethod
     def of(cls, impl: Implementation) -> "Declaration":
         impl.validate_declaration()
         return cls(impl.name, impl.backend, impl.summary, tuple(impl.devices), tuple(impl.dtypes),
                    float(impl.relu_grad_at_zero), impl.optimizer, impl.batching, impl.model,
-                   bool(impl.compiles_per_shape), bool(impl.eager_by_design))
+                   bool(impl.compiles_per_shape), bool(impl.eager_by_design), biases(impl))
 
     @classmethod
     def from_message(cls, message: Any) -> "Declaration":
         """The declaration a child sent, checked as if the class itself had declared it (PluginError if not)."""
         try:
-            declaration = cls(**{**message, "devices": tuple(message["devices"]), "dtypes": tuple(message["dtypes"])})
+            declaration = cls(**{**message, "devices": tuple(message["devices"]), "dtypes": tuple(message["dtypes"]),
+                                 "bias": tuple(message["bias"])})
         except (TypeError, KeyError) as error:
             raise PluginError(f"the implementation's process sent an unreadable declaration: {error}") from None
         Implementation.validate_declaration(declaration)  # the checks a class's own declaration gets

@@ -46,3 +46,55 @@ def test_catalogue_is_large_and_covers_the_classes():
             "shared-layer-one-use", "momentum-paused"} <= planted
     # Each planted mistake must be named (the test above); those without a class stay under a tenth.
     assert sum(m.planted is not None for m in MISTAKES) >= 0.9 * len(MISTAKES)
+
+
+def test_every_check_about_call_order_fresh_state_or_the_device_applies_to_every_network_and_batching():
+    """The rule ABOUT_CALLS states: a model or batching the contract allows with no such check fails here."""
+    pytest.importorskip("hypothesis", reason="stateful-calls needs hypothesis")
+    from impls.contract import BATCHINGS, MODELS, Declaration, Implementation
+    from reference.checks.catalogue import ABOUT_CALLS, CHECKS, applies
+
+    for model in MODELS:
+        for batching in BATCHINGS:
+            declared = Declaration("any", "numpy", "", ("cpu", "cuda"), ("float64",), 0.0, batching=batching,
+                                   model=model)
+            Implementation.validate_declaration(declared)   # a pair the contract allows
+            for family in ABOUT_CALLS:
+                found = [c for c in CHECKS if c.id == family and any(applies(c, declared, d) for d in ("cpu", "cuda"))]
+                assert found, f"{model}, {batching}: no {family} check applies"
+
+
+def test_the_bias_declaration_leaves_out_the_other_networks_checks_and_says_so_once():
+    from impls.numpy_manual import NumpyManual
+    from reference.checks.catalogue import CHECKS, agreement_at, applies, left_out
+    from reference.problem.inputs import Problem
+
+    class BiasFree(NumpyManual):
+        name, bias = "bias-free", False
+
+    kept = [c for c in CHECKS if applies(c, BiasFree(), "cpu")]
+    assert kept and not any(c.bias for c in kept) and any(c.bias is False for c in kept)
+    assert {c.id for c in CHECKS if applies(c, NumpyManual(), "cpu")} >= {c.id for c in kept}
+    assert left_out(CHECKS, NumpyManual()) is None
+    line = left_out(CHECKS, BiasFree())
+    dropped = [c for c in CHECKS if c.model == "two-layer" and c.bias]
+    assert line == (f"bias-free: left out {len(dropped)} checks of the network with bias ({dropped[0].id} ...): "
+                    "it declares bias = False")
+    # The benchmarks' verification at a biased size is left out alike; a bias-free one stays.
+    assert not applies(agreement_at(Problem(bias=True)), BiasFree())
+    assert applies(agreement_at(Problem()), BiasFree())
+
+
+def test_the_cuda_vs_cpu_body_compares_two_sessions_of_one_implementation_on_each_network():
+    """Where no cuda is, the body runs on a cpu session against a fresh cpu one: the same code agrees, a result
+    that differs from session to session does not (on cuda it is the cuda session against the cpu one)."""
+    from impls.numpy_dynamic import NumpyDynamic
+    from impls.numpy_manual import NumpyManual
+    from reference.checks import dynamic, two_layer
+    from reference.harness.session import Session
+    from tests.known_wrong.more import SumsAcrossSessions
+
+    assert two_layer.cuda_vs_cpu(Session(NumpyManual(), "cpu", "float64")).passed
+    assert dynamic.cuda_vs_cpu(Session(NumpyDynamic(), "cpu", "float32")).passed
+    outcome = two_layer.cuda_vs_cpu(Session(SumsAcrossSessions(), "cpu", "float64"))
+    assert not outcome.passed and outcome.codes == {"device-disagrees"}, outcome.explanation

@@ -132,3 +132,71 @@ def test_a_peek_at_the_batches_uses_no_epoch_up_and_a_read_to_the_end_uses_it_up
     assert list(loader_pass) == epochs[0] and batches.epoch == 1
     assert list(batches) == epochs[1]
     assert batches.permutation().tolist() == sum(epochs[2], []) and batches.epoch == 3
+
+
+@pytest.mark.parametrize("declared", ["no", (), [True, 1], None])
+def test_an_undeclarable_bias_is_a_one_line_plugin_error(declared):
+    class Odd(NumpyManual):
+        name, bias = "odd-bias", declared
+
+    with pytest.raises(PluginError, match=r"^odd-bias: bias .* is not False, True or \(False, True\)$"):
+        Odd().validate_declaration()
+
+
+def test_the_bias_declaration_reaches_the_harness_and_a_dynamic_network_without_bias_is_refused():
+    from impls.numpy_dynamic import NumpyDynamic
+
+    class BiasFree(NumpyManual):
+        name, bias = "bias-free", False
+
+    class DynamicWithoutBias(NumpyDynamic):
+        name, bias = "dynamic-bias-free", False
+
+    assert Declaration.of(NumpyManual()).bias == (False, True)   # the built-ins' default: both networks
+    assert Declaration.from_message(Declaration.of(BiasFree()).as_message()).bias == (False,)
+    with pytest.raises(PluginError, match="the dynamic network always has its biases"):
+        DynamicWithoutBias().validate_declaration()
+
+
+#: The seed tutorials' ways, each as its tutorial writes it (tests/correct/tutorial_*.py): bias-free numpy,
+#: torch tensors by hand, autograd and a custom autograd Function; nn.Linear with its biases.
+TUTORIAL_PLUGINS = ("tutorial_numpy", "tutorial_tensors", "tutorial_autograd", "tutorial_function",
+                    "tutorial_nn_linear")
+
+
+def test_the_tutorials_networks_pass_both_drivers_with_only_their_own_networks_checks(tmp_path):
+    """One run of each driver for the five plug-ins, in float64 at the odd shape: the bias declaration is read
+    per network, not per dtype or shape, and the odd shape's agreement checks with every shape-less check
+    (relu'(0), precision, training, first step, repeatable, stateful calls) run each plug-in's own network
+    through every method; the other network's checks must not be generated nor run, and each header says so."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import impls
+    from reference.checks.catalogue import applies, select
+    from tests.test_drivers import junit_verdicts
+
+    pytest.importorskip("torch", reason="four of the tutorials' ways are written in torch")
+    root = Path(__file__).parent.parent
+    paths = [f"tests/correct/{module}.py" for module in TUTORIAL_PLUGINS]
+    selection = ["--dtype=float64", "--shape=odd"]
+    cli = subprocess.run([sys.executable, "-m", "reference", *paths, *selection, f"--json={tmp_path / 'cli.json'}"],
+                         cwd=root, capture_output=True, text=True, timeout=900)
+    # Not -q: it would hide the header.
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider",
+                          "tests/test_checks.py", *(f"--impl-path={p}" for p in paths), *selection,
+                          f"--junitxml={tmp_path / 'pytest.xml'}"], cwd=root, capture_output=True, text=True,
+                         timeout=900)
+    assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-3000:]
+    by_cli = {(row["impl"], row["check"]) for row in json.loads((tmp_path / "cli.json").read_text())}
+    assert set(junit_verdicts(tmp_path / "pytest.xml")) == by_cli
+    for path in paths:
+        plugin = impls.load_plugin(str(root / path))
+        own = {(plugin.name, c.id) for c in select(["odd"]) if applies(c, plugin, "cpu")}
+        assert {pair for pair in by_cli if pair[0] == plugin.name} == own
+        other = "with" if plugin.bias is False else "without"
+        header = f"{plugin.name}: left out 4 checks of the network {other} bias"
+        assert header in cli.stdout and header in run.stdout, (cli.stdout[:1000], run.stdout[:1000])

@@ -19,9 +19,10 @@ from reference.harness.session import Session  # noqa: E402
 from reference.model import dynamic  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
 from reference.problem.cases import SHAPES  # noqa: E402
-from tests.known_wrong.dynamic import DYNAMIC_SLIPS, SharedLayerOneUse  # noqa: E402
+from tests.known_wrong.dynamic import DYNAMIC_SLIPS, SharedLayerOneUse, StepCountOutlivesPrepare  # noqa: E402
 
-DYNAMIC_CHECKS = [c for c in CHECKS if c.model == "dynamic"]
+#: Every check a dynamic implementation gets on a cpu: its network's, and those about every network.
+DYNAMIC_CHECKS = [c for c in CHECKS if applies(c, NumpyDynamic(), "cpu")]
 
 
 class LeafTensors(Implementation):
@@ -80,9 +81,46 @@ class DepthPerCall(NumpyDynamic):
         return loss
 
 
+class EinsumBackward(NumpyDynamic):
+    """Correct, written differently: numpy with every product an einsum, the forward pass's activations kept in
+    one list, and the momentum buffers updated in place."""
+    name = "correct-dynamic-einsum"
+
+    def loss_and_grads(self, s):
+        p, mm = s.params, (lambda a, b: np.einsum("ij,jk->ik", a, b))
+        pre = [mm(s.x, p["w_in"]) + p["b_in"]]
+        for _ in range(self.repeats(s)):
+            pre.append(mm(np.maximum(pre[-1], 0), p["w_mid"]) + p["b_mid"])
+        last = np.maximum(pre[-1], 0)
+        residual = mm(last, p["w_out"]) + p["b_out"] - s.y
+        grad_out = 2.0 * residual
+        grads = {"w_out": mm(last.T, grad_out), "b_out": grad_out.sum(axis=0),
+                 "w_mid": np.zeros_like(p["w_mid"]), "b_mid": np.zeros_like(p["b_mid"])}
+        grad = mm(grad_out, p["w_out"].T) * (pre[-1] >= 0)
+        for below in reversed(pre[:-1]):                 # each use of the middle layer, the last first
+            grads["w_mid"] += mm(np.maximum(below, 0).T, grad)
+            grads["b_mid"] += grad.sum(axis=0)
+            grad = mm(grad, p["w_mid"].T) * (below >= 0)
+        grads["w_in"], grads["b_in"] = mm(s.x.T, grad), grad.sum(axis=0)
+        return float(np.square(residual).sum()), grads
+
+    def step(self, s):
+        loss, grads = self.loss_and_grads(s)
+        for name, grad in grads.items():
+            if name in s.velocity:
+                s.velocity[name] *= self.momentum
+                s.velocity[name] += grad
+            else:
+                s.velocity[name] = grad.copy()
+            s.params[name] = s.params[name] - s.lr * s.velocity[name]
+        s.t += 1
+        return loss
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_correct_dynamic_code_written_differently_passes_well_inside(dtype):
-    session = Session(LeafTensors(), "cpu", dtype)
+@pytest.mark.parametrize("impl", [LeafTensors, EinsumBackward], ids=lambda cls: cls.name)
+def test_correct_dynamic_code_written_differently_passes_well_inside(impl, dtype):
+    session = Session(impl(), "cpu", dtype)
     for check in DYNAMIC_CHECKS:
         outcome = run_check(check, session)
         # nan: a check that is no comparison (relu'(0) measured against the declaration)
@@ -112,7 +150,7 @@ def test_the_slips_are_in_the_public_catalogue():
 
 
 def test_each_check_runs_on_the_network_it_is_about_and_inputs_for_the_other_are_refused():
-    assert all(applies(c, NumpyDynamic()) == (c.model == "dynamic") for c in CHECKS)
+    assert all(applies(c, NumpyDynamic()) == (c.model in ("dynamic", None) and c.device is None) for c in CHECKS)
     session = Session(NumpyDynamic(), "cpu", "float64")
     with pytest.raises(ValueError, match="computes the dynamic network; inputs for the other one given"):
         session.prepare(inputs_at("odd", True))
@@ -154,3 +192,48 @@ def test_relu_at_zero_is_measured_on_the_dynamic_network_and_a_wrong_declaration
     outcome = run_check(check, Session(DeclaresZero(), "cpu", "float64"))
     assert not outcome.passed and outcome.codes == {"relu-declaration"}, outcome.explanation
     assert "measured 1, declared 0.0" in outcome.explanation
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_step_count_that_outlives_prepare_fails_the_call_sequences_and_is_named(dtype):
+    """Fresh sessions pass while nothing has stepped: only a prepare() after a step shows it."""
+    session = Session(StepCountOutlivesPrepare(), "cpu", dtype)
+    outcome = run_check(next(c for c in DYNAMIC_CHECKS if c.id == "stateful-calls"), session)
+    assert not outcome.passed and outcome.codes == {StepCountOutlivesPrepare.planted}, outcome.explanation
+    assert "outlives prepare()" in outcome.explanation
+
+
+def test_the_dynamic_network_gets_the_checks_about_every_network_and_cuda_vs_cpu_on_cuda_only():
+    class CudaToo(NumpyDynamic):
+        name, devices = "dynamic-on-cuda-too", ("cpu", "cuda")
+
+    assert {"repeatable", "stateful-calls"} <= {c.id for c in DYNAMIC_CHECKS}
+    assert "cuda-vs-cpu" not in {c.id for c in DYNAMIC_CHECKS}
+    assert "cuda-vs-cpu" in {c.id for c in CHECKS if applies(c, CudaToo(), "cuda")}
+
+
+def test_hypothesis_draws_dynamic_call_sequences_with_the_depths_following_the_steps():
+    """The drawn sequences alone (no scripted ones first): numpy-dynamic passes every one, each read at the depth
+    of the steps taken since its prepare(); a step count kept past prepare() fails (hypothesis may find its
+    verdict flaky, the count having moved on), reported as calls, and the whole check names the leak."""
+    from reference.checks import stateful
+    from reference.checks.dynamic import TRAINING_LR
+    from reference.problem.optimizers import declared
+
+    def check(comparison, what):
+        if not comparison.passed:
+            raise stateful.Mismatch(comparison, what)
+
+    start = dynamic.inputs_for(SHAPES[stateful.SHAPE], stateful.DEPTHS)
+    found = {}
+    for impl in (NumpyDynamic(), StepCountOutlivesPrepare()):
+        session = Session(impl, "cpu", "float64")
+        machine = stateful.call_machine(session, start, declared(impl.optimizer, TRAINING_LR),
+                                        stateful.Dynamic(session), check)
+        found[impl.name] = stateful.drawn_failure(machine)
+    assert found["numpy-dynamic"] is None
+    failing = found[StepCountOutlivesPrepare.name]
+    assert failing and failing[0] == "prepare()" and failing[-1].startswith("-> "), failing
+    outcome = stateful.sequence_check(Session(StepCountOutlivesPrepare(), "cpu", "float64"), start,
+                                      declared("sgd-momentum", TRAINING_LR))
+    assert outcome.codes == {"call-order"} and "outlives prepare()" in outcome.explanation, outcome.explanation

@@ -178,7 +178,7 @@ def test_each_way_of_mishandling_the_rows_fails_training_by_far_and_is_named(imp
 
 def test_the_slips_are_in_the_public_catalogue():
     from tests.known_wrong.catalogue import MISTAKES
-    assert set(slips.MINIBATCH_SLIPS) <= set(MISTAKES)
+    assert {*slips.MINIBATCH_SLIPS, slips.EpochOutlivesPrepare} <= set(MISTAKES)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -213,3 +213,13 @@ def test_a_step_that_applies_the_rule_to_a_wrong_gradient_is_named_so():
     from tests.known_wrong.tutorial_mistakes import MSELossMean
     outcome = run_check(next(c for c in CHECKS if c.id == "first-step-nobias"), Session(MSELossMean(), "cpu", "float64"))
     assert not outcome.passed and outcome.codes == {"step-gradient"}, outcome.explanation
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_an_epoch_that_outlives_prepare_fails_the_call_sequences_and_is_named(dtype):
+    """Its training passes (one prepare, then steps): only a prepare() after a step shows it."""
+    session = Session(slips.EpochOutlivesPrepare(), "cpu", dtype)
+    assert run_check(next(c for c in CHECKS if c.id == "training-bias"), session).passed
+    outcome = run_check(next(c for c in CHECKS if c.id == "stateful-calls"), session)
+    assert not outcome.passed and outcome.codes == {slips.EpochOutlivesPrepare.planted}, outcome.explanation
+    assert "outlives prepare()" in outcome.explanation

@@ -64,9 +64,9 @@ def test_pytest_runs_the_whole_catalogue_on_a_plugin():
     run = pytest_run(f"--impl-path={EXAMPLE}", "-q", "-rp")
     summary = run.stdout.strip().splitlines()[-1]
     assert run.returncode == 0, run.stdout[-3000:]
-    checks = len([c for c in select() if c.model == "two-layer"])  # the plug-in's network's checks
-    # Both dtypes through every check, and nothing else run (skips: the cuda-vs-cpu comparison with no
-    # cuda here, and without torch or jax the modules that need them).
+    checks = len([c for c in select() if applies(c, impls.load_plugin(str(EXAMPLE)), "cpu")])  # those about it
+    # Both dtypes through every check, and nothing else run (skips: the cuda-vs-cpu comparison of
+    # tests/test_devices.py with no cuda here, and without torch or jax the modules that need them).
     assert summary.startswith(f"{2 * checks} passed, ") and "failed" not in summary, summary
     assert "my-numpy-net-cpu-float64-strict-agreement-tutorial-nobias-step0]" in run.stdout, run.stdout[-3000:]
 

@@ -47,4 +47,6 @@ class Check:
     catches: str                             # one line: the mistake this check exists to find
     run: Callable[["Session"], Outcome] = field(repr=False)
     shape: str | None = None                 # the named shape it is about; None: it runs whatever --shape says
-    model: str = "two-layer"                 # the network it checks (impls.contract.MODELS): it runs on those only
+    bias: bool | None = None                 # the two-layer network it is about, with or without bias; None: either
+    device: str | None = None                # the device whose sessions it runs on; None: every device
+    model: str | None = "two-layer"          # the network it checks (impls.contract.MODELS); None: every network

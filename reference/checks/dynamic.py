@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from reference.checks import stateful
 from reference.checks.diagnose import STEP_GRADIENT, Diagnosis
 from reference.checks.measure import Result, follows_own_gradient, stepped_path, update_results
 from reference.checks.check import Outcome, failed
@@ -247,3 +248,18 @@ def relu_at_zero(session: Session) -> Outcome:
         return Outcome(True)
     return Outcome(False, diagnoses=(Diagnosis("relu-declaration", (
         f"relu'(0) measured {measured:.6g}, declared {session.impl.relu_grad_at_zero}")),))
+
+
+# --- call order, fresh state and the device: reference/checks/stateful.py, on this network's inputs -------------
+
+def repeatable(session: Session) -> Outcome:
+    return stateful.repeated(session, dynamic.inputs_for(SHAPES["odd"], [MAX_MIDDLE_REPEATS]))
+
+
+def stateful_calls(session: Session) -> Outcome:
+    return stateful.sequence_check(session, dynamic.inputs_for(SHAPES[stateful.SHAPE], stateful.DEPTHS),
+                                   declared(session.impl.optimizer, TRAINING_LR))
+
+
+def cuda_vs_cpu(session: Session) -> Outcome:
+    return stateful.agrees_with_cpu(session, dynamic.inputs_for(SHAPES["tutorial"], [MAX_MIDDLE_REPEATS]))

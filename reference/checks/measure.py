@@ -190,6 +190,11 @@ def relu_grad_at_zero(session: Session, bias: bool = False) -> float:
     return float(grads["w1"][:, 0] @ direction / (direction @ direction))
 
 
-def matmul_precision_probe(session: Session) -> float:
-    """The probe's loss as this implementation computes it, in this session's mode."""
-    return session.loss(session.prepare(probe_inputs()))
+def matmul_precision_probe(session: Session, bias: bool = False) -> float:
+    """The probe's loss as this implementation computes it, in this session's mode; with ``bias``, biases of 0,
+    which every precision adds exactly."""
+    probe = probe_inputs()
+    if bias:
+        (_, H), (_, D_out) = probe.params["w1"].shape, probe.params["w2"].shape
+        probe = probe.with_params({**probe.params, "b1": np.zeros(H), "b2": np.zeros(D_out)})
+    return session.loss(session.prepare(probe))

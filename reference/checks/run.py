@@ -71,7 +71,7 @@ def evaluate(session: Session, checks: Iterable[Check], timeout_s: float = DEFAU
 
 def each_row(session: Session, checks: Iterable[Check], timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[Row]:
     """``evaluate``'s rows, each as its check ends: a caller that has seen what it asks about stops there."""
-    for check in (c for c in checks if applies(c, session.impl)):
+    for check in (c for c in checks if applies(c, session.impl, session.device)):
         started = time.perf_counter()
         outcome = run_check(check, session, timeout_s)
         yield Row(check, outcome, time.perf_counter() - started)

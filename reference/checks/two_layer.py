@@ -12,7 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from reference.checks import measure
+from impls.contract import biases
+from reference.checks import measure, stateful
 from reference.checks.batches import diagnose_batches
 from reference.checks.check import Outcome, failed
 from reference.checks.diagnose import STEP_GRADIENT, Diagnosis, diagnose, diagnose_calls, diagnose_points, diagnose_training
@@ -31,6 +32,12 @@ from reference.problem.optimizers import TRAINING_OPTIMIZERS, Optimizer, declare
 
 def bias_label(bias: bool) -> str:
     return "bias" if bias else "nobias"
+
+
+def either_network(session: Session) -> bool:
+    """The bias of the network a check about either one takes: with bias, unless the implementation computes only
+    the network without (impls.contract.biases)."""
+    return biases(session.impl)[-1]
 
 
 # --- agreement ------------------------------------------------------------------------------------
@@ -193,7 +200,7 @@ def first_step(bias: bool) -> Callable[[Session], Outcome]:
 
 def relu_at_zero(session: Session) -> Outcome:
     declared = session.impl.relu_grad_at_zero
-    measured = {bias: measure.relu_grad_at_zero(session, bias) for bias in (False, True)}
+    measured = {bias: measure.relu_grad_at_zero(session, bias) for bias in biases(session.impl)}
     wrong = {bias: value for bias, value in measured.items() if abs(value - declared) > 1e-6}
     if not wrong:
         return Outcome(True)
@@ -202,25 +209,15 @@ def relu_at_zero(session: Session) -> Outcome:
 
 
 def repeatable(session: Session) -> Outcome:
-    inputs = inputs_at("odd", True)
-    _, _, scales = network.reference_at(inputs)
-    runs = []
-    for _ in range(3):
-        value, grads = session.loss_and_grads(session.prepare(inputs), tuple(inputs.params))
-        runs.append({"loss": value, **grads})
-    results = [measure.Result(f"{session.label} repeat {i}", compare(
-        name, run[name], runs[0][name], 2 * np.asarray(scales[name]), inputs.problem, session.precision))
-        for i, run in enumerate(runs[1:], 2) for name in run]
-    ratio = max(r.comparison.ratio for r in results)
-    if all(r.passed for r in results):
-        return Outcome(True, ratio)
-    return Outcome(False, ratio, (Diagnosis("not-repeatable", (
-        "three fresh prepare() + loss_and_grads() on the same inputs disagree: state leaks between sessions "
-        "or the result depends on something other than the inputs")),), failed(results))
+    return stateful.repeated(session, inputs_at("odd", either_network(session)))
+
+
+def cuda_vs_cpu(session: Session) -> Outcome:
+    return stateful.agrees_with_cpu(session, inputs_at("tutorial", either_network(session)))
 
 
 def matmul_precision(session: Session) -> Outcome:
-    loss = measure.matmul_precision_probe(session)
+    loss = measure.matmul_precision_probe(session, bias=biases(session.impl)[0])  # bias-free where it computes that
     allowed = (PROBE_STRICT_LOSS,) if session.mode == "strict" else (PROBE_STRICT_LOSS, 0.0)
     if loss in allowed:
         return Outcome(True)
@@ -231,13 +228,5 @@ def matmul_precision(session: Session) -> Outcome:
 
 
 def stateful_calls(session: Session) -> Outcome:
-    from reference.checks.stateful import sequence_check
-    ratio, sequence = sequence_check(session)
-    if not sequence:
-        return Outcome(True, ratio)
-    calls, failure = sequence[:-1], sequence[-1].removeprefix("-> ")
-    return Outcome(False, ratio, (Diagnosis("call-order", (
-        f"a result goes wrong after the call sequence {'; '.join(calls)} (a scripted sequence, or one hypothesis drew "
-        "and shrank): "
-        f"{failure.split(':')[0]} disagrees with the reference at the parameters the implementation reports")),),
-        (failure,))
+    return stateful.sequence_check(session, inputs_at(stateful.SHAPE, either_network(session)),
+                                   TRAINING_OPTIMIZERS[session.impl.optimizer])

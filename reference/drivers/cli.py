@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from impls.contract import UnsupportedCase
-from reference.checks.catalogue import select
+from reference.checks.catalogue import left_out, select
 from reference.checks.check import Check
 from reference.checks.run import DEFAULT_TIMEOUT_S, Row, evaluate
 from reference.harness.isolation import DEFAULT_MEMORY_LIMIT
@@ -109,6 +109,8 @@ def check_all(selection: Selection, checks: list[Check], timeout_s: float, json_
     failed, records = 0, []
     for spec, impl in selection.plugins.values():
         print(f"{impl.name}: {impl.summary}\n")
+        if line := left_out(checks, impl):
+            print(f"{line}\n")
         for device, dtype, mode in combinations(selection.devices, selection.dtypes, selection.modes):
             try:
                 session = Session.isolated(spec, device, dtype, mode, selection.pool)

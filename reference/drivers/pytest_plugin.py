@@ -19,7 +19,7 @@ import pytest
 from impls.backends import BACKENDS, DEVICES
 from impls.contract import UnsupportedCase
 from impls.threads import thread_settings
-from reference.checks.catalogue import applies, select
+from reference.checks.catalogue import applies, left_out, select
 from reference.harness.isolation import DEFAULT_MEMORY_LIMIT
 from reference.harness.selection import Selection, add_selection_options, keep, kept
 from reference.harness.session import Case, Session
@@ -63,7 +63,12 @@ def pytest_report_header(config):
         lines.append(f"not generated: device {device}{mode} ({reason}); ask with --device/--mode to see each case skip")
     if selection.plugins:
         lines.append("plug-ins: " + ", ".join(f"{p.name} ({p.summary})" for _, p in selection.plugins.values()))
-    return lines
+    for name in selection.impls:
+        try:
+            lines.append(left_out(select(selection.shapes), selection.implementation(name)))
+        except UnsupportedCase:
+            continue
+    return [line for line in lines if line]
 
 
 def pytest_generate_tests(metafunc):
@@ -96,7 +101,7 @@ def pytest_collection_modifyitems(config, items):
         case, check = params.get("case"), params.get("check")
         if case is not None and check is not None:
             try:
-                if not applies(check, selection.implementation(case.impl)):
+                if not applies(check, selection.implementation(case.impl), case.device):
                     other_model.append(item)
             except UnsupportedCase:
                 if check.model != "two-layer":  # the framework is missing: one skip per case is enough

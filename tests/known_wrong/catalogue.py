@@ -22,7 +22,7 @@ from tests.hostile.plugins import CATALOGUED
 from tests.known_wrong import tutorial_mistakes as tm
 from tests.known_wrong.more import MORE
 from tests.known_wrong.dynamic import DYNAMIC_SLIPS
-from tests.known_wrong.minibatch import MINIBATCH_SLIPS
+from tests.known_wrong.minibatch import MINIBATCH_SLIPS, EpochOutlivesPrepare
 from tests.known_wrong.optimizers import OPTIMIZER_SLIPS
 
 
@@ -303,5 +303,5 @@ CATALOGUE = [BatchMean, ForgotFactorTwo, OppositeSign, MissingReluMask, InPlaceR
 #: with mini-batches (tests/known_wrong/minibatch.py) and with DynamicNet's shared layer
 #: (tests/known_wrong/dynamic.py), and plug-ins that exit, crash or rewrite the reference.
 MISTAKES = [tm.RebindingUpdate, tm.MinibatchOverwrite, tm.GradW2FromPreactivation, tm.GradsNeverZeroed, tm.MSELossMean,
-            *CATALOGUE, *MORE, *OPTIMIZER_SLIPS, *MINIBATCH_SLIPS, *DYNAMIC_SLIPS,
+            *CATALOGUE, *MORE, *OPTIMIZER_SLIPS, *MINIBATCH_SLIPS, EpochOutlivesPrepare, *DYNAMIC_SLIPS,
             *CATALOGUED]

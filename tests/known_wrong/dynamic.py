@@ -59,4 +59,19 @@ class ZeroGradToNone(TorchDynamic):
         return loss.detach(), self._canonical(s.model, lambda p: torch.zeros_like(p) if p.grad is None else p.grad)
 
 
-DYNAMIC_SLIPS = [SharedLayerOneUse, ZeroGradToNone]
+class StepCountOutlivesPrepare(NumpyDynamic):
+    """Counts its steps on the implementation object, outside the state prepare() returns: a fresh prepare()
+    takes its depths on from where the last state's steps left them, not from depths[0]."""
+    name, planted = "wrong-dynamic-steps-outlive-prepare", "call-order"
+    steps_taken = 0
+
+    def repeats(self, s):
+        return int(s.depths[self.steps_taken % len(s.depths)])
+
+    def step(self, s):
+        loss = super().step(s)
+        self.steps_taken += 1
+        return loss
+
+
+DYNAMIC_SLIPS = [SharedLayerOneUse, ZeroGradToNone, StepCountOutlivesPrepare]

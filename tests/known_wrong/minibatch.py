@@ -55,4 +55,24 @@ class BatchLossMeanReduced(TorchDataLoader):
         return loss.detach()
 
 
+class EpochOutlivesPrepare(NumpyMinibatch):
+    """Keeps where the epoch's slicing stands on the implementation object, outside the state prepare() returns:
+    the first step after a fresh prepare() takes the last state's next slice, not the new order's first batch."""
+    name, planted = "wrong-minibatch-epoch-outlives-prepare", "call-order"
+    start, x_shuffled, y_shuffled = None, None, None
+
+    def step(self, s):
+        if self.start is None or self.start >= len(s.x):
+            rows = s.batches.permutation()
+            self.x_shuffled, self.y_shuffled, self.start = s.x[rows], s.y[rows], 0
+        end = self.start + s.batches.batch_size
+        x_batch, y_batch = self.x_shuffled[self.start:end], self.y_shuffled[self.start:end]
+        self.start = end
+        loss, grads = loss_and_grads(x_batch, y_batch, **s.params)
+        for name, grad in grads.items():
+            s.params[name] -= s.lr * grad
+        return loss
+
+
+#: What a mini-batch run does wrong with its rows (each fails training); EpochOutlivesPrepare trains right.
 MINIBATCH_SLIPS = [LastBatchDropped, LoaderShuffledUnseeded, BatchLossMeanReduced]
