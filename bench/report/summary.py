@@ -74,7 +74,8 @@ def default_size_table(rows: pd.DataFrame) -> str:
         "GFLOP/s": [_number(v, ".1f") for v in rows["gflops"]],
         "% peak": [_number(v, ".1f") for v in rows["pct_peak"]],
         "× GEMM floor": [_number(v, ".2f") for v in rows["ratio_to_floor"]],
-        "× fastest plain way (95% CI)": [times(row) for _, row in rows.iterrows()],
+        "× fastest plain way (95% CI)": [times(row) + (" per row" if row["rows_trained"] < DEFAULT.N else "")
+                                         for _, row in rows.iterrows()],
         # One value per implementation: shown once, on its grads row.
         "grads/forward": [_number(v, ".2f") if phase == "grads" else ""
                           for v, phase in zip(rows["grads_over_forward"], rows["phase"])],
