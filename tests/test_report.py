@@ -428,3 +428,16 @@ def test_the_headline_block_and_latest_md_come_from_the_run_files(built, tmp_pat
     assert f"<!-- headline:begin -->\n{block}<!-- headline:end -->" in latest
     assert "| [20260101T000000Z-default-2t](20260101T000000Z-default-2t/summary.md) | – | Planted EPYC 9999, 2 cores " \
            "| 2 | 2.0% (1 races) |" in latest
+
+
+def test_headline_into_a_markdown_file_replaces_only_what_lies_between_its_markers(built, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Title\n\n<!-- headline:begin -->\nstale numbers\n<!-- headline:end -->\n\nThe rest.\n")
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert report.main(["headline", str(built), "--into", str(readme)]) == 0
+    assert readme.read_text() == ("# Title\n\n<!-- headline:begin -->\n" + report.headline_markdown(built)
+                                  + "<!-- headline:end -->\n\nThe rest.\n")
+    unmarked = tmp_path / "plain.md"
+    unmarked.write_text("# No markers\n")
+    assert_cli_error(["headline", str(built), "--into", str(unmarked)], unmarked)
+    assert unmarked.read_text() == "# No markers\n"

@@ -2,7 +2,7 @@
 
     python -m bench.report build RAW RUN_DIR [--command "..."]
     python -m bench.report rebuild RUN_DIR [--force]
-    python -m bench.report headline RUN_DIR
+    python -m bench.report headline RUN_DIR [--into FILE]
     python -m bench.report latest [RESULTS]
     python -m bench.report compare RUN_A RUN_B [--threshold 1.10] [--alpha 0.01] [--gate]
 
@@ -12,7 +12,7 @@ GEMM floor each case is measured against), samples.csv.gz (every round's sample)
 overwrite a file an earlier run wrote there. ``rebuild`` writes summary.md and the plots again
 from a run folder's own files (as committed; raw/ is not), only with --force where they exist.
 ``headline`` prints a run's headline block (markdown: which plain way is fastest, by how much,
-how sure), the block README carries between its headline markers; ``latest`` writes
+how sure), or with --into puts it between FILE's headline markers (README's); ``latest`` writes
 RESULTS/LATEST.md: the newest run's headline and every run's command, machine, threads and A/A.
 ``compare`` joins two runs' cases and calls a case slower or faster only when the ratio of
 medians passes the threshold and the difference is significant: a Mann-Whitney U test on the
@@ -29,9 +29,21 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.build import build, rebuild, write_latest
-from bench.report.headline import headline_markdown
+from bench.report.headline import headline_markdown, splice
 from bench.report.compare import ALPHA, compare, describe_test
 from bench.report.load import ReportError
+
+
+def into(path: Path, block: str) -> None:
+    """Put ``block`` between the headline markers of the markdown file at ``path``."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ReportError(f"{path}: cannot read it ({error.strerror})") from None
+    try:
+        path.write_text(splice(text, block, str(path)))
+    except ValueError as error:
+        raise ReportError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     rebuild_parser.add_argument("--force", action="store_true", help="replace the summary.md and plots already there")
     headline_parser = commands.add_parser("headline", help="print a run's headline block (markdown)")
     headline_parser.add_argument("run_dir", type=Path, help="a run folder")
+    headline_parser.add_argument("--into", type=Path, default=None,
+                                 help="write it between the lines <!-- headline:begin --> and "
+                                      "<!-- headline:end --> of this markdown file instead of printing it")
     latest_parser = commands.add_parser("latest", help="write RESULTS/LATEST.md: the newest run and a list of all")
     latest_parser.add_argument("results", type=Path, nargs="?", default=Path("results"),
                                help="the folder holding the run folders (default: results)")
@@ -69,7 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.run_dir / 'summary.md'}")
             return 0
         if args.action == "headline":
-            print(headline_markdown(args.run_dir), end="")
+            block = headline_markdown(args.run_dir)
+            if args.into is None:
+                print(block, end="")
+                return 0
+            into(args.into, block)
+            print(f"wrote the headline of {args.run_dir} into {args.into}")
             return 0
         if args.action == "latest":
             write_latest(args.results)

@@ -56,8 +56,9 @@ def versus_plain(default: pd.DataFrame, aa: pd.DataFrame) -> pd.DataFrame:
             lo, hi = (per_row * bound for bound in ratio_interval(mine, theirs))
             rows.loc[index, ["times", "times_lo", "times_hi"]] = value, lo, hi
             distance = abs(value - 1)
-            rows.loc[index, "noisy"] = index != best and (hi - lo > distance
-                                                          or distance < bounds.get(rows.at[index, "race"], 0))
+            # A race without its own A/A (cases timed alone) is read against the run's largest.
+            bound = bounds.get(rows.at[index, "race"], max(bounds.values(), default=0))
+            rows.loc[index, "noisy"] = index != best and (hi - lo > distance or distance < bound)
     return rows
 
 
@@ -114,7 +115,7 @@ def sentence(title: str, rows: pd.DataFrame) -> str:
             f", {r.impl} {_ratio(r.times)}×" for r in rest)
     unsure = others[others["noisy"]]["impl"].tolist()
     if unsure:
-        text += f". Not told apart from the fastest by this run: {', '.join(unsure)}"
+        text += f". Noisy (interval wider than the gap from 1, or the gap within the A/A): {', '.join(unsure)}"
     return text + "."
 
 
@@ -152,6 +153,16 @@ def headline_markdown(run_dir: Path) -> str:
     return "\n".join(headline(rows)).rstrip() + "\n"
 
 
+def splice(text: str, block: str, where: str) -> str:
+    """``text`` with what lies between its headline MARKERS replaced by ``block`` (README's headline);
+    a ValueError naming ``where`` unless each marker is there once, begin before end."""
+    begin, end = MARKERS
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise ValueError(f"{where}: needs the lines {begin} and {end}, once each and in that order")
+    head, rest = text.split(begin)
+    return f"{head}{begin}\n{block.rstrip()}\n{end}{rest.split(end)[1]}"
+
+
 def latest(results: Path, newest_headline: str | None = None) -> str:
     """results/LATEST.md: the newest run's headline (``newest_headline`` where given), then every run
     there with its command, machine, threads and A/A (run folders are named by their UTC start time,
@@ -163,7 +174,7 @@ def latest(results: Path, newest_headline: str | None = None) -> str:
         raise FileNotFoundError(f"{results}: no run folder (with a benchmarks.csv) here")
     newest = runs[-1]
     lines = ["# Newest run", "", f"[{newest.name}]({newest.name}/summary.md): {_facts(newest)['command']}", "",
-             MARKERS[0], (newest_headline or headline_markdown(newest)).rstrip(), MARKERS[1], "", "## Every run here", "",
+             *MARKERS[:1], (newest_headline or headline_markdown(newest)).rstrip(), *MARKERS[1:], "", "## Every run here", "",
              "| run | command | machine | threads | A/A (largest over its races) |", "| --- | --- | --- | ---: | ---: |"]
     for run in reversed(runs):
         facts = _facts(run)

@@ -160,14 +160,19 @@ def variant_of(impl: str) -> str:
     """What an implementation changes from a plain way of the card (SGD on the full batch of the
     two-layer network): "optimizer adam", "batching minibatch", "model dynamic"; "" for a plain way.
 
-    Read from its declaration in the registry; a plug-in, or one whose framework is missing here,
-    counts as a plain way (its declaration is not in the run's files).
+    Read from its class's declaration in the registry, without building it (torch.compile's takes
+    seconds); a plug-in, or one whose framework is missing here, counts as a plain way (its
+    declaration is not in the run's files).
     """
-    import impls
-    from impls.contract import UnsupportedCase
+    import importlib
+
+    from impls import REGISTRY
+    if impl not in REGISTRY:
+        return ""
+    module, attribute = REGISTRY[impl].split(":")
     try:
-        declared = impls.load(impl)
-    except (ValueError, UnsupportedCase):
+        declared = getattr(importlib.import_module(module), attribute)
+    except ImportError:
         return ""
     return ", ".join(f"{what} {value}" for what, value, plain in (
         ("model", declared.model, "two-layer"), ("batching", declared.batching, "full"),
