@@ -86,7 +86,8 @@ def plain_table(rows: pd.DataFrame) -> list[str]:
     by_phase = {phase: plain[plain["phase"] == phase].set_index("impl") for phase in ("step", "grads")}
     # Ordered by × fastest (paired rounds), the better estimate where two medians lie close.
     order = (by_phase["step"] if not by_phase["step"].empty else by_phase["grads"]).sort_values("times").index.tolist()
-    lines = ["| way | step µs | × fastest step | grads µs | × fastest grads |", "| --- | ---: | ---: | ---: | ---: |"]
+    lines = ["| way | step µs | × fastest step | grads µs | × fastest grads |",
+             "| --- | ---: | ---: | ---: | ---: |"]
     for impl in order:
         cells = []
         for phase in ("step", "grads"):
@@ -174,8 +175,9 @@ def latest(results: Path, newest_headline: str | None = None) -> str:
         raise FileNotFoundError(f"{results}: no run folder (with a benchmarks.csv) here")
     newest = runs[-1]
     lines = ["# Newest run", "", f"[{newest.name}]({newest.name}/summary.md): {_facts(newest)['command']}", "",
-             *MARKERS[:1], (newest_headline or headline_markdown(newest)).rstrip(), *MARKERS[1:], "", "## Every run here", "",
-             "| run | command | machine | threads | A/A (largest over its races) |", "| --- | --- | --- | ---: | ---: |"]
+             MARKERS[0], (newest_headline or headline_markdown(newest)).rstrip(), MARKERS[1], "",
+             "## Every run here", "", "| run | command | machine | threads | A/A (largest over its races) |",
+             "| --- | --- | --- | ---: | ---: |"]
     for run in reversed(runs):
         facts = _facts(run)
         aa = read_findings(run).aa

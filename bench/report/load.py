@@ -136,15 +136,15 @@ def read_committed(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     run_dir = Path(run_dir)
     table = read_run(run_dir)
     defaults = {"verified": True, "eager_by_design": False, "race": "", "worst_error_over_tol": np.nan,
-                "ratio_to_fastest_lo": np.nan, "ratio_to_fastest_hi": np.nan, "fit_fixed_s": np.nan,
-                "fit_s_per_flop": np.nan}
+                "fit_fixed_s": np.nan, "fit_s_per_flop": np.nan}
     table = table.assign(**{key: value for key, value in defaults.items() if key not in table})
     table["race"] = table["race"].astype(object).fillna("")
     table["verified"] = table["verified"].astype(bool)
     samples = read_samples(run_dir)
     table["samples"] = [samples.get(tuple(key)) for key in table[CASE_ID].itertuples(index=False)]
-    ceilings = pd.read_csv(run_dir / "ceilings.csv", dtype={key: "Int64" for key in ("n", *SIZE)}) if (run_dir / "ceilings.csv").is_file() else \
-        pd.DataFrame(columns=["ceiling"])
+    ceilings_csv = run_dir / "ceilings.csv"
+    ceilings = pd.read_csv(ceilings_csv, dtype={key: "Int64" for key in ("n", *SIZE)}) if ceilings_csv.is_file() \
+        else pd.DataFrame(columns=["ceiling"])
     peak_table = ceilings[ceilings["ceiling"] == "peak"].reindex(
         columns=["device", "dtype", "library", "n", "median_s", "gflops"]).reset_index(drop=True)
     floors = ceilings[ceilings["ceiling"] == "gemm_floor"].rename(columns={"gflops": "floor_gflops"}).reindex(

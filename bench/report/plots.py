@@ -96,8 +96,10 @@ def plot_default_size(table: pd.DataFrame, path: Path) -> None:
             ax.set(title=f"{title} {phase}", xlabel="median µs per call")
             if col:
                 ax.tick_params(labelleft=False)
+    kept = "samples" in table and table["samples"].notna().any()
     figure.suptitle(f"Default size (N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out}): "
-                    "median with its 95% interval; red arrows: off the scale")
+                    + ("median with its 95% interval" if kept else "median (this run kept no rounds: no interval)")
+                    + "; red arrows: off the scale")
     figure.savefig(path, dpi=110)
 
 
@@ -116,7 +118,8 @@ def plot_sizes(table: pd.DataFrame, path: Path) -> None:
             for axis in (ax.xaxis, ax.yaxis):  # labelled minor ticks overlap over a narrow log range
                 axis.set_minor_formatter(NullFormatter())
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize="small")
+    figure.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2 * len(phases)),
+                  fontsize="small")
     figure.savefig(path, dpi=110)
 
 
@@ -145,6 +148,7 @@ def plot_grads_over_forward(table: pd.DataFrame, floors: pd.DataFrame, path: Pat
         rows = rows.sort_values("grads_over_forward")
         bars = ax.bar(rows["impl"], rows["grads_over_forward"])
         ax.bar_label(bars, fmt="%.2f", fontsize="small")
+        ax.margins(y=0.15)  # room for the tallest bar's label
         ax.tick_params(axis="x", labelrotation=20)
         device, dtype = rows.iloc[0][["device", "dtype"]]
         floor = at_default_size(floors[(floors["device"] == device) & (floors["dtype"] == dtype)]).set_index("phase")

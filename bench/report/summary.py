@@ -297,8 +297,8 @@ def default_size_section(rows: pd.DataFrame, plots: list[str]) -> list[str]:
         lines += ["No case at the default size in this run.", ""]
     for title, facet in by_facet(rows):
         lines += [f"### {title}", "", default_size_table(facet), ""]
-    for key, caption in (("default", "Median time per call of each plain way, one panel per phase (bars: 95% "
-                                     "interval of the median)"),
+    for key, caption in (("default", "Median time per call of each plain way, one panel per phase (bars, where "
+                                     "the run kept its rounds: 95% interval of the median)"),
                          ("gflops", "GFLOP/s of each plain way against the measured peak"),
                          ("grads_over_forward", "grads / forward per plain way")):
         if PLOTS[key] in plots:
@@ -389,5 +389,6 @@ def summary(full: pd.DataFrame, rows: pd.DataFrame, peak_table: pd.DataFrame, fl
               *ceilings_section(peak_table, floors), "", *machine_section(run_dir),
               *implementations_section(findings.implementations), *method_notes()]
     if findings.ignored:
-        lines += [f"{findings.ignored} benchmark(s) in the raw JSON have no known extra_info kind and were left out.", ""]
+        lines += [f"{findings.ignored} benchmark(s) in the raw JSON have no known extra_info kind and were left out.",
+                  ""]
     return "\n".join(lines).rstrip() + "\n"
