@@ -123,8 +123,10 @@ def write_report(run_dir: Path, full: pd.DataFrame, peak_table: pd.DataFrame, fl
     if not plain.empty:
         draw.plot_default_size(plain, run_dir / PLOTS["default"])
         draw.plot_gflops(plain, peak_table, run_dir / PLOTS["gflops"])
+        plots += [PLOTS["default"], PLOTS["gflops"]]
+    if plain["grads_over_forward"].notna().any():  # a run that times grads alone (the sweep) has no ratio
         draw.plot_grads_over_forward(plain, floors, run_dir / PLOTS["grads_over_forward"])
-        plots += [PLOTS["default"], PLOTS["gflops"], PLOTS["grads_over_forward"]]
+        plots.append(PLOTS["grads_over_forward"])
     parts = findings.parts
     plain_parts = parts[parts["impl"].map(variant_of) == ""] if not parts.empty else parts
     if not plain_parts.empty:

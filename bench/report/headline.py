@@ -5,8 +5,8 @@ two-layer network), compiled or not; the other implementations are variants (ano
 mini-batches, another network: ``tables.variant_of``), shown by the phase that differs, their step.
 Every ratio is over the fastest verified plain way of the same race, round by round (paired
 samples), with its 95% interval. A ratio is marked **noisy** when the reader cannot trust which
-side of 1 it lies: its interval is wider than its distance from 1, or it is nearer 1 than its
-race's A/A (one case timed twice).
+side of 1 it lies, or how far: its interval is wider than its distance from 1, or it is nearer 1
+than its race's A/A (one case timed twice; for cases timed alone, the run's largest A/A).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def plain_table(rows: pd.DataFrame) -> list[str]:
 
 def sentence(title: str, rows: pd.DataFrame) -> str:
     """'**cpu float32**: numpy-manual has the fastest step (348 µs); torch-manual takes 1.26× as long, jax-grad
-    1.63×, ...', and which of them this run cannot tell apart from the fastest."""
+    1.63×, ...', and which of those ratios are noisy."""
     plain = rows[(rows["variant"] == "")]
     phase = "step" if (plain["phase"] == "step").any() else "grads"
     ranked = plain[plain["phase"] == phase].sort_values("times")

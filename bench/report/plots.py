@@ -87,7 +87,8 @@ def plot_default_size(table: pd.DataFrame, path: Path) -> None:
     facets = by_facet(table)
     phases = [p for p in PHASES if (table["phase"] == p).any()]
     tallest = max(rows["impl"].nunique() for _, rows in facets)
-    figure, axes = _figure(len(facets), len(phases), width=4.2 * len(phases), height=0.32 * tallest + 1.2)
+    # Wide enough for the title with one panel a row (the sweep times grads only).
+    figure, axes = _figure(len(facets), len(phases), width=max(4.2 * len(phases), 9), height=0.32 * tallest + 1.2)
     for row, (title, rows) in enumerate(facets):
         impls = impl_order(rows)
         for col, phase in enumerate(phases):
