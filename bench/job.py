@@ -3,14 +3,16 @@
 ``python -m bench`` and ``pytest --benchmark`` both parse their options into a ``bench.options.Plan``
 and call ``run``. Each run gets its own folder, results/<UTC time>-<preset>-<threads>t/, and refuses
 to reuse one: nothing a run wrote before is overwritten. The plan goes into its raw/job/plan.json,
-which the child pytest reads. results/LATEST.md points at the newest run.
+which the child pytest reads. The job ends by printing the headline (which plain way is fastest,
+by how much, how sure) and the summary's path; results/LATEST.md shows the newest run's headline
+and lists every run. A run that stops before anything was timed leaves no folder behind.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -59,8 +61,11 @@ def child_pytest(plan: Plan, raw: Path) -> list[str]:
     plan_file = raw / "job" / "plan.json"
     plan_file.parent.mkdir()
     dataclasses.replace(plan, races=raw / "races.json").write(plan_file)
+    # A preset without ceilings leaves out the matmul peak, the GEMM floors and the load test.
+    skipped = [] if plan.sizes_and_phases.ceilings else \
+        ["--ignore=bench/test_ceilings.py", "-m", "not load", "-k", "not test_gemm"]
     return [sys.executable, "-m", "pytest", "bench", "-n", "0", "-p", "no:cacheprovider", "-q", "--no-header",
-            f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS, f"--bench-plan={plan_file}"]
+            f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS, *skipped, f"--bench-plan={plan_file}"]
 
 
 def run(plan: Plan) -> int:
@@ -89,13 +94,11 @@ def run(plan: Plan) -> int:
     raw = run_dir / "raw"
     raw.mkdir()
     env = thread_environment(plan.threads, use_gpu=plan.device == "all" or "cuda" in plan.device)
-    pytest_command = child_pytest(plan, raw)
-    print("running:", shlex.join(pytest_command), flush=True)
+    print(f"timing into {run_dir} ({plan.preset} preset, {plan.threads} thread(s))", flush=True)
     started = time.perf_counter()
-    status = subprocess.run(pytest_command, env=env).returncode
+    status = subprocess.run(child_pytest(plan, raw), env=env).returncode
     if status != 0:
-        print(f"error: the benchmarks failed (pytest exit {status}); partial results in {run_dir}", file=sys.stderr)
-        return status
+        return stopped(status, run_dir, raw)
     # machine.json is collected in a child with the benchmarks' environment, so it reports
     # the thread counts and devices they saw.
     describe = subprocess.run([sys.executable, "-m", "bench.machine", plan.command], env=env,
@@ -105,13 +108,27 @@ def run(plan: Plan) -> int:
     else:
         print(f"note: the machine could not be described ({describe.stderr.strip().splitlines()[-1:]})",
               file=sys.stderr)
+    print("writing the report (tables, intervals, plots)", flush=True)
     try:
-        report.build(raw, run_dir, command=plan.command)
+        headline = report.build(raw, run_dir, command=plan.command)
+        report.write_latest(plan.results, headline)
     except report.ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    print(f"\n{headline}")
+    # Last, where a person looks: whether the run can be read at all.
     print(*judge_run(raw).lines, sep="\n")
-    (plan.results / "LATEST.md").write_text(
-        f"# Newest run\n\n[{run_id}]({run_id}/summary.md), written by `{plan.command}`.\n")
-    print(f"wrote {run_dir} in {time.perf_counter() - started:.0f} s; summary: {run_dir / 'summary.md'}")
+    print(f"timed and reported in {time.perf_counter() - started:.0f} s; summary: {run_dir / 'summary.md'}")
     return 0
+
+
+def stopped(status: int, run_dir: Path, raw: Path) -> int:
+    """The child pytest failed: a folder with nothing timed in it goes (it holds only the plan the job
+    wrote), one with measurements stays."""
+    if not any(raw.glob("*.json")):
+        shutil.rmtree(run_dir)
+        print(f"error: the benchmarks stopped before timing anything (pytest exit {status}); no run folder kept",
+              file=sys.stderr)
+    else:
+        print(f"error: the benchmarks failed (pytest exit {status}); what was timed is in {raw}", file=sys.stderr)
+    return status

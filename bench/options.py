@@ -23,9 +23,21 @@ import pytest
 from bench.sizes import PRESETS, Preset
 from reference.harness.selection import CHOICES, add_selection_options, choose
 
+
+
+def _about(preset: Preset) -> str:
+    """One preset in a few words, from its fields: '1 size, forward/grads/step, 15 rounds, no ceilings'."""
+    return ", ".join(part for part in (
+        f"{len(preset.sizes)} size{'s' if len(preset.sizes) > 1 else ''}", "/".join(preset.phases),
+        f"{preset.rounds} rounds", "/".join(preset.timings), "" if preset.variants else "no variants",
+        "" if preset.ceilings else "no ceilings or load test", "" if preset.dtype == "all" else preset.dtype)
+        if part)
+
+
 #: The main job's own options, as argparse's add_argument and pytest's addoption both take them.
 FLAGS: dict[str, dict[str, Any]] = {
-    "--preset": dict(default="default", help=f"sizes to time: {' or '.join(PRESETS)} (default: default)"),
+    "--preset": dict(default="default", help="what to time: " + "; ".join(
+        f"{name} ({_about(preset)})" for name, preset in PRESETS.items()) + " (default: default)"),
     "--threads": dict(default="all", help="threads per framework: 'all' (default: every core) or a number, e.g. 1"),
     "--time-unverified": dict(action="store_true",
                               help="time cases that fail verification too (flagged in every table and plot)"),
@@ -94,6 +106,7 @@ class Plan:
             raise ValueError(f"--rounds must be at least 3 (quartiles and an interval over rounds), got {rounds}")
         impl_paths = tuple(values["impl_path"])
         names = {option: values[option] or "all" for option in ("impl", "device", "dtype", "mode")}
+        names["dtype"] = values["dtype"] or PRESETS[preset].dtype
         # The names, before any folder is made; a plug-in's name is known only once it is loaded,
         # in the child, which validates --impl then.
         for option in ("dtype", "device", "mode", *(() if impl_paths else ("impl",))):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 
 import pytest
 
@@ -21,6 +22,9 @@ from reference.harness.selection import Selection, keep
 STARTED = pytest.StashKey[float]()
 RACES = pytest.StashKey[int]()
 DONE = pytest.StashKey[int]()
+#: Benchmarks collected per test function, and the function whose progress line was printed last.
+COUNTS = pytest.StashKey[Counter]()
+SHOWN = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser):
@@ -33,8 +37,8 @@ def pytest_addoption(parser):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    if not config.getoption("benchmark"):
-        return None
+    if not config.getoption("benchmark") or config.getoption("help") or config.getoption("version"):
+        return None  # pytest answers --help and --version itself, the job's options included
     if config.getoption("shape"):
         print("error: --shape selects the checks' shapes; the benchmarks' sizes come from --preset", file=sys.stderr)
         return pytest.ExitCode.USAGE_ERROR
@@ -67,20 +71,29 @@ def pytest_collection_finish(session):
     session.config.stash[STARTED] = time.perf_counter()
     session.config.stash[RACES] = sum(1 for item in session.items if _is_race(item))
     session.config.stash[DONE] = 0
+    session.config.stash[COUNTS] = Counter(getattr(item, "originalname", item.name) for item in session.items)
+    session.config.stash[SHOWN] = ""
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    """Before each race: which case group, how many remain, and the time left at the pace so far."""
+    """Before each race: which case group, how many remain, and the time left at the pace so far; before
+    the first of each other benchmark (the ceilings, the load test): what it times and how many."""
     config = item.config
-    if _is_race(item) and plan_of(config).races:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if plan_of(config).races and reporter:
         races, done, elapsed = config.stash[RACES], config.stash[DONE], time.perf_counter() - config.stash[STARTED]
-        left = f", about {_duration(elapsed / done * (races - done))} left" if done else ""
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter:
+        name = getattr(item, "originalname", item.name)
+        if _is_race(item):
+            left = f", about {_duration(elapsed / done * (races - done))} of races left" if done else ""
             reporter.ensure_newline()
-            reporter.write_line(f"[{done + 1}/{races}] timing {item.callspec.id} "
-                                f"({_duration(elapsed)} so far{left})")
+            reporter.write_line(f"[{done + 1}/{races}] timing {item.callspec.id} ({_duration(elapsed)} so far{left})")
+        elif name != config.stash[SHOWN]:
+            config.stash[SHOWN] = name
+            doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().split("\n")[0]
+            reporter.ensure_newline()
+            reporter.write_line(f"timing {name} ({config.stash[COUNTS][name]} benchmark(s), {_duration(elapsed)} "
+                                f"so far): {doc}")
     yield
     if _is_race(item):
         config.stash[DONE] += 1

@@ -23,10 +23,18 @@ class Preset:
     #: Whether the tutorials' other ways (another optimizer or batching) race unless named: their
     #: forward and gradients are their plain way's, so a sweep of those adds time and no finding.
     variants: bool = True
+    #: Whether the matmul peak, the GEMM floors and the load test are timed too (minutes on two cores).
+    ceilings: bool = True
+    #: The dtypes timed unless --dtype names others.
+    dtype: str = "all"
 
 
 PRESETS: dict[str, Preset] = {
     "default": Preset((Problem(),), PHASES, rounds=60),
+    # "How fast is mine beside the card's ways": the default size, float32, the phases the headline
+    # shows, latency only, few rounds, no variants, ceilings or load test.
+    "quick": Preset((Problem(),), ("grads", "step"), rounds=15, timings=("latency",), variants=False,
+                    ceilings=False, dtype="float32"),
     # N and H over powers of two around the tutorial's 64 and 100: from sizes where dispatch
     # overhead dominates (N = 1, H = 4) to sizes where the matrix products dominate. One phase,
     # grads (forward and backward, no update), keeps the run within minutes on two cores.

@@ -135,6 +135,24 @@ def test_bad_options_are_one_line_errors_before_any_folder_is_made(tmp_path, cap
     assert not any(tmp_path.iterdir())
 
 
+def test_pytest_benchmark_help_prints_the_help_and_starts_nothing(tmp_path):
+    result = run("pytest", "--benchmark", "--help", f"--results={tmp_path / 'results'}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "--benchmark" in result.stdout and "--preset=PRESET" in result.stdout and "quick (" in result.stdout
+    assert "timing into" not in result.stdout and not any(tmp_path.iterdir())
+
+
+def test_a_bad_impl_path_is_an_error_before_timing_that_leaves_no_run_folder(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    result = run("bench", "--impl-path=missing.py", f"--results={results}")
+    assert result.returncode != 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "missing.py: no such file" in result.stderr, result.stderr[-3000:]
+    assert "no run folder kept" in result.stderr and "partial results" not in result.stderr + result.stdout
+    assert all(len(line) < 200 for line in result.stdout.splitlines()), result.stdout
+    assert not any(results.iterdir())
+
+
 def skip_where_cuda_is_present():
     if absent_reason("cuda") is None:
         pytest.skip("a framework has a CUDA device here: --device cuda would time it")

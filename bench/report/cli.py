@@ -1,11 +1,19 @@
 """The report's command line.
 
     python -m bench.report build RAW RUN_DIR [--command "..."]
+    python -m bench.report rebuild RUN_DIR [--force]
+    python -m bench.report headline RUN_DIR [--into FILE]
+    python -m bench.report latest [RESULTS]
     python -m bench.report compare RUN_A RUN_B [--threshold 1.10] [--alpha 0.01] [--gate]
 
 ``build`` writes benchmarks.csv (one row per case), ceilings.csv (the measured matmul peak and
-GEMM floor each case is measured against), samples.csv.gz (every round's sample), a few PNG
-plots and summary.md into RUN_DIR, and refuses to overwrite a file an earlier run wrote there.
+GEMM floor each case is measured against), samples.csv.gz (every round's sample), findings.json
+(A/A, where the time goes, load), a few PNG plots and summary.md into RUN_DIR, and refuses to
+overwrite a file an earlier run wrote there. ``rebuild`` writes summary.md and the plots again
+from a run folder's own files (as committed; raw/ is not), only with --force where they exist.
+``headline`` prints a run's headline block (markdown: which plain way is fastest, by how much,
+how sure), or with --into puts it between FILE's headline markers (README's); ``latest`` writes
+RESULTS/LATEST.md: the newest run's headline and every run's command, machine, threads and A/A.
 ``compare`` joins two runs' cases and calls a case slower or faster only when the ratio of
 medians passes the threshold and the difference is significant: a Mann-Whitney U test on the
 raw samples at a stated family-wise error rate (--alpha), or, for runs without samples,
@@ -20,9 +28,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.build import build
+from bench.report.build import build, rebuild, write_latest
+from bench.report.headline import headline_markdown, splice
 from bench.report.compare import ALPHA, compare, describe_test
 from bench.report.load import ReportError
+
+
+def into(path: Path, block: str) -> None:
+    """Put ``block`` between the headline markers of the markdown file at ``path``."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ReportError(f"{path}: cannot read it ({error.strerror})") from None
+    try:
+        path.write_text(splice(text, block, str(path)))
+    except ValueError as error:
+        raise ReportError(str(error)) from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +54,20 @@ def main(argv: list[str] | None = None) -> int:
                               help="a run's raw/ folder, or one JSON file in pytest-benchmark's schema")
     build_parser.add_argument("run_dir", type=Path, help="the run's folder (created if missing)")
     build_parser.add_argument("--command", default="", help="the command that produced the run, for the summary")
+    rebuild_parser = commands.add_parser("rebuild", help="summary.md and plots again from a run folder's own files")
+    rebuild_parser.add_argument("run_dir", type=Path, help="a run folder (benchmarks.csv, samples.csv.gz, ...)")
+    rebuild_parser.add_argument("--force", action="store_true", help="replace the summary.md and plots already there")
+    headline_parser = commands.add_parser("headline", help="print a run's headline block (markdown)")
+    headline_parser.add_argument("run_dir", type=Path, help="a run folder")
+    headline_parser.add_argument("--into", type=Path, default=None,
+                                 help="write it between the lines <!-- headline:begin --> and "
+                                      "<!-- headline:end --> of this markdown file instead of printing it")
+    latest_parser = commands.add_parser("latest", help="write RESULTS/LATEST.md: the newest run and a list of all")
+    latest_parser.add_argument("results", type=Path, nargs="?", default=Path("results"),
+                               help="the folder holding the run folders (default: results)")
     compare_parser = commands.add_parser("compare", help="the cases of two runs side by side")
-    compare_parser.add_argument("run_a", type=Path)
-    compare_parser.add_argument("run_b", type=Path)
+    compare_parser.add_argument("run_a", type=Path, help="the run compared against")
+    compare_parser.add_argument("run_b", type=Path, help="the run whose ratio over run_a is judged")
     compare_parser.add_argument("--threshold", type=float, default=1.10, help="ratio b/a that counts (default 1.10)")
     compare_parser.add_argument("--alpha", type=float, default=ALPHA,
                                 help=f"family-wise false-alarm rate of the rank test (default {ALPHA})")
@@ -46,6 +78,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "build":
             build(args.raw_json, args.run_dir, command=args.command)
             print(f"wrote {args.run_dir / 'summary.md'}")
+            return 0
+        if args.action == "rebuild":
+            rebuild(args.run_dir, force=args.force)
+            print(f"wrote {args.run_dir / 'summary.md'}")
+            return 0
+        if args.action == "headline":
+            block = headline_markdown(args.run_dir)
+            if args.into is None:
+                print(block, end="")
+                return 0
+            into(args.into, block)
+            print(f"wrote the headline of {args.run_dir} into {args.into}")
+            return 0
+        if args.action == "latest":
+            write_latest(args.results)
+            print(f"wrote {args.results / 'LATEST.md'}")
             return 0
         result = compare(args.run_a, args.run_b, args.threshold, args.alpha)
     except ReportError as error:

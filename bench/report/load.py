@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.schema import CASE_ID, KINDS, RENAMED, STATS, TIMES, SchemaError
+from bench.report.findings import Findings
+from bench.schema import CASE_ID, KINDS, RENAMED, SIZE, STATS, TIMES, SchemaError
 
 
 class ReportError(ValueError):
@@ -124,3 +125,41 @@ def read_samples(run_dir: Path) -> dict[tuple, np.ndarray]:
     if missing:
         raise ReportError(f"{path}: lacks column(s) {', '.join(missing)}")
     return {tuple(key): group["seconds"].to_numpy() for key, group in table.groupby(CASE_ID, sort=False)}
+
+
+def read_committed(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Findings]:
+    """A run folder's own files as the report takes them: the cases with their samples, the measured
+    peaks, the GEMM floors and the findings.
+
+    A run written before a column or findings.json existed gets their defaults: verified, not
+    eager by design, no race, no findings.
+    """
+    run_dir = Path(run_dir)
+    table = read_run(run_dir)
+    defaults = {"verified": True, "eager_by_design": False, "race": "", "worst_error_over_tol": np.nan,
+                "fit_fixed_s": np.nan, "fit_s_per_flop": np.nan}
+    table = table.assign(**{key: value for key, value in defaults.items() if key not in table})
+    table["race"] = table["race"].astype(object).fillna("")
+    table["verified"] = table["verified"].astype(bool)
+    samples = read_samples(run_dir)
+    table["samples"] = [samples.get(tuple(key)) for key in table[CASE_ID].itertuples(index=False)]
+    ceilings_csv = run_dir / "ceilings.csv"
+    ceilings = pd.read_csv(ceilings_csv, dtype={key: "Int64" for key in ("n", *SIZE)}) if ceilings_csv.is_file() \
+        else pd.DataFrame(columns=["ceiling"])
+    peak_table = ceilings[ceilings["ceiling"] == "peak"].reindex(
+        columns=["device", "dtype", "library", "n", "median_s", "gflops"]).reset_index(drop=True)
+    floors = ceilings[ceilings["ceiling"] == "gemm_floor"].rename(columns={"gflops": "floor_gflops"}).reindex(
+        columns=["device", "dtype", *SIZE, "phase", "floor_s", "floor_gflops", "winners"]).reset_index(drop=True)
+    findings = read_findings(run_dir)
+    return table, peak_table, floors, findings
+
+
+def read_findings(run_dir: Path) -> Findings:
+    """A run's findings.json; empty findings for a run written before there was one."""
+    path = Path(run_dir) / "findings.json"
+    if not path.is_file():
+        return Findings(*(pd.DataFrame() for _ in range(4)))
+    try:
+        return Findings.from_json(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ReportError(f"{path}: not a readable findings file ({error})") from None

@@ -42,6 +42,17 @@ def ratio_interval(a: np.ndarray | None, b: np.ndarray | None) -> tuple[float, f
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def median_interval(samples: np.ndarray | None) -> tuple[float, float]:
+    """A distribution-free 95% interval of the median of ``samples``: the order statistics whose ranks
+    the binomial distribution puts around it; NaN, NaN for fewer than six samples (or none)."""
+    if samples is None or len(samples) < 6:
+        return np.nan, np.nan
+    from scipy.stats import binom
+    ordered, n = np.sort(samples), len(samples)
+    k = max(int(binom.ppf((1 - CONFIDENCE) / 2, n, 0.5)), 1)
+    return float(ordered[k - 1]), float(ordered[n - k])
+
+
 def rank_test(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sided Mann-Whitney U p-value that a and b come from the same distribution (samples of two runs)."""
     from scipy.stats import mannwhitneyu

@@ -1,32 +1,21 @@
-"""summary.md: what a person reads first; every statement in it is computed from the tables."""
+"""summary.md: the answer first, then the detail, then how to read it; every statement computed from the tables."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.report import trust
-from bench.report.analysis import alone_table
+from bench.report import analysis, trust
+from bench.report.findings import Findings
+from bench.report.headline import headline, times, variants_table
 from bench.report.plots import PLOTS, by_facet, impl_order, panel_title
-from bench.report.tables import DEFAULT, NOISY, at_default_size
+from bench.report.tables import DEFAULT, FIT_GROUP, at_default_size, variant_of
 from bench.schema import CASE_ID, SIZE
 from bench.sizes import PHASES
-
-#: What the races' analysis found (bench.report.analysis), handed to the summary as one bundle.
-@dataclass(frozen=True)
-class Findings:
-    aa: pd.DataFrame
-    parts: pd.DataFrame
-    load: pd.DataFrame
-    fits: pd.DataFrame
-    crossovers: pd.DataFrame
-    excluded: pd.DataFrame
-
 
 FLOOR_MISS = 1.3  # a compiled or hand-written grads phase should stay within this of the GEMM floor
 FLOOR_BEST = 1.1  # ... and the best of them within this
@@ -70,7 +59,9 @@ def machine_facts(machine: dict[str, Any]) -> list[str]:
 
 
 def default_size_table(rows: pd.DataFrame) -> str:
-    """The per-case table of one device and dtype at the default size."""
+    """Every case of one device and dtype at the default size: the plain ways' phases and the variants'
+    steps (their forward and grads are their plain way's), × the fastest plain way as in the headline."""
+    rows = rows[(rows["variant"] == "") | (rows["phase"] == "step")]
     rows = rows.assign(_order=rows["impl"].map({impl: i for i, impl in enumerate(impl_order(rows))}),
                        _phase=rows["phase"].map({p: i for i, p in enumerate(PHASES)}))
     rows = rows.sort_values(["_order", "_phase"])
@@ -78,16 +69,13 @@ def default_size_table(rows: pd.DataFrame) -> str:
         "impl": [impl if verified else f"{impl} **unverified**" for impl, verified in zip(rows["impl"], rows["verified"])],
         "phase": rows["phase"],
         "median µs": [_number(v * 1e6, ",.1f") for v in rows["median_s"]],
-        "IQR/median": [_number(100 * v, ".1f") + "%" + (" **noisy**" if noisy else "")
-                       for v, noisy in zip(rows["noise"], rows["noisy"])],
+        "IQR/median": [_number(100 * v, ".1f") + "%" for v in rows["noise"]],
         "first call ms": [_number(v * 1e3, ",.2f") for v in rows["first_call_s"]],
         "GFLOP/s": [_number(v, ".1f") for v in rows["gflops"]],
         "% peak": [_number(v, ".1f") for v in rows["pct_peak"]],
         "× GEMM floor": [_number(v, ".2f") for v in rows["ratio_to_floor"]],
-        "× fastest": ["same" if same else _number(v, ".2f")
-                      for v, same in zip(rows["ratio_to_fastest"], rows["within_aa"])],
-        "95% CI": ["" if pd.isna(lo) else f"{lo:.2f}–{hi:.2f}"
-                   for lo, hi in zip(rows["ratio_to_fastest_lo"], rows["ratio_to_fastest_hi"])],
+        "× fastest plain way (95% CI)": [times(row) + (" per row" if row["rows_trained"] < DEFAULT.N else "")
+                                         for _, row in rows.iterrows()],
         # One value per implementation: shown once, on its grads row.
         "grads/forward": [_number(v, ".2f") if phase == "grads" else ""
                           for v, phase in zip(rows["grads_over_forward"], rows["phase"])],
@@ -121,10 +109,9 @@ def timing_statements(table: pd.DataFrame) -> list[str]:
             "launch.", "", _markdown(frame, left=2)]
 
 
-def overhead_statement(overhead: pd.DataFrame, default: pd.DataFrame) -> str:
-    if overhead.empty:
+def overhead_statement(cost: float | None, default: pd.DataFrame) -> str:
+    if cost is None:
         return "Harness overhead: not measured in this run."
-    cost = overhead["median_s"].median()
     steps = default[default["phase"] == "step"]
     if steps.empty:
         return f"Harness overhead (median of an empty callable): {cost * 1e9:.0f} ns; no default-size step to compare."
@@ -176,6 +163,8 @@ def decomposition_statements(parts: pd.DataFrame) -> list[str]:
     """Where each implementation's time goes at the default size, and the targets over its own products."""
     if parts.empty:
         return ["No library floors were timed in this run."]
+    # A variant's forward and grads are its plain way's: only its step is its own.
+    parts = parts[(parts["impl"].map(variant_of) == "") | (parts["phase"] == "step")]
     frame = pd.DataFrame({
         "case": [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
                  zip(parts["device"], parts["dtype"], parts["mode"], parts["phase"])],
@@ -195,9 +184,9 @@ def decomposition_statements(parts: pd.DataFrame) -> list[str]:
             "", _markdown(frame, left=2)]
 
 
-def alone_statements(alone: pd.DataFrame, table: pd.DataFrame, aa: pd.DataFrame) -> list[str]:
-    """Each framework's plain way timed alone (its framework only, in a fresh process) beside its time in the race."""
-    found = alone_table(table, alone, aa)
+def alone_statements(found: pd.DataFrame) -> list[str]:
+    """Each framework's plain way timed alone (its framework only, in a fresh process) beside its time in the race
+    (``analysis.alone_table``'s rows, as findings.json keeps them)."""
     if found.empty:
         return ["No plain way was timed alone in this run (the preset has no default size, or none was selected)."]
     frame = pd.DataFrame({
@@ -273,20 +262,28 @@ def floor_statements(default: pd.DataFrame) -> list[str]:
     return lines or ["- no non-eager grads case on cpu at the default size."]
 
 
-def header_lines(document: dict[str, Any], raw_json: Path, run_dir: Path, command: str) -> list[str]:
-    """The title, the command that made the run, and where its raw data lies, with its versions, date and commit."""
+def header_lines(run_dir: Path, command: str, findings: Findings) -> list[str]:
+    """The title and one line of what was run, where and when (trust.judge's lines follow: can it be read)."""
+    machine = _machine(run_dir)
+    where = ", ".join(part for part in (machine.get("cpu"), f"{machine['cores']} cores" if machine.get("cores") else "",
+                                        "GPU " + ", ".join(map(str, machine["gpu"].values())) if machine.get("gpu")
+                                        else "") if part)
+    threads = (machine.get("threads") or {}).get("OMP_NUM_THREADS")
+    measured = findings.measured
+    when = ", ".join(part for part in (
+        f"measured {measured['datetime'][:16].replace('T', ' ')} UTC" if measured.get("datetime") else "",
+        f"commit {measured['commit'][:12]}" + (" (dirty)" if measured.get("dirty") else "")
+        if measured.get("commit") else "") if part)
+    facts = [f"`{command}`" if command else "", f"on {where}" if where else "",
+             f"{threads} thread(s) per framework" if threads else "", when]
+    return [f"# Benchmark run {run_dir.name}", "", " · ".join(fact for fact in facts if fact) + "  "]
+
+
+def _machine(run_dir: Path) -> dict[str, Any]:
     try:
-        raw_link = raw_json.resolve().relative_to(run_dir.resolve()).as_posix()
-    except ValueError:
-        raw_link = str(raw_json)
-    lines = [f"# Benchmark run {run_dir.name}", ""]
-    if command:
-        lines.append(f"Command: `{command}`  ")
-    commit = document.get("commit_info") or {}
-    lines += [f"Raw data: [{raw_link}]({raw_link}), {' and '.join(document.get('versions', [document.get('version', '?')]))}, "
-              f"{document.get('datetime', 'no date')}" + (f", commit {commit['id'][:12]}" if commit.get("id") else "")
-              + (" (dirty)" if commit.get("dirty") else "") + ".", ""]
-    return lines
+        return json.loads((run_dir / "machine.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
 
 
 def machine_section(run_dir: Path) -> list[str]:
@@ -301,37 +298,30 @@ def machine_section(run_dir: Path) -> list[str]:
     return ["## Machine", "", *facts, ""]
 
 
-def implementations_section(cases: pd.DataFrame) -> list[str]:
+def implementations_section(described: dict[str, str]) -> list[str]:
     """## Implementations: each one's summary line; nothing when none has one."""
-    described = cases.drop_duplicates("impl").sort_values("impl")
-    if not described["summary"].astype(bool).any():
+    if not any(described.values()):
         return []
-    return ["## Implementations", "", *(f"- `{r.impl}`: {r.summary}" for r in described.itertuples() if r.summary), ""]
+    return ["## Implementations", "", *(f"- `{impl}`: {text}" for impl, text in sorted(described.items()) if text), ""]
 
 
-def default_size_section(default: pd.DataFrame, plots: list[str]) -> list[str]:
-    """## Default size: how to read its columns, one table per device and dtype, and its plots."""
-    lines = ["## Default size",
-             "",
-             f"N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out}, no bias. Medians over "
-             f"rounds; IQR/median above {100 * NOISY:.0f}% is flagged noisy. × GEMM floor: median over the sum of "
-             "the fastest library's time for each matrix product of the phase; × fastest: over the fastest "
-             "verified implementation of the same case, timed in the same race (shuffled rounds), with a 95% "
-             "bootstrap interval over the paired rounds; grads/forward: the implementation's grads median over its "
-             "forward median (ADBench's measure). % peak: of the best library's large-matmul GFLOP/s.", ""]
-    if default.empty:
+def default_size_section(rows: pd.DataFrame, plots: list[str]) -> list[str]:
+    """## Every case at the default size: one table per device and dtype, and its plots."""
+    lines = ["## Every case at the default size", ""]
+    if rows.empty:
         lines += ["No case at the default size in this run.", ""]
-    for title, rows in by_facet(default):
-        lines += [f"### {title}", "", default_size_table(rows), ""]
-    for key, caption in (("default", "Median time at the default size (whiskers: quartiles)"),
-                         ("gflops", "Achieved GFLOP/s against the measured peak"),
-                         ("grads_over_forward", "grads / forward per implementation")):
+    for title, facet in by_facet(rows):
+        lines += [f"### {title}", "", default_size_table(facet), ""]
+    for key, caption in (("default", "Median time per call of each plain way, one panel per phase (bars, where "
+                                     "the run kept its rounds: 95% interval of the median)"),
+                         ("gflops", "GFLOP/s of each plain way against the measured peak"),
+                         ("grads_over_forward", "grads / forward per plain way")):
         if PLOTS[key] in plots:
             lines += [f"![{caption}]({PLOTS[key]})", ""]
     return lines
 
 
-def sizes_section(table: pd.DataFrame, findings: Findings, plots: list[str]) -> list[str]:
+def sizes_section(table: pd.DataFrame, fits: pd.DataFrame, crossovers: pd.DataFrame, plots: list[str]) -> list[str]:
     """## Sizes: the plots against size, the fits and the crossovers, or why there are none."""
     lines = ["## Sizes", ""]
     if PLOTS["sizes"] not in plots:
@@ -341,20 +331,7 @@ def sizes_section(table: pd.DataFrame, findings: Findings, plots: list[str]) -> 
               f"![Median time against FLOPs]({PLOTS['sizes']})", ""]
     if PLOTS["sizes_gflops"] in plots:
         lines += [f"![GFLOP/s against each swept size]({PLOTS['sizes_gflops']})", ""]
-    return lines + [*size_statements(findings.fits, findings.crossovers), ""]
-
-
-def noisy_section(table: pd.DataFrame) -> list[str]:
-    """## Noisy cases: every case whose IQR/median is above NOISY."""
-    noisy = table[table["noisy"]].sort_values("noise", ascending=False)
-    lines = ["## Noisy cases", ""]
-    if noisy.empty:
-        lines.append(f"No case has IQR/median above {100 * NOISY:.0f}%.")
-    else:
-        lines.append(f"{len(noisy)} case(s) with IQR/median above {100 * NOISY:.0f}%; compare their medians with care:")
-        lines += ["", *(f"- {r.impl} {r.phase} ({r.timing}) {panel_title(r.device, r.dtype, r.mode)} N={r.N} "
-                        f"D_in={r.D_in} H={r.H} D_out={r.D_out}: {100 * r.noise:.1f}%" for r in noisy.itertuples())]
-    return lines + [""]
+    return lines + [*size_statements(fits, crossovers), ""]
 
 
 def ceilings_section(peak_table: pd.DataFrame, floors: pd.DataFrame) -> list[str]:
@@ -374,31 +351,62 @@ def ceilings_section(peak_table: pd.DataFrame, floors: pd.DataFrame) -> list[str
     return lines
 
 
-def summary(document: dict[str, Any], frames: dict[str, pd.DataFrame], table: pd.DataFrame,
-            peak_table: pd.DataFrame, floors: pd.DataFrame, plots: list[str], raw_json: Path, run_dir: Path,
-            command: str, findings: Findings) -> str:
-    """summary.md: what a person reads first; every statement in it is computed from the tables."""
-    table = table.assign(within_aa=trust.within_aa(table, findings.aa))
-    default = at_default_size(table)
-    verified_default = default[default["verified"]]
-    lines = [*header_lines(document, raw_json, run_dir, command),
-             *trust.judge(document.get("machine_state", []), findings.aa).lines, "", *machine_section(run_dir),
-             *implementations_section(frames["case"]),
+def method_notes() -> list[str]:
+    """## How to read this: what every figure above is, below the results."""
+    return ["## How to read this", "",
+            f"- Default size: N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out}, no bias; "
+            "latency timing (each call synchronized). forward: the loss; grads: loss and gradients; step: one "
+            "training step (gradients and the update).",
+            "- A plain way is one of the card's ways of writing the network (SGD on the full batch of the two-layer "
+            "network), compiled or not. A variant changes the optimizer, the batching or the network; its forward "
+            "and grads are its plain way's, so only its step is shown.",
+            "- × fastest: the median over rounds of the case's time over the fastest verified plain way's, timed "
+            "in the same race (shuffled rounds, so load that lasts a round slows both), with a 95% bootstrap "
+            "interval over the paired rounds. A mini-batch step trains on fewer rows: it is compared per row "
+            "trained.",
+            "- **same**: × fastest is nearer 1 than its race's A/A (one case timed twice in the race): this run "
+            "cannot tell it from the fastest. **noisy**: the interval of × fastest is wider than its distance "
+            "from 1: which of the two is faster is not settled. The spread of one case's rounds (IQR/median) is "
+            "not used: pairing the rounds removes most of it.",
+            "- × GEMM floor: the median over the sum of the fastest library's time for each matrix product of "
+            "the phase. grads/forward: the grads median over the forward median (ADBench's measure). % peak: of "
+            "the best library's large-matmul GFLOP/s.",
+            "- The data: benchmarks.csv (one row per case, every size and timing), samples.csv.gz (every round), "
+            "ceilings.csv, findings.json, machine.json. The raw pytest-benchmark JSON stays in raw/ on the "
+            "machine that ran it (not committed); `python -m bench.report rebuild RUN_DIR --force` writes this "
+            "report again from the files here.", ""]
+
+
+def summary(full: pd.DataFrame, rows: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFrame,
+            plots: list[str], run_dir: Path, command: str, findings: Findings) -> str:
+    """summary.md: the answer first (the plain ways at the default size: ``rows``, headline.versus_plain's),
+    then the detail, then the method."""
+    table = full.drop(columns="samples")
+    verified_default = at_default_size(table)[at_default_size(table)["verified"]]
+    fitted = (table.dropna(subset=["fit_fixed_s"]).drop_duplicates(FIT_GROUP)
+              .sort_values(FIT_GROUP, ignore_index=True)[[*FIT_GROUP, "fit_fixed_s", "fit_s_per_flop"]])
+    lines = [*header_lines(run_dir, command, findings),
+             *trust.judge(findings.machine_state, findings.aa).lines, "",
+             f"## Which way is fastest (N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out})", "",
+             *headline(rows),
+             "## Variants: their step", "", *variants_table(rows), "",
+             *default_size_section(rows, plots),
              "## Verified before timing", "", *verification_statements(table, findings.excluded), "",
-             *default_size_section(default, plots),
              "## Where the time goes", "", *decomposition_statements(findings.parts), "",
-             "## Alone and in the race", "", *alone_statements(frames["alone"], table, findings.aa), ""]
+             "## Alone and in the race", "", *alone_statements(findings.alone), ""]
     if PLOTS["decomposition"] in plots:
-        lines += [f"![Each implementation's time split into its library's parts]({PLOTS['decomposition']})", ""]
+        lines += [f"![Each plain way's time split into its library's parts: products, elementwise work and the "
+                  f"rest]({PLOTS['decomposition']})", ""]
     lines += ["## Under load", "", *load_statements(findings.load), "",
-              *sizes_section(table, findings, plots),
+              *sizes_section(table, fitted, analysis.crossovers(full), plots),
               "## Latency, throughput and launches", "", *timing_statements(table), "",
-              "## Checks", "", f"- {overhead_statement(frames['overhead'], verified_default)}", "",
+              "## Checks", "", f"- {overhead_statement(findings.overhead_s, verified_default)}", "",
               *aa_statements(findings.aa), "",
               "Non-eager implementations on cpu at the default size, grads phase against the GEMM floor:", "",
               *floor_statements(verified_default), "",
-              *noisy_section(table), *ceilings_section(peak_table, floors)]
-    ignored = len(document["benchmarks"]) - sum(len(frame) for frame in frames.values())
-    if ignored:
-        lines += ["", f"{ignored} benchmark(s) in the raw JSON have no known extra_info kind and were left out."]
-    return "\n".join(lines) + "\n"
+              *ceilings_section(peak_table, floors), "", *machine_section(run_dir),
+              *implementations_section(findings.implementations), *method_notes()]
+    if findings.ignored:
+        lines += [f"{findings.ignored} benchmark(s) in the raw JSON have no known extra_info kind and were left out.",
+                  ""]
+    return "\n".join(lines).rstrip() + "\n"

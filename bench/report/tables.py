@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -85,20 +86,8 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
     cases = cases.merge(floors[["device", "dtype", *SIZE, "phase", "floor_s"]], on=["device", "dtype", *SIZE, "phase"],
                         how="left").rename(columns={"floor_s": "gemm_floor_s"})
     cases["ratio_to_floor"] = cases["median_s"] / cases["gemm_floor_s"]
-    # The fastest of a race is its fastest verified case: a flagged wrong one is no yardstick.
     cases["verified"] = cases["verified"].fillna(True).astype(bool)
-    cases["ratio_to_fastest"] = np.nan
-    cases["ratio_to_fastest_lo"] = cases["ratio_to_fastest_hi"] = np.nan
-    for _, race in cases.groupby(RACE, dropna=False):
-        verified = race[race["verified"]]
-        if verified.empty:
-            continue
-        best = verified["median_s"].idxmin()
-        for row in race.index:
-            mine, theirs = cases.at[row, "samples"], cases.at[best, "samples"]
-            cases.loc[row, "ratio_to_fastest"] = ratio(mine, theirs, cases.at[row, "median_s"],
-                                                       cases.at[best, "median_s"])
-            cases.loc[row, ["ratio_to_fastest_lo", "ratio_to_fastest_hi"]] = ratio_interval(mine, theirs)
+    cases = against_fastest(cases)
 
     # Each row gets its implementation's grads and forward medians at the same device, numerics and size.
     same_impl = cases.groupby([key for key in CASE_ID if key != "phase"], dropna=False)
@@ -117,6 +106,38 @@ def case_table(case: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFram
     return ordered[COLUMNS + (["samples"] if keep_samples else [])]
 
 
+def full_work(rows: pd.DataFrame) -> pd.Series:
+    """Whether each row's call does its phase's whole work at its size: not a mini-batch (fewer rows)
+    nor another network (more products), read from the FLOPs the writer recorded."""
+    whole = [flops(Problem(**{key: int(getattr(row, key)) for key in SIZE}), row.phase)
+             for row in rows[[*SIZE, "phase"]].itertuples()]
+    return pd.Series(np.asarray(whole) == rows["flops"].to_numpy(), index=rows.index)
+
+
+def against_fastest(cases: pd.DataFrame) -> pd.DataFrame:
+    """ratio_to_fastest and its 95% interval: each case over its race's yardstick, round by round.
+
+    The yardstick is the fastest verified case doing the phase's whole work: a flagged wrong one
+    is none, and neither is a mini-batch step, which trains on fewer rows. (Where no case does
+    the whole work, the fastest verified one.)
+    """
+    cases = cases.copy()
+    cases["ratio_to_fastest"] = cases["ratio_to_fastest_lo"] = cases["ratio_to_fastest_hi"] = np.nan
+    whole = full_work(cases)
+    for _, race in cases.groupby(RACE, dropna=False):
+        verified = race[race["verified"]]
+        if verified.empty:
+            continue
+        candidates = verified[whole[verified.index]] if whole[verified.index].any() else verified
+        best = candidates["median_s"].idxmin()
+        for row in race.index:
+            mine, theirs = cases.at[row, "samples"], cases.at[best, "samples"]
+            cases.loc[row, "ratio_to_fastest"] = ratio(mine, theirs, cases.at[row, "median_s"],
+                                                       cases.at[best, "median_s"])
+            cases.loc[row, ["ratio_to_fastest_lo", "ratio_to_fastest_hi"]] = ratio_interval(mine, theirs)
+    return cases
+
+
 def fits(table: pd.DataFrame) -> pd.DataFrame:
     """time = fixed + per_flop × FLOPs per implementation, device, numerics, phase and timing, over the sizes.
 
@@ -132,6 +153,30 @@ def fits(table: pd.DataFrame) -> pd.DataFrame:
         (fixed, per_flop), *_ = np.linalg.lstsq(design, np.ones(len(cases)), rcond=None)
         rows.append({**dict(zip(FIT_GROUP, key)), "fit_fixed_s": fixed, "fit_s_per_flop": per_flop})
     return pd.DataFrame(rows, columns=[*FIT_GROUP, "fit_fixed_s", "fit_s_per_flop"])
+
+
+@functools.cache
+def variant_of(impl: str) -> str:
+    """What an implementation changes from a plain way of the card (SGD on the full batch of the
+    two-layer network): "optimizer adam", "batching minibatch", "model dynamic"; "" for a plain way.
+
+    Read from its class's declaration in the registry, without building it (torch.compile's takes
+    seconds); a plug-in, or one whose framework is missing here, counts as a plain way (its
+    declaration is not in the run's files).
+    """
+    import importlib
+
+    from impls import REGISTRY
+    if impl not in REGISTRY:
+        return ""
+    module, attribute = REGISTRY[impl].split(":")
+    try:
+        declared = getattr(importlib.import_module(module), attribute)
+    except ImportError:
+        return ""
+    return ", ".join(f"{what} {value}" for what, value, plain in (
+        ("model", declared.model, "two-layer"), ("batching", declared.batching, "full"),
+        ("optimizer", declared.optimizer, "sgd")) if value != plain)
 
 
 def at_default_size(table: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,7 @@ A run on a busy machine still produces tables; this module says when they cannot
 judges every timed stage the run recorded (bench/state.py: the cores other processes took, the
 load average) and every race's A/A twin (bench.report.analysis.aa_table). The summary's first
 lines and the job's last lines are ``judge(...).lines``; a × fastest inside its race's A/A reads
-"same" (``within_aa``).
+"same" (bench.report.headline, with ``aa_spread``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ class Judgement:
 
 def aa_spread(aa: pd.DataFrame) -> dict[str, float]:
     """Per race: how far from 1 its A/A reaches, the median difference or either end of its 95% interval."""
-    ends = aa[["difference", "difference_lo", "difference_hi"]].abs()
+    if aa.empty:
+        return {}
+    # Read back from findings.json, a missing end is None: a number or NaN here.
+    ends = aa[[c for c in ("difference", "difference_lo", "difference_hi") if c in aa]].astype(float).abs()
     return dict(zip(aa["race"], ends.max(axis=1, skipna=True)))
 
 
@@ -109,16 +112,3 @@ def judge_run(raw: Path) -> Judgement:
     from bench.report.load import load_raw
     document, frames = load_raw(raw)
     return judge(document.get("machine_state", []), aa_table(frames["aa"]))
-
-
-def within_aa(table: pd.DataFrame, aa: pd.DataFrame) -> pd.Series:
-    """Per case row: whether its × fastest is inside its race's A/A, so that it reads "same" as the fastest.
-
-    A race without a twin (throughput) takes the widest A/A of the run. The fastest itself (its
-    ratio to itself is exactly 1, interval 1 to 1) is the yardstick, not "same".
-    """
-    spread = aa_spread(aa)
-    widest = max(spread.values(), default=np.nan)
-    reach = table["race"].map(spread).fillna(widest)
-    yardstick = (table["ratio_to_fastest_lo"] == 1.0) & (table["ratio_to_fastest_hi"] == 1.0)
-    return ((table["ratio_to_fastest"] - 1).abs() <= reach) & ~yardstick
