@@ -173,3 +173,11 @@ def test_a_planted_busy_run_prints_the_warning_at_the_top_of_its_summary_and_sho
     assert trust.judge_run(raw).lines[0].startswith("**This run is not reliable**")
     assert "| numpy | fast | cpu float32 grads | 248.0 | 250.0 | +0.8% | ±2.0% | yes |" in \
         (run / "summary.md").read_text()
+
+
+def test_a_run_timed_under_pool_settings_says_its_ratios_between_frameworks_are_not_its_users():
+    tuned = trust.pool_tuning({"threads": {"OMP_NUM_THREADS": "2", "GOMP_SPINCOUNT": "1000", "OMP_WAIT_POLICY": ""}})
+    assert tuned == {"GOMP_SPINCOUNT": "1000"}
+    verdict = trust.judge([state(0.0)], aa(0.01), tuned)
+    assert not verdict.reliable and "GOMP_SPINCOUNT=1000" in "\n".join(verdict.lines)
+    assert trust.judge([state(0.0)], aa(0.01), trust.pool_tuning({"threads": {"OMP_NUM_THREADS": "2"}})).reliable

@@ -149,12 +149,22 @@ def variants_table(rows: pd.DataFrame) -> list[str]:
 
 
 def headline_markdown(run_dir: Path) -> str:
-    """The headline block of a run folder (its own files, as committed), with a link to its summary."""
+    """The headline block of a run folder (its own files, as committed), led by its warning where the
+    run judges itself unreliable (trust.judge: the lines before its facts)."""
+    import json
+
+    from bench.report import trust
     from bench.report.load import read_committed
 
     table, _, _, findings = read_committed(Path(run_dir))
     rows = versus_plain(at_default_size(table), findings.aa)
-    return "\n".join(headline(rows)).rstrip() + "\n"
+    try:
+        machine = json.loads((Path(run_dir) / "machine.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        machine = {}
+    verdict = trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(machine))
+    warning = [*verdict.warning, ""] if verdict.warning else []
+    return "\n".join([*warning, *headline(rows)]).rstrip() + "\n"
 
 
 def splice(text: str, block: str, where: str) -> str:

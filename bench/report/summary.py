@@ -386,7 +386,7 @@ def summary(full: pd.DataFrame, rows: pd.DataFrame, peak_table: pd.DataFrame, fl
     fitted = (table.dropna(subset=["fit_fixed_s"]).drop_duplicates(FIT_GROUP)
               .sort_values(FIT_GROUP, ignore_index=True)[[*FIT_GROUP, "fit_fixed_s", "fit_s_per_flop"]])
     lines = [*header_lines(run_dir, command, findings),
-             *trust.judge(findings.machine_state, findings.aa).lines, "",
+             *trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(_machine(run_dir))).lines, "",
              f"## Which way is fastest (N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out})", "",
              *headline(rows),
              "## Variants: their step", "", *variants_table(rows), "",

@@ -9,12 +9,15 @@ lines and the job's last lines are ``judge(...).lines``; a × fastest inside its
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from impls.threads import POOL_TUNING
 
 #: The largest A/A a trusted race may show: |A2/A1 - 1| of its twin, the median over paired rounds.
 #: The report's readings are ratios of that order or larger: targets of 1.15x and 1.3x over a
@@ -35,6 +38,7 @@ class Judgement:
 
     reliable: bool
     lines: list[str]
+    warning: list[str]       # the lines that say it is not reliable and why (none for a reliable run)
 
 
 def aa_spread(aa: pd.DataFrame) -> dict[str, float]:
@@ -82,10 +86,22 @@ def _aa_line(spread: dict[str, float]) -> str:
             "a × fastest inside its race's A/A reads \"same\".")
 
 
-def judge(states: list[dict[str, Any]], aa: pd.DataFrame) -> Judgement:
-    """The run's verdict from its recorded machine states and its A/A table."""
+def pool_tuning(machine: dict[str, Any]) -> dict[str, str]:
+    """The pool settings (impls.threads.POOL_TUNING) a run's machine.json says were set while it was timed."""
+    threads = machine.get("threads") or {}
+    return {var: threads[var] for var in POOL_TUNING if threads.get(var)}
+
+
+def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] | None = None) -> Judgement:
+    """The run's verdict from its recorded machine states, its A/A table and the pool settings it ran under."""
     spread = aa_spread(aa)
     problems = []
+    if tuned:
+        # Measured: GOMP_SPINCOUNT=1000 with OPENBLAS_THREAD_TIMEOUT=4 made torch autograd's gradients 1.9x
+        # slower alone at 2 threads (issue 20): such a run ranks the frameworks by its settings.
+        problems.append(f"- every stage: timed with {', '.join(f'{k}={v}' for k, v in tuned.items())} set, pool "
+                        "settings that change a framework's time alone: ratios between frameworks are not those "
+                        "their users see")
     for race, reach in sorted(spread.items()):
         if reach > AA_BOUND:
             problems.append(f"- {race}: A/A {100 * reach:.1f}% (bound {100 * AA_BOUND:.0f}%): differences "
@@ -101,9 +117,10 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame) -> Judgement:
     bounds = f"A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores {100 * CONTENTION_BOUND:.0f}%"
     if not problems:
         known = "the run can be read" if states else "the run can be read as far as its A/A tells"
-        return Judgement(True, [*facts, f"Within the bounds ({bounds}): {known}."])
-    return Judgement(False, [f"**This run is not reliable**: {len(problems)} timed stage(s) past the bounds "
-                             f"({bounds}). Rerun on a quiet machine before reading:", *problems, *facts])
+        return Judgement(True, [*facts, f"Within the bounds ({bounds}): {known}."], [])
+    warning = [f"**This run is not reliable** ({len(problems)} finding(s) past the bounds: {bounds}, "
+               "no pool settings). Rerun before reading:", *problems]
+    return Judgement(False, [*warning, *facts], warning)
 
 
 def judge_run(raw: Path) -> Judgement:
@@ -111,4 +128,8 @@ def judge_run(raw: Path) -> Judgement:
     from bench.report.analysis import aa_table
     from bench.report.load import load_raw
     document, frames = load_raw(raw)
-    return judge(document.get("machine_state", []), aa_table(frames["aa"]))
+    try:
+        machine = json.loads((Path(raw).parent / "machine.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        machine = {}
+    return judge(document.get("machine_state", []), aa_table(frames["aa"]), pool_tuning(machine))
