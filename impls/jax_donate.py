@@ -5,7 +5,9 @@ jax-grad already compiles the whole step (forward, ``jax.value_and_grad`` and up
 so every step allocates new parameters and frees the old ones. ``donate_argnames="params"``
 promises that the caller will not read the old parameters again, and XLA writes the new
 ones into their buffers. Only ``step`` donates: ``loss`` and ``loss_and_grads`` leave the
-parameters as they are.
+parameters as they are. Measured at the default size on CPU, 1 thread (interleaved, machine
+at load 7, so ratios only): step over jax's own products 1.09 against jax-grad's 1.17 in
+float64, 1.09 against 1.10 in float32, where the parameters are half the bytes to reallocate.
 """
 
 import jax
