@@ -1,9 +1,8 @@
 """numpy-manual with every array of the step allocated once, in ``prepare``, and reused.
 
 What makes it fast: no allocation in the step. Each line writes into a buffer of its own
-(``out=``) and the update subtracts in place, so a step touches the same memory every time
-and never waits on the allocator or on first-touch page faults; the relu mask and the lr-
-scaled gradients get buffers too. Same arithmetic as numpy-manual, in the same order. At the
+(``out=``) and the update subtracts in place, so a step touches the same memory every time;
+the relu mask and the lr-scaled gradients get buffers too. Same arithmetic as numpy-manual, in the same order. At the
 default size it gains little over numpy-manual: the allocator hands back the blocks freed the
 step before, so allocation was never where numpy-manual's time went; the products are.
 ``loss_and_grads`` returns copies: its buffers are overwritten by the next call.
@@ -67,12 +66,12 @@ class NumpyInplace(Implementation):
     relu_grad_at_zero = 1.0  # only h < 0 is masked: the gradient passes where h == 0
 
     def prepare(self, x, y, params, lr):
-        (n, h), out = (x.shape[0], params["w1"].shape[1]), y.shape[1]
         params = dict(params)
-        return State(x, y, params, lr, h=np.empty((n, h), x.dtype), h_relu=np.empty((n, h), x.dtype),
-                     y_pred=np.empty((n, out), x.dtype), error=np.empty((n, out), x.dtype),
-                     squared_error=np.empty((n, out), x.dtype), grad_y_pred=np.empty((n, out), x.dtype),
-                     grad_h=np.empty((n, h), x.dtype), h_negative=np.empty((n, h), bool),
+        shape_h, shape_y = (x.shape[0], params["w1"].shape[1]), y.shape   # (N, H), (N, D_out)
+        return State(x, y, params, lr, h=np.empty(shape_h, x.dtype), h_relu=np.empty(shape_h, x.dtype),
+                     y_pred=np.empty(shape_y, x.dtype), error=np.empty(shape_y, x.dtype),
+                     squared_error=np.empty(shape_y, x.dtype), grad_y_pred=np.empty(shape_y, x.dtype),
+                     grad_h=np.empty(shape_h, x.dtype), h_negative=np.empty(shape_h, bool),
                      grads={name: np.empty_like(p) for name, p in params.items()},
                      updates={name: np.empty_like(p) for name, p in params.items()})
 
