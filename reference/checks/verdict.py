@@ -1,0 +1,139 @@
+"""What one session's checks add up to: which checks rest on which, and the one most likely cause.
+
+``RESTS_ON`` is the one declaration of what a check's probe takes for granted: the gradients
+rest on the loss inside one agreement check; a step rests on the gradients (agreement), training
+on the step, and the relu'(0), precision and call-order probes on a correct loss and mask. A
+check that fails while something it rests on failed is ``not judged``: it carries what that
+dependency found instead of a cause of its own (a mean-reduced loss is no TF32 on a CPU).
+``order`` runs dependencies first; ``judged`` rewrites a dependent's failure; ``root_cause``
+reads the failures of one session and names the diagnosis that explains most of them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Iterable, Mapping
+
+from reference.checks.check import Check, Outcome
+from reference.checks.diagnose import Diagnosis
+from reference.problem.cases import SHAPES
+from reference.problem.variants import MAX_MIDDLE_REPEATS
+
+
+def _rests_on() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """check id -> what it rests on: each entry a tuple of alternatives, the first one selected counts."""
+    edges: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for bias in ("nobias", "bias"):
+        at_start = tuple(f"agreement-{shape}-{bias}-step0" for shape in ("odd", "tutorial", "square"))
+        edges[f"first-step-{bias}"] = (at_start,)
+        edges[f"training-{bias}"] = ((f"agreement-tutorial-{bias}-step0", *at_start), (f"first-step-{bias}",))
+    start_nobias, start_bias = (tuple(f"agreement-{s}-{b}-step0" for s in ("odd", "tutorial", "square"))
+                                for b in ("nobias", "bias"))
+    edges["relu-at-zero"] = (start_nobias, start_bias)
+    edges["matmul-precision"] = (start_nobias,)
+    edges["stateful-calls"] = (start_nobias, start_bias, ("first-step-nobias",), ("first-step-bias",))
+    dynamic = tuple(f"dynamic-agreement-{s}-depth{d}" for s in ("odd", "tutorial") for d in range(MAX_MIDDLE_REPEATS + 1))
+    edges["dynamic-relu-at-zero"] = (("dynamic-agreement-odd-depth0", "dynamic-agreement-tutorial-depth0"),)
+    edges["dynamic-first-step"] = (dynamic,)
+    edges["dynamic-training"] = (dynamic, ("dynamic-first-step",))
+    return edges
+
+
+#: check id -> the checks its probe takes for granted (see the module's docstring).
+RESTS_ON = _rests_on()
+
+#: Codes that add to a diagnosis but name no cause of their own: they never become the root cause.
+SUPPLEMENTARY = frozenset({"unknown", "one-param", "forward-only", "not-judged"})
+
+
+def dependencies(check: Check, selected: Iterable[str]) -> list[str]:
+    """The ids ``check`` rests on among ``selected``: for each entry, its first alternative selected."""
+    chosen = set(selected)
+    return [next(a for a in alternatives if a in chosen)
+            for alternatives in RESTS_ON.get(check.id, ()) if any(a in chosen for a in alternatives)]
+
+
+def order(checks: Iterable[Check]) -> list[Check]:
+    """``checks`` with every check after what it rests on, otherwise in the catalogue's order."""
+    checks = list(checks)
+    ids = [c.id for c in checks]
+    placed: dict[str, Check] = {}
+
+    def place(check: Check) -> None:
+        if check.id not in placed:
+            for dependency in dependencies(check, ids):
+                place(checks[ids.index(dependency)])
+            placed[check.id] = check
+    for check in checks:
+        place(check)
+    return list(placed.values())
+
+
+def judged(check: Check, outcome: Outcome, found: Callable[[str], Outcome], selected: Iterable[str]) -> Outcome:
+    """``outcome``, or where it failed while a check it rests on failed, that check's finding instead of its own.
+
+    ``found(id)`` is the outcome (itself judged) of a check this one rests on. The verdict (pass or
+    fail) is always the check's own; only the reason changes.
+    """
+    if outcome.passed:
+        return outcome
+    for dependency in dependencies(check, selected):
+        below = found(dependency)
+        if not below.passed:
+            named = tuple(d for d in below.diagnoses if d.code not in SUPPLEMENTARY) or below.diagnoses
+            return replace(outcome, diagnoses=(Diagnosis("not-judged", f"not judged, as {dependency} failed:"), *named))
+    return outcome
+
+
+def family(check_id: str) -> str:
+    """The check's family: its id without the shape, network, point and depth it is about."""
+    words = check_id.split("-")
+    while len(words) > 1 and (words[-1] in SHAPES or words[-1] in ("bias", "nobias")
+                              or re.fullmatch(r"(step|depth)\d+", words[-1])):
+        words.pop()
+    return "-".join(words)
+
+
+@dataclass(frozen=True)
+class RootCause:
+    """The diagnosis that explains the most failing checks of one session, and what it leaves unexplained."""
+
+    code: str
+    text: str
+    explained: tuple[str, ...]      # ids of the failing checks it explains
+    unexplained: tuple[str, ...]    # ids of the failing checks it does not (a second bug, perhaps)
+
+    @property
+    def line(self) -> str:
+        failing = len(self.explained) + len(self.unexplained)
+        rest = f"; {len(self.unexplained)} not explained by it" if self.unexplained else ""
+        return f"most likely cause: {self.text} (explains {len(self.explained)} of {failing} failing checks{rest})"
+
+
+def root_cause(outcomes: Mapping[str, Outcome]) -> RootCause | None:
+    """The most likely cause among ``outcomes`` (check id -> outcome, in run order); None when none failed.
+
+    A failing check is explained by a code it carries; one that carries only supplementary codes
+    ("no pattern the suite knows") is explained by the cause its own family's other checks name.
+    """
+    failing = {i: o for i, o in outcomes.items() if not o.passed}
+    if not failing:
+        return None
+    texts: dict[str, str] = {}
+    for outcome in failing.values():
+        for diagnosis in outcome.diagnoses:
+            if diagnosis.code not in SUPPLEMENTARY:
+                texts.setdefault(diagnosis.code, diagnosis.text)
+
+    def explained_by(code: str) -> list[str]:
+        families = {family(i) for i, o in failing.items() if code in o.codes}
+        return [i for i, o in failing.items() if code in o.codes
+                or (o.codes <= SUPPLEMENTARY and family(i) in families)]
+    if not texts:
+        first = next(iter(failing.values()))
+        return RootCause(first.diagnoses[0].code if first.diagnoses else "unknown", first.explanation,
+                         tuple(failing), ())
+    code = max(texts, key=lambda c: len(explained_by(c)))  # the first named wins a tie
+    explained = explained_by(code)
+    return RootCause(code, texts[code], tuple(explained), tuple(i for i in failing if i not in explained))
