@@ -24,27 +24,30 @@ from reference.problem.variants import MAX_MIDDLE_REPEATS
 def _rests_on() -> dict[str, tuple[tuple[str, ...], ...]]:
     """check id -> what it rests on: each entry a tuple of alternatives, the first one selected counts."""
     edges: dict[str, tuple[tuple[str, ...], ...]] = {}
-    for bias in ("nobias", "bias"):
-        at_start = tuple(f"agreement-{shape}-{bias}-step0" for shape in ("odd", "tutorial", "square"))
-        edges[f"first-step-{bias}"] = (at_start,)
-        edges[f"training-{bias}"] = ((f"agreement-tutorial-{bias}-step0", *at_start), (f"first-step-{bias}",))
-    start_nobias, start_bias = (tuple(f"agreement-{s}-{b}-step0" for s in ("odd", "tutorial", "square"))
-                                for b in ("nobias", "bias"))
-    edges["relu-at-zero"] = (start_nobias, start_bias)
-    edges["matmul-precision"] = (start_nobias,)
-    edges["stateful-calls"] = (start_nobias, start_bias, ("first-step-nobias",), ("first-step-bias",))
-    dynamic = tuple(f"dynamic-agreement-{s}-depth{d}" for s in ("odd", "tutorial") for d in range(MAX_MIDDLE_REPEATS + 1))
-    edges["dynamic-relu-at-zero"] = (("dynamic-agreement-odd-depth0", "dynamic-agreement-tutorial-depth0"),)
-    edges["dynamic-first-step"] = (dynamic,)
-    edges["dynamic-training"] = (dynamic, ("dynamic-first-step",))
+    # The loss and gradients at the start, where each probe takes them: the odd shape, else another selected.
+    start = {bias: tuple(f"agreement-{shape}-{bias}-step0" for shape in ("odd", "tutorial", "square"))
+             for bias in ("nobias", "bias")}
+    for bias, agreement in start.items():
+        edges[f"first-step-{bias}"] = (agreement,)
+        edges[f"training-{bias}"] = ((f"agreement-tutorial-{bias}-step0", *agreement), (f"first-step-{bias}",))
+    edges["relu-at-zero"] = (start["nobias"], start["bias"])
+    edges["matmul-precision"] = (start["nobias"],)
+    edges["stateful-calls"] = (start["nobias"], start["bias"], *((f"{c}-{b}",) for c in ("first-step", "training")
+                                                               for b in ("nobias", "bias")))
+    depths = [(f"dynamic-agreement-tutorial-depth{d}", f"dynamic-agreement-odd-depth{d}")
+              for d in range(MAX_MIDDLE_REPEATS + 1)]
+    edges["dynamic-relu-at-zero"] = (depths[0],)
+    edges["dynamic-first-step"] = (depths[-1][::-1],)  # depth 3 at the odd shape, as it steps
+    edges["dynamic-training"] = (*depths, ("dynamic-first-step",))
     return edges
 
 
 #: check id -> the checks its probe takes for granted (see the module's docstring).
 RESTS_ON = _rests_on()
 
-#: Codes that add to a diagnosis but name no cause of their own: they never become the root cause.
-SUPPLEMENTARY = frozenset({"unknown", "one-param", "forward-only", "not-judged"})
+#: Codes that name no cause: they add to a diagnosis ("w2 right, w1 wrong") or say only what failed ("no
+#: pattern the suite knows"; a first step no rule fits, which training reads further). Never the root cause.
+NAMES_NO_CAUSE = frozenset({"unknown", "one-param", "forward-only", "not-judged", "update-rule"})
 
 
 def dependencies(check: Check, selected: Iterable[str]) -> list[str]:
@@ -71,17 +74,18 @@ def order(checks: Iterable[Check]) -> list[Check]:
 
 
 def judged(check: Check, outcome: Outcome, found: Callable[[str], Outcome], selected: Iterable[str]) -> Outcome:
-    """``outcome``, or where it failed while a check it rests on failed, that check's finding instead of its own.
+    """``outcome``, or where it failed while a check it rests on failed naming a cause, that cause instead of its own.
 
-    ``found(id)`` is the outcome (itself judged) of a check this one rests on. The verdict (pass or
-    fail) is always the check's own; only the reason changes.
+    ``found(id)`` is the outcome (itself judged) of a check this one rests on. A dependency that
+    failed naming no cause leaves the check its own reading (training names what a first step no
+    rule fits is). The verdict (pass or fail) is always the check's own; only the reason changes.
     """
     if outcome.passed:
         return outcome
     for dependency in dependencies(check, selected):
         below = found(dependency)
-        if not below.passed:
-            named = tuple(d for d in below.diagnoses if d.code not in SUPPLEMENTARY) or below.diagnoses
+        named = tuple(d for d in below.diagnoses if d.code not in NAMES_NO_CAUSE)
+        if not below.passed and named:
             return replace(outcome, diagnoses=(Diagnosis("not-judged", f"not judged, as {dependency} failed:"), *named))
     return outcome
 
@@ -114,8 +118,8 @@ class RootCause:
 def root_cause(outcomes: Mapping[str, Outcome]) -> RootCause | None:
     """The most likely cause among ``outcomes`` (check id -> outcome, in run order); None when none failed.
 
-    A failing check is explained by a code it carries; one that carries only supplementary codes
-    ("no pattern the suite knows") is explained by the cause its own family's other checks name.
+    A failing check is explained by a code it carries; one that names no cause ("no pattern the suite
+    knows") by the cause its own family's other checks name, or a check resting on it names.
     """
     failing = {i: o for i, o in outcomes.items() if not o.passed}
     if not failing:
@@ -123,13 +127,15 @@ def root_cause(outcomes: Mapping[str, Outcome]) -> RootCause | None:
     texts: dict[str, str] = {}
     for outcome in failing.values():
         for diagnosis in outcome.diagnoses:
-            if diagnosis.code not in SUPPLEMENTARY:
+            if diagnosis.code not in NAMES_NO_CAUSE:
                 texts.setdefault(diagnosis.code, diagnosis.text)
 
     def explained_by(code: str) -> list[str]:
-        families = {family(i) for i, o in failing.items() if code in o.codes}
+        naming = [i for i, o in failing.items() if code in o.codes]
+        families = {family(i) for i in naming}
+        beneath = {a for i in naming for alternatives in RESTS_ON.get(i, ()) for a in alternatives}
         return [i for i, o in failing.items() if code in o.codes
-                or (o.codes <= SUPPLEMENTARY and family(i) in families)]
+                or (o.codes <= NAMES_NO_CAUSE and (family(i) in families or i in beneath))]
     if not texts:
         first = next(iter(failing.values()))
         return RootCause(first.diagnoses[0].code if first.diagnoses else "unknown", first.explanation,

@@ -17,7 +17,7 @@ from impls.contract import Implementation
 from reference.checks.check import Check
 from reference.harness.isolation import Pool
 from reference.checks.run import DEFAULT_TIMEOUT_S, Row, each_row
-from reference.checks.verdict import SUPPLEMENTARY, RootCause, root_cause
+from reference.checks.verdict import NAMES_NO_CAUSE, RootCause, root_cause
 from reference.harness.session import Session
 
 
@@ -50,7 +50,7 @@ class Score:
     @property
     def other_causes(self) -> set[str]:
         failing = (row.outcome.codes for row in self.rows if not row.outcome.passed)
-        return set().union(*failing) - SUPPLEMENTARY - {self.planted}
+        return set().union(*failing) - NAMES_NO_CAUSE - {self.planted}
 
 
 def score(mistakes: Iterable[type[Implementation]], checks: Iterable[Check], dtype: str = "float64",
