@@ -1,8 +1,9 @@
 """What one session's checks add up to: which checks rest on which, and the one most likely cause.
 
 ``RESTS_ON`` is the one declaration of what a check's probe takes for granted: the gradients
-rest on the loss inside one agreement check; a step rests on the gradients (agreement), training
-on the step, and the relu'(0), precision and call-order probes on a correct loss and mask. A
+rest on the loss inside one agreement check, and agreement on fresh sessions that repeat; a step
+rests on the gradients (agreement), training on the step, and the relu'(0), precision and
+call-order probes on a correct loss and mask. A
 check that fails while something it rests on failed is ``not judged``: it carries what that
 dependency found instead of a cause of its own (a mean-reduced loss is no TF32 on a CPU).
 ``order`` runs dependencies first; ``judged`` rewrites a dependent's failure; ``root_cause``
@@ -17,13 +18,17 @@ from typing import Callable, Iterable, Mapping
 
 from reference.checks.check import Check, Outcome
 from reference.checks.diagnose import Diagnosis
-from reference.problem.cases import SHAPES
+from reference.problem.cases import POINTS, SHAPES
 from reference.problem.variants import MAX_MIDDLE_REPEATS
 
 
 def _rests_on() -> dict[str, tuple[tuple[str, ...], ...]]:
     """check id -> what it rests on: each entry a tuple of alternatives, the first one selected counts."""
     edges: dict[str, tuple[tuple[str, ...], ...]] = {}
+    # Every comparison with the reference takes a fresh session's answer to be a function of its inputs.
+    for shape in SHAPES:
+        for bias in ("nobias", "bias"):
+            edges.update({f"agreement-{shape}-{bias}-step{point}": (("repeatable",),) for point in POINTS})
     # The loss and gradients at the start, where each probe takes them: the odd shape, else another selected.
     start = {bias: tuple(f"agreement-{shape}-{bias}-step0" for shape in ("odd", "tutorial", "square"))
              for bias in ("nobias", "bias")}
@@ -48,6 +53,10 @@ RESTS_ON = _rests_on()
 #: Codes that name no cause: they add to a diagnosis ("w2 right, w1 wrong") or say only what failed ("no
 #: pattern the suite knows"; a first step no rule fits, which training reads further). Never the root cause.
 NAMES_NO_CAUSE = frozenset({"unknown", "one-param", "forward-only", "not-judged", "update-rule"})
+
+#: What a check saw rather than inferred (an answer of the wrong form, an exception, a crash, a hang):
+#: true whatever its dependencies found, so never replaced by their finding.
+OBSERVED = frozenset({"nan", "shape", "contract", "error", "crash", "timeout"})
 
 
 def dependencies(check: Check, selected: Iterable[str]) -> list[str]:
@@ -78,9 +87,10 @@ def judged(check: Check, outcome: Outcome, found: Callable[[str], Outcome], sele
 
     ``found(id)`` is the outcome (itself judged) of a check this one rests on. A dependency that
     failed naming no cause leaves the check its own reading (training names what a first step no
-    rule fits is). The verdict (pass or fail) is always the check's own; only the reason changes.
+    rule fits is), and so does an ``OBSERVED`` failure. The verdict (pass or fail) is always the
+    check's own; only the reason changes.
     """
-    if outcome.passed:
+    if outcome.passed or outcome.codes & OBSERVED:
         return outcome
     for dependency in dependencies(check, selected):
         below = found(dependency)
