@@ -1,9 +1,8 @@
 """What one session's checks add up to: which checks rest on which, and the one most likely cause.
 
-``RESTS_ON`` is the one declaration of what a check's probe takes for granted: the gradients
-rest on the loss inside one agreement check, and agreement on fresh sessions that repeat; a step
-rests on the gradients (agreement), training on the step, and the relu'(0), precision and
-call-order probes on a correct loss and mask. A
+``RESTS_ON`` is the one declaration of what a check's probe takes for granted: agreement (the
+loss and gradients) rests on fresh sessions that repeat; a step rests on the gradients, training
+on the step, and the relu'(0), precision and call-order probes on a correct loss and mask. A
 check that fails while something it rests on failed is ``not judged``: it carries what that
 dependency found instead of a cause of its own (a mean-reduced loss is no TF32 on a CPU).
 ``order`` runs dependencies first; ``judged`` rewrites a dependent's failure; ``root_cause``
@@ -51,12 +50,17 @@ def _rests_on() -> dict[str, tuple[tuple[str, ...], ...]]:
 RESTS_ON = _rests_on()
 
 #: Codes that name no cause: they add to a diagnosis ("w2 right, w1 wrong") or say only what failed ("no
-#: pattern the suite knows"; a first step no rule fits, which training reads further). Never the root cause.
-NAMES_NO_CAUSE = frozenset({"unknown", "one-param", "forward-only", "not-judged", "update-rule"})
+#: pattern the suite knows", a wrong shape, a first step no rule fits or a training curve that leaves the
+#: reference's, which another check reads further). Never the root cause.
+NAMES_NO_CAUSE = frozenset({"unknown", "one-param", "forward-only", "not-judged", "update-rule", "trajectory",
+                            "shape"})
 
-#: What a check saw rather than inferred (an answer of the wrong form, an exception, a crash, a hang):
-#: true whatever its dependencies found, so never replaced by their finding.
-OBSERVED = frozenset({"nan", "shape", "contract", "error", "crash", "timeout"})
+#: A check that got no answer to read (a wrong form, an exception, a crash, a hang): nothing rests on
+#: what it could not read, so a check resting on it keeps its own finding.
+UNANSWERED = frozenset({"shape", "contract", "error", "crash", "timeout"})
+
+#: What a check saw rather than inferred: true whatever its dependencies found, so never replaced by their finding.
+OBSERVED = UNANSWERED | {"nan"}
 
 
 def dependencies(check: Check, selected: Iterable[str]) -> list[str]:
@@ -86,15 +90,15 @@ def judged(check: Check, outcome: Outcome, found: Callable[[str], Outcome], sele
     """``outcome``, or where it failed while a check it rests on failed naming a cause, that cause instead of its own.
 
     ``found(id)`` is the outcome (itself judged) of a check this one rests on. A dependency that
-    failed naming no cause leaves the check its own reading (training names what a first step no
-    rule fits is), and so does an ``OBSERVED`` failure. The verdict (pass or fail) is always the
+    failed naming no cause, or that got no answer, leaves the check its own reading (training names
+    what a first step no rule fits is), and so does an ``OBSERVED`` failure. The verdict (pass or fail) is always the
     check's own; only the reason changes.
     """
     if outcome.passed or outcome.codes & OBSERVED:
         return outcome
     for dependency in dependencies(check, selected):
         below = found(dependency)
-        named = tuple(d for d in below.diagnoses if d.code not in NAMES_NO_CAUSE)
+        named = tuple(d for d in below.diagnoses if d.code not in NAMES_NO_CAUSE | UNANSWERED)
         if not below.passed and named:
             return replace(outcome, diagnoses=(Diagnosis("not-judged", f"not judged, as {dependency} failed:"), *named))
     return outcome
