@@ -1,13 +1,18 @@
-"""The suite can fail: each of the tutorials' own mistakes fails the catalogue check meant for it, in both dtypes."""
+"""The suite can fail, and says why: each tutorial mistake fails the check meant for it, in both dtypes; a check resting
+on a failed one names that finding; each public mistake's most likely cause is the one planted."""
+
+import importlib.util
 
 import pytest
 
 from impls.numpy_manual import NumpyManual
-from reference.checks.catalogue import CHECKS
+from reference.checks.catalogue import CHECKS, select
 from reference.checks.check import Outcome
 from reference.checks.diagnose import Diagnosis
 from reference.checks.run import Ledger, evaluate, run_check
-from reference.checks.verdict import RESTS_ON, family, order, root_cause
+from reference.checks.verdict import NAMES_NO_CAUSE, RESTS_ON, family, order, root_cause
+from reference.drivers.score import score
+from reference.harness.isolation import Pool
 from reference.harness.session import Session
 
 torch = pytest.importorskip("torch", reason="the tutorial mistakes are written in torch and numpy")
@@ -88,3 +93,29 @@ def test_every_dependency_names_checks_of_the_catalogue():
     assert set(RESTS_ON) <= ids | {"stateful-calls"}  # listed only where hypothesis is installed
     assert {a for entries in RESTS_ON.values() for alternatives in entries for a in alternatives} <= ids
     assert order(CHECKS) != CHECKS and sorted(c.id for c in order(CHECKS)) == sorted(ids)
+
+
+def planted_mistakes() -> list:
+    """The public mistakes with a class planted (tests/known_wrong/catalogue.py); none without jax and optax."""
+    if not (importlib.util.find_spec("jax") and importlib.util.find_spec("optax")):
+        return []
+    from tests.known_wrong.catalogue import MISTAKES
+    return [m for m in MISTAKES if m.planted]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = Pool()
+    yield pool
+    pool.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake", planted_mistakes(), ids=lambda cls: cls.name)
+def test_each_public_mistakes_most_likely_cause_is_the_planted_one_and_no_row_names_another(mistake, pool):
+    """Every check at the shapes that find every mistake (tests/test_catalogue.py's), in the score's dtype."""
+    (found,) = score([mistake], select(("tutorial", "square", "odd", "large")), pool=pool)
+    assert found.cause.code == mistake.planted, found.cause.line
+    misleading = [(row.check.id, row.outcome.explanation) for row in found.rows
+                  if not row.outcome.passed and row.outcome.codes - NAMES_NO_CAUSE - {mistake.planted}]
+    assert not misleading and not found.other_causes, misleading

@@ -17,7 +17,7 @@ from reference.checks.catalogue import applies
 from reference.checks.check import Check, Outcome
 from reference.checks.diagnose import Diagnosis
 from reference.checks.verdict import judged, order
-from reference.harness.isolation import CheckTimeout, ChildDied, Raised
+from reference.harness.isolation import CheckTimeout, ChildDied, ChildLink, Raised
 from reference.harness.session import Session
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -38,6 +38,10 @@ def run_check(check: Check, session: Session, timeout_s: float = DEFAULT_TIMEOUT
         return Outcome(False, diagnoses=(Diagnosis("error", f"raised {error.kind}: {first_line(error)}"),),
                        details=(error.trace,))
     except Exception as error:  # noqa: BLE001 (an implementation run in this process fails the same way)
+        if isinstance(session.link, ChildLink):  # its own exceptions arrive as Raised: this one is the harness's
+            return Outcome(False, diagnoses=(Diagnosis("unreadable", (
+                f"the harness could not read the answers ({type(error).__name__}: {first_line(error)})")),),
+                details=(traceback.format_exc(),))
         return Outcome(False, diagnoses=(Diagnosis("error", f"raised {type(error).__name__}: {first_line(error)}"),),
                        details=(traceback.format_exc(),))
 

@@ -53,10 +53,10 @@ RESTS_ON = _rests_on()
 #: pattern the suite knows", a wrong shape, a first step no rule fits or a training curve that leaves the
 #: reference's, which another check reads further). Never the root cause.
 NAMES_NO_CAUSE = frozenset({"unknown", "one-param", "forward-only", "not-judged", "update-rule", "trajectory",
-                            "shape"})
+                            "shape", "unreadable"})
 
-#: A check that got no answer to read (a wrong form, an exception, a crash, a hang): nothing rests on
-#: what it could not read, so a check resting on it keeps its own finding.
+#: An implementation that gave no answer to read (a wrong form, an exception, a crash, a hang): no cause
+#: for a check resting on it, but that check's own inference is not judged either.
 UNANSWERED = frozenset({"shape", "contract", "error", "crash", "timeout"})
 
 #: What a check saw rather than inferred: true whatever its dependencies found, so never replaced by their finding.
@@ -90,17 +90,22 @@ def judged(check: Check, outcome: Outcome, found: Callable[[str], Outcome], sele
     """``outcome``, or where it failed while a check it rests on failed naming a cause, that cause instead of its own.
 
     ``found(id)`` is the outcome (itself judged) of a check this one rests on. A dependency that
-    failed naming no cause, or that got no answer, leaves the check its own reading (training names
-    what a first step no rule fits is), and so does an ``OBSERVED`` failure. The verdict (pass or fail) is always the
+    failed naming no cause leaves the check its own reading (training names what a first step no rule
+    fits is); one that got no answer leaves it not judged, naming nothing; an ``OBSERVED`` failure stays. The verdict (pass or fail) is always the
     check's own; only the reason changes.
     """
     if outcome.passed or outcome.codes & OBSERVED:
         return outcome
-    for dependency in dependencies(check, selected):
-        below = found(dependency)
+    failed = [(dependency, below) for dependency in dependencies(check, selected)
+              if not (below := found(dependency)).passed]
+    for dependency, below in failed:
         named = tuple(d for d in below.diagnoses if d.code not in NAMES_NO_CAUSE | UNANSWERED)
-        if not below.passed and named:
+        if named:
             return replace(outcome, diagnoses=(Diagnosis("not-judged", f"not judged, as {dependency} failed:"), *named))
+    for dependency, below in failed:
+        if below.codes & UNANSWERED and outcome.codes - NAMES_NO_CAUSE:
+            return replace(outcome, diagnoses=(Diagnosis("not-judged", f"not judged, as {dependency} failed:"),
+                                               *below.diagnoses))
     return outcome
 
 
