@@ -171,12 +171,13 @@ def test_the_cli_ends_each_mistake_with_its_planted_cause_in_a_short_table(tmp_p
     cli = subprocess.run([sys.executable, "-m", "reference", *map(impls.spec_of, mistakes.values()), "--dtype=float64",
                           f"--json={tmp_path / 'cli.json'}"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert cli.returncode == 1, cli.stdout[-3000:] + cli.stderr[-3000:]
-    cases = re.split(r"\n(?=\S+ \[cpu, float64\]: )", cli.stdout)[1:]
+    cases = [block for block in cli.stdout.split("\n\n") if re.match(r"\S+ \[cpu, float64\]: ", block)]
     assert len(cases) == len(mistakes), cli.stdout
     for case in cases:
         lines = case.strip().splitlines()
-        name = lines[0].split(" [")[0]
         assert len(lines) <= 20 and lines[-1].startswith("most likely cause: "), case
+        assert re.search(r"\(the implementation \d+\.\d s; the harness's own float64 reference and comparisons "
+                         r"\d+\.\d s\)$", lines[0]), lines[0]  # the reference's cost is not the implementation's
         assert not any(line.startswith("    worst:") for line in lines), case  # every failure is the cause's
     rows = json.loads((tmp_path / "cli.json").read_text())
     for name, mistake in mistakes.items():
