@@ -1,18 +1,21 @@
 """Every check of the catalogue on every selected case: the pytest driver of reference/checks/catalogue.py.
 
-A failure shows the same diagnosis line as ``python -m reference``'s table, then every
-failing comparison with its worst entry and ratio.
+A failure's message (pytest's short summary reason) is the same diagnosis line as
+``python -m reference``'s table; a section under it lists every failing comparison, worst first.
+The ledger judges a check against those it rests on; the plugin reads the recorded diagnoses
+for its closing section, the most likely cause of each case's failures.
 """
 
 import pytest
 
-from reference.drivers.pytest_plugin import CHECK_TIMEOUT_S
-from reference.checks.run import run_check
 
-
-def test_check(session, check, record_property):
+def test_check(session, check, ledger, record_property, request):
     record_property("impl", session.impl.name)
     record_property("check", check.id)
-    outcome = run_check(check, session, CHECK_TIMEOUT_S)
+    record_property("case", session.label)
+    outcome = ledger.outcome(check, session)
+    record_property("diagnoses", [(d.code, d.text) for d in outcome.diagnoses])
     if not outcome.passed:
-        pytest.fail(f"{session.label} {check.id}: {outcome.explanation}\n" + "\n".join(outcome.details), pytrace=False)
+        if outcome.details:
+            request.node.add_report_section("call", "failing comparisons, worst first", "\n".join(outcome.details))
+        pytest.fail(outcome.explanation, pytrace=False)

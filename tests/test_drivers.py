@@ -16,6 +16,7 @@ from reference.checks import catalogue
 from reference.checks.catalogue import select
 from reference.checks.check import Check, Outcome
 from reference.checks.diagnose import Diagnosis
+from reference.checks.verdict import NAMES_NO_CAUSE
 from reference.model.points import inputs_at
 from reference.drivers.score import score
 
@@ -149,7 +150,7 @@ def test_both_drivers_give_each_builtin_and_each_kind_of_mistake_one_verdict(tmp
 
 def test_the_cli_shows_each_failing_rows_worst_entry_and_each_checks_time():
     cli = subprocess.run([sys.executable, "-m", "reference", "tests.known_wrong.more:DenseError1e4",
-                          "--dtype=float32", "--shape=odd", "--check=agreement-odd-bias-step0,matmul-precision"],
+                          "--dtype=float32", "--shape=odd", "--check=agreement-odd-bias-step0,matmul-precision", "-v"],
                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert cli.returncode == 1, cli.stdout + cli.stderr
     lines = cli.stdout.splitlines()
@@ -159,3 +160,54 @@ def test_the_cli_shows_each_failing_rows_worst_entry_and_each_checks_time():
                         lines[row + 1]), lines[row + 1]
     passing = next(line for line in lines if line.startswith("matmul-precision"))
     assert " pass " in passing and re.search(r"\d+\.\d\d s", passing) and not lines[lines.index(passing) + 1].startswith("    worst")
+
+
+def test_the_cli_ends_each_mistake_with_its_planted_cause_in_a_short_table(tmp_path):
+    """Three public mistakes (a loss, a gradient, an update): at most 20 lines per case by default, a closing
+    line naming the planted cause, no failing row naming another, and a progress line per check on stderr."""
+    pytest.importorskip("torch", reason="two of the tutorial mistakes are written in torch")
+    from tests.known_wrong import catalogue as wrong, tutorial_mistakes as tm
+    mistakes = {m.name: m for m in (tm.MSELossMean, wrong.MissingReluMask, tm.RebindingUpdate)}
+    cli = subprocess.run([sys.executable, "-m", "reference", *map(impls.spec_of, mistakes.values()), "--dtype=float64",
+                          f"--json={tmp_path / 'cli.json'}"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert cli.returncode == 1, cli.stdout[-3000:] + cli.stderr[-3000:]
+    cases = [block for block in cli.stdout.split("\n\n") if re.match(r"\S+ \[cpu, float64\]: ", block)]
+    assert len(cases) == len(mistakes), cli.stdout
+    for case in cases:
+        lines = case.strip().splitlines()
+        assert len(lines) <= 20 and lines[-1].startswith("most likely cause: "), case
+        assert re.search(r"\(the implementation \d+\.\d s; the harness's own float64 reference and comparisons "
+                         r"\d+\.\d s\)$", lines[0]), lines[0]  # the reference's cost is not the implementation's
+        assert not any(line.startswith("    worst:") for line in lines), case  # every failure is the cause's
+    rows = json.loads((tmp_path / "cli.json").read_text())
+    for name, mistake in mistakes.items():
+        mine = [row for row in rows if row["impl"] == name]
+        failing = [row for row in mine if not row["passed"]]
+        assert failing and all(row["root_cause"]["code"] == mistake.planted for row in mine), name
+        assert all(row["root_cause"]["explains"] for row in failing), name
+        misleading = [(row["check"], row["diagnosis"]) for row in failing
+                      if set(row["codes"]) - NAMES_NO_CAUSE - {mistake.planted}]
+        assert not misleading, (name, misleading)
+    progress = [line for line in cli.stderr.splitlines() if re.search(r"\[cpu, float64\] \d+/\d+: \S+ (pass|FAIL)", line)]
+    assert len(progress) == len(rows), cli.stderr[-3000:]
+
+
+def test_pytest_gives_each_failure_its_diagnosis_and_each_case_its_most_likely_cause():
+    pytest.importorskip("torch", reason="the mean-reduced loss is written in torch")
+    from tests.known_wrong import tutorial_mistakes as tm
+    # A wide terminal: pytest trims a short summary's reason to the width, and the ids here are long.
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", "-q", "tests/test_checks.py",
+                          f"--impl-path={impls.spec_of(tm.MSELossMean)}", "--dtype=float64", "--shape=odd",
+                          "-k", "matmul-precision or agreement-odd-nobias-step0"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "400"})
+    assert run.returncode == 1, run.stdout[-3000:]
+    summary = run.stdout[run.stdout.index("short test summary info"):].splitlines()
+    reason = "off by a constant factor 1/(N*D_out) = 1/259: a mean over all elements instead of a sum"
+    (probe,) = [line for line in summary if "matmul-precision]" in line]
+    assert probe.endswith(" - Failed: not judged, as agreement-odd-nobias-step0 failed: loss, w1, w2: " + reason
+                          + " (MSELoss's default reduction)"), probe
+    (agreement,) = [line for line in summary if "agreement-odd-nobias-step0]" in line]
+    assert reason in agreement, agreement
+    section = run.stdout[run.stdout.index("most likely cause of each case's failures"):]
+    assert f"wrong-mseloss-mean [cpu, float64]: most likely cause: loss, w1, w2: {reason}" in section, section
+    assert "(explains 2 of 2 failing checks)" in section, section

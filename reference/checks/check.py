@@ -28,8 +28,14 @@ class Outcome:
 
     @property
     def explanation(self) -> str:
-        """The diagnosis line: what the CLI's table and a failing pytest case both show."""
-        return "; ".join(dict.fromkeys(d.text for d in self.diagnoses))
+        """The diagnosis line: what the CLI's table and a failing pytest case both show.
+
+        A first text that ends in a colon introduces the rest ("not judged, as ... failed: <its cause>").
+        """
+        texts = list(dict.fromkeys(d.text for d in self.diagnoses))
+        if texts and texts[0].endswith(":"):
+            return f"{texts[0]} {'; '.join(texts[1:])}".rstrip()
+        return "; ".join(texts)
 
 
 def failed(results: list[Result]) -> tuple[str, ...]:

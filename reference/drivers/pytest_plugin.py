@@ -5,7 +5,9 @@ The options become one ``reference.harness.selection.Selection``, kept on the co
 fixtures below and for the benchmarks (``kept(config)``). A test that asks for ``session`` runs
 once per selected case (implementation, device, dtype, mode), one that asks for ``cuda_case``
 once per selected case on cuda, and one that also asks for ``check`` once per check of the
-catalogue. Devices and modes that are not present here are not generated unless asked for
+catalogue, after the checks it rests on, judged by a per-process ``ledger`` (a failed check reads what
+those found instead of naming a cause of its own); the terminal summary ends with each case's most
+likely cause. Devices and modes that are not present here are not generated unless asked for
 (``--device cuda``, ``--mode tf32``): the header says once what was left out and why.
 """
 
@@ -20,6 +22,10 @@ from impls.backends import BACKENDS, DEVICES
 from impls.contract import UnsupportedCase
 from impls.threads import thread_settings
 from reference.checks.catalogue import applies, left_out, select
+from reference.checks.check import Outcome
+from reference.checks.diagnose import Diagnosis
+from reference.checks.run import Ledger
+from reference.checks.verdict import order, root_cause
 from reference.harness.isolation import DEFAULT_MEMORY_LIMIT
 from reference.harness.selection import Selection, add_selection_options, keep, kept
 from reference.harness.session import Case, Session
@@ -44,6 +50,7 @@ def pytest_configure(config):
                                    memory_limit=int(MEMORY_LIMIT_GIB * 2**30), threads=1))
         except ValueError as error:
             raise pytest.UsageError(str(error)) from None
+    config.pluginmanager.register(Causes(), "twolayer-causes")
     config.addinivalue_line("markers", "slow: long-running case, deselected by default (-m slow runs it)")
     config.addinivalue_line("markers", "bench: a benchmark (run by the main job, not the test suite)")
 
@@ -83,7 +90,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("cuda_case", found or [pytest.param(None, id="none", marks=pytest.mark.skip(
             reason="no case on cuda selected (none is generated where no CUDA device is present)"))])
     if "check" in metafunc.fixturenames:
-        found = select(selection.shapes)
+        found = order(select(selection.shapes))  # what a check rests on first: its ledger entry is then there
         metafunc.parametrize("check", found, ids=[c.id for c in found])
 
 
@@ -134,3 +141,35 @@ def session(request, case: Case) -> Session:
         return Session.isolated(selection.spec(case.impl), case.device, case.dtype, case.mode, selection.pool)
     except UnsupportedCase as reason:
         pytest.skip(str(reason))
+
+
+@pytest.fixture(scope="session")
+def ledger(request) -> Ledger:
+    """This process's judged outcomes by case and check: a check reads what those it rests on found, run once here."""
+    return Ledger(select(kept(request.config).shapes), CHECK_TIMEOUT_S)
+
+
+class Causes:
+    """Each case's outcomes, read from the test reports (under pytest-xdist the workers' reports reach the
+    controller, which writes the summary), and at the end the most likely cause of each case's failures."""
+
+    def __init__(self):
+        self.outcomes: dict[str, dict[str, Outcome]] = {}   # case label -> check id -> outcome
+
+    def pytest_runtest_logreport(self, report):
+        properties = dict(report.user_properties)
+        if report.when == "call" and "diagnoses" in properties:
+            outcome = Outcome(report.passed, diagnoses=tuple(Diagnosis(*d) for d in properties["diagnoses"]))
+            self.outcomes.setdefault(properties["case"], {})[properties["check"]] = outcome
+
+    def pytest_terminal_summary(self, terminalreporter):
+        causes = {case: root_cause(outcomes) for case, outcomes in self.outcomes.items()}
+        if not any(causes.values()):
+            return
+        terminalreporter.section("most likely cause of each case's failures")
+        for case, cause in causes.items():
+            if cause:
+                terminalreporter.line(f"{case}: {cause.line}")
+                for check_id in cause.unexplained:
+                    terminalreporter.line(f"    not explained by it: {check_id}: "
+                                          f"{self.outcomes[case][check_id].explanation}")

@@ -2,7 +2,9 @@
 
 Each mistake is rejected when any check fails on it, and named when the diagnoses include the
 class it was planted as (its ``planted`` attribute, a diagnosis code; None where the mistake has
-no class of its own and rejection is what counts).
+no class of its own and rejection is what counts). Over every check (no ``until_named``), its
+``cause`` is the most likely cause the drivers print, and ``other_causes`` what failing rows name
+besides the planted class: a row that would send its reader after another bug.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from impls.contract import Implementation
 from reference.checks.check import Check
 from reference.harness.isolation import Pool
 from reference.checks.run import DEFAULT_TIMEOUT_S, Row, each_row
+from reference.checks.verdict import NAMES_NO_CAUSE, RootCause, root_cause
 from reference.harness.session import Session
 
 
@@ -39,6 +42,15 @@ class Score:
     @property
     def named(self) -> bool | None:
         return None if self.planted is None else self.planted in self.codes
+
+    @property
+    def cause(self) -> RootCause | None:
+        return root_cause({row.check.id: row.outcome for row in self.rows})
+
+    @property
+    def other_causes(self) -> set[str]:
+        failing = (row.outcome.codes for row in self.rows if not row.outcome.passed)
+        return set().union(*failing) - NAMES_NO_CAUSE - {self.planted}
 
 
 def score(mistakes: Iterable[type[Implementation]], checks: Iterable[Check], dtype: str = "float64",

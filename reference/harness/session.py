@@ -10,6 +10,7 @@ drivers enumerate their cases with it.
 from __future__ import annotations
 
 import itertools
+import time
 from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
@@ -85,6 +86,8 @@ class Session:
         self.link = link if link is not None else LocalLink(impl)
         #: The arithmetic the results are judged by (reference.model.tolerance.UNIT_ROUNDOFF).
         self.precision = "tf32" if mode == "tf32" else dtype
+        #: Seconds spent waiting for the implementation's answers: a check's time less this is the harness's own.
+        self.waited = 0.0
 
     @classmethod
     def isolated(cls, spec: str, device: str, dtype: str, mode: str, pool: Pool) -> "Session":
@@ -150,10 +153,13 @@ class Session:
         return answer.values, arrays
 
     def _send(self, request: protocol.Request, arrays: protocol.Arrays = {}) -> tuple[protocol.Answer, protocol.Arrays]:
+        started = time.perf_counter()
         try:
             return self.link.request(request, arrays)
         except ContractViolation as error:
             raise ContractViolation(f"{self.label}: {request.operation}() {error}") from None
+        finally:
+            self.waited += time.perf_counter() - started
 
     def _arrays(self, what: str, values: dict[str, protocol.Value], arrays: protocol.Arrays,
                 names: tuple[str, ...]) -> dict[str, np.ndarray]:
