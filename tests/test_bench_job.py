@@ -178,16 +178,17 @@ def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkey
     def run_but_not_pytest(command, **kwargs):  # the device probe runs; the benchmarks do not
         if "pytest" not in command:
             return subprocess.run(command, **kwargs)
-        timed.append((command, kwargs["env"]))
+        # Read now: a run that times nothing leaves no folder behind, plan included.
+        (plan_file,) = [argument.partition("=")[2] for argument in command if argument.startswith("--bench-plan=")]
+        timed.append((command, kwargs["env"], Plan.read(Path(plan_file))))
         return subprocess.CompletedProcess(command, 5)
     monkeypatch.setattr(job, "subprocess", SimpleNamespace(run=run_but_not_pytest))
     plan = Plan.parse(dict(preset="default", threads="1", impl="numpy-manual", device="cuda,cpu", dtype="float32",
                            mode="all", impl_path=[], results=tmp_path, time_unverified=False, rounds=None),
                       command="python -m bench --device cuda,cpu")
     assert job.run(plan) == 5
-    ((command, env),) = timed
-    (plan_file,) = [argument.partition("=")[2] for argument in command if argument.startswith("--bench-plan=")]
-    assert Plan.read(Path(plan_file)).device == "cpu", Path(plan_file).read_text()
+    ((command, env, handed),) = timed
+    assert handed.device == "cpu", handed
     assert not any("cuda" in argument for argument in command), command
     assert env["JAX_PLATFORMS"] == "cpu"
     notes = [line for line in capsys.readouterr().err.splitlines() if "cuda" in line]
