@@ -32,6 +32,7 @@ class MyNumpyNet(Implementation):
     devices = ("cpu",)
     dtypes = ("float32", "float64")
     relu_grad_at_zero = 0.0                # (h > 0) masks the gradient where h == 0
+    bias = (False, True)                   # the networks it computes: False (w1, w2 only), True (with b1, b2) or both
 
     def prepare(self, x, y, params, lr):
         return State(x, y, dict(params), lr)
