@@ -92,8 +92,12 @@ def raising_line() -> str:
 def test_the_cli_shows_the_plugins_own_line_where_it_raised():
     cli = run("-m", "reference", RAISES, "--dtype=float64", "--shape=odd", "--check=agreement-odd-bias-step0")
     assert cli.returncode == 1, cli.stdout[-3000:] + cli.stderr[-3000:]
-    assert any(line.startswith("agreement-odd-bias-step0") and raising_line() in line
+    # By default the row defers to the closing line, which names the cause; with -v the row names it too.
+    assert any(line.startswith("most likely cause: ") and raising_line() in line
                for line in cli.stdout.splitlines()), cli.stdout
+    verbose = run("-m", "reference", RAISES, "--dtype=float64", "--shape=odd", "--check=agreement-odd-bias-step0", "-v")
+    assert any(line.startswith("agreement-odd-bias-step0") and raising_line() in line
+               for line in verbose.stdout.splitlines()), verbose.stdout
 
 
 def test_pytest_shows_the_plugins_own_line_where_it_raised():

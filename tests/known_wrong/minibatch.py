@@ -57,12 +57,13 @@ class BatchLossMeanReduced(TorchDataLoader):
 
 class EpochOutlivesPrepare(NumpyMinibatch):
     """Keeps where the epoch's slicing stands on the implementation object, outside the state prepare() returns:
-    the first step after a fresh prepare() takes the last state's next slice, not the new order's first batch."""
+    the first step after a fresh prepare() of the same rows takes the last state's next slice, not the new
+    order's first batch (a new number of rows starts afresh, so the mistake shows as order, not as a crash)."""
     name, planted = "wrong-minibatch-epoch-outlives-prepare", "call-order"
     start, x_shuffled, y_shuffled = None, None, None
 
     def step(self, s):
-        if self.start is None or self.start >= len(s.x):
+        if self.start is None or self.start >= len(s.x) or self.x_shuffled.shape != s.x.shape:
             rows = s.batches.permutation()
             self.x_shuffled, self.y_shuffled, self.start = s.x[rows], s.y[rows], 0
         end = self.start + s.batches.batch_size
