@@ -16,7 +16,7 @@ from bench.report import analysis
 from bench.report import plots as draw
 from bench.report.findings import Findings
 from bench.report.headline import headline, latest, versus_plain
-from bench.report.load import ReportError, load_raw, read_committed
+from bench.report.load import ReportError, load_raw, read_committed, read_machine
 from bench.report.plots import PLOTS
 from bench.report.summary import summary
 from bench.report.tables import at_default_size, case_table, ceilings_table, gemm_floors, peaks, variant_of
@@ -92,7 +92,7 @@ def rebuild(run_dir: Path, force: bool = False) -> None:
     full, peak_table, floors, findings = read_committed(run_dir)
     for name in existing:
         (run_dir / name).unlink()
-    command = _machine(run_dir).get("command", "")
+    command = read_machine(run_dir).get("command", "")
     write_report(run_dir, full, peak_table, floors, findings, command)
 
 
@@ -105,12 +105,6 @@ def write_latest(results: Path, newest_headline: str | None = None) -> None:
         raise ReportError(str(error)) from None
     (Path(results) / "LATEST.md").write_text(text)
 
-
-def _machine(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "machine.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def write_report(run_dir: Path, full: pd.DataFrame, peak_table: pd.DataFrame, floors: pd.DataFrame,

@@ -151,18 +151,12 @@ def variants_table(rows: pd.DataFrame) -> list[str]:
 def headline_markdown(run_dir: Path) -> str:
     """The headline block of a run folder (its own files, as committed), led by its warning where the
     run judges itself unreliable (trust.judge: the lines before its facts)."""
-    import json
-
     from bench.report import trust
-    from bench.report.load import read_committed
+    from bench.report.load import read_committed, read_machine
 
     table, _, _, findings = read_committed(Path(run_dir))
     rows = versus_plain(at_default_size(table), findings.aa)
-    try:
-        machine = json.loads((Path(run_dir) / "machine.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        machine = {}
-    verdict = trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(machine))
+    verdict = trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(read_machine(run_dir)))
     warning = [*verdict.warning, ""] if verdict.warning else []
     return "\n".join([*warning, *headline(rows)]).rstrip() + "\n"
 
@@ -202,12 +196,9 @@ def latest(results: Path, newest_headline: str | None = None) -> str:
 
 def _facts(run: Path) -> dict[str, str]:
     """A run's command, machine and threads per framework, from its machine.json ('–' where unknown)."""
-    import json
+    from bench.report.load import read_machine
 
-    try:
-        machine = json.loads((run / "machine.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        machine = {}
+    machine = read_machine(run)
     where = ", ".join(str(part) for part in (machine.get("cpu"), machine.get("cores") and f"{machine['cores']} cores",
                                              machine.get("gpu") and ", ".join(map(str, machine["gpu"].values())))
                       if part)

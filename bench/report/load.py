@@ -163,3 +163,11 @@ def read_findings(run_dir: Path) -> Findings:
         return Findings.from_json(json.loads(path.read_text()))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ReportError(f"{path}: not a readable findings file ({error})") from None
+
+
+def read_machine(run_dir: Path) -> dict[str, Any]:
+    """A run's machine.json ({} where it is missing or unreadable: the report says what it does not know)."""
+    try:
+        return json.loads((Path(run_dir) / "machine.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}

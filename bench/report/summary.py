@@ -11,6 +11,7 @@ import pandas as pd
 
 from bench.report import analysis, trust
 from bench.report.findings import Findings
+from bench.report.load import read_machine
 from bench.report.headline import headline, times, variants_table
 from bench.report.plots import PLOTS, by_facet, impl_order, panel_title
 from bench.report.tables import DEFAULT, FIT_GROUP, at_default_size, variant_of
@@ -264,7 +265,7 @@ def floor_statements(default: pd.DataFrame) -> list[str]:
 
 def header_lines(run_dir: Path, command: str, findings: Findings) -> list[str]:
     """The title and one line of what was run, where and when (trust.judge's lines follow: can it be read)."""
-    machine = _machine(run_dir)
+    machine = read_machine(run_dir)
     where = ", ".join(part for part in (machine.get("cpu"), f"{machine['cores']} cores" if machine.get("cores") else "",
                                         "GPU " + ", ".join(map(str, machine["gpu"].values())) if machine.get("gpu")
                                         else "") if part)
@@ -278,12 +279,6 @@ def header_lines(run_dir: Path, command: str, findings: Findings) -> list[str]:
              f"{threads} thread(s) per framework" if threads else "", when]
     return [f"# Benchmark run {run_dir.name}", "", " · ".join(fact for fact in facts if fact) + "  "]
 
-
-def _machine(run_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((run_dir / "machine.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
 
 
 def machine_section(run_dir: Path) -> list[str]:
@@ -386,7 +381,7 @@ def summary(full: pd.DataFrame, rows: pd.DataFrame, peak_table: pd.DataFrame, fl
     fitted = (table.dropna(subset=["fit_fixed_s"]).drop_duplicates(FIT_GROUP)
               .sort_values(FIT_GROUP, ignore_index=True)[[*FIT_GROUP, "fit_fixed_s", "fit_s_per_flop"]])
     lines = [*header_lines(run_dir, command, findings),
-             *trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(_machine(run_dir))).lines, "",
+             *trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(read_machine(run_dir))).lines, "",
              f"## Which way is fastest (N={DEFAULT.N}, D_in={DEFAULT.D_in}, H={DEFAULT.H}, D_out={DEFAULT.D_out})", "",
              *headline(rows),
              "## Variants: their step", "", *variants_table(rows), "",

@@ -9,7 +9,6 @@ lines and the job's last lines are ``judge(...).lines``; a × fastest inside its
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,10 +125,6 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
 def judge_run(raw: Path) -> Judgement:
     """The verdict on a run from its raw/ folder (or one raw JSON file), for the job's last lines."""
     from bench.report.analysis import aa_table
-    from bench.report.load import load_raw
+    from bench.report.load import load_raw, read_machine
     document, frames = load_raw(raw)
-    try:
-        machine = json.loads((Path(raw).parent / "machine.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        machine = {}
-    return judge(document.get("machine_state", []), aa_table(frames["aa"]), pool_tuning(machine))
+    return judge(document.get("machine_state", []), aa_table(frames["aa"]), pool_tuning(read_machine(Path(raw).parent)))
