@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from reference.model import network
+from reference.model import network, store
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import Optimizer
 
@@ -81,9 +81,15 @@ def train(inputs: Inputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray,
 
 @lru_cache(maxsize=16)
 def reference_training(inputs: Inputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """``train``'s losses, and the loss's error scale before each step, computed once per Inputs object."""
-    losses, trajectory = train(inputs, optimizer, steps)
-    return losses, np.array([network.loss_scale(inputs.x, inputs.y, params) for params in trajectory[:steps]])
+    """``train``'s losses, and the loss's error scale before each step, computed once per Inputs object
+    (and once per content, on disk: reference.model.store)."""
+    def compute() -> dict[str, np.ndarray]:
+        losses, trajectory = train(inputs, optimizer, steps)
+        return {"losses": losses,
+                "scales": np.array([network.loss_scale(inputs.x, inputs.y, params) for params in trajectory[:steps]])}
+
+    arrays = store.kept("training", (network.Content.of(inputs).digest, repr(optimizer), str(steps)), compute)
+    return arrays["losses"], arrays["scales"]
 
 
 def coefficient_rounding(optimizer: Optimizer, t: int, u: float) -> float:

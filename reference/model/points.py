@@ -11,7 +11,7 @@ from functools import cache
 
 import numpy as np
 
-from reference.model import network, optimizers
+from reference.model import network, optimizers, store
 from reference.model.margin import make_inputs, with_kink_margin
 from reference.problem.cases import POINTS, SHAPES, TUTORIAL_LR
 from reference.problem.inputs import Inputs
@@ -32,6 +32,14 @@ def trajectory_points(inputs: Inputs, steps: tuple[int, ...] = POINTS) -> list[I
 
 @cache
 def inputs_at(shape: str, bias: bool, point: int = 0) -> Inputs:
-    """Inputs for ``SHAPES[shape]`` with or without bias, ``point`` reference steps into training (cached)."""
+    """Inputs for ``SHAPES[shape]`` with or without bias, ``point`` reference steps into training
+    (cached in memory, and on disk between processes: reference.model.store)."""
+    arrays = store.kept("inputs", (shape, str(bias), str(point)), lambda: _computed(shape, bias, point))
+    x, y = arrays.pop("x"), arrays.pop("y")
+    return Inputs(x, y, arrays)
+
+
+def _computed(shape: str, bias: bool, point: int) -> dict[str, np.ndarray]:
     start = make_inputs(replace(SHAPES[shape], bias=bias))
-    return start if point == 0 else trajectory_points(start, steps=(point,))[0]
+    inputs = start if point == 0 else trajectory_points(start, steps=(point,))[0]
+    return {"x": inputs.x, "y": inputs.y, **inputs.params}
