@@ -211,9 +211,16 @@ def call_machine(session: Session, start: Inputs | DynamicInputs, optimizer: Opt
             self.state = session.prepare(start, optimizer.lr)
             self.replay = Replay(optimizer, start.params, UNIT_ROUNDOFF[session.dtype])
             self.steps = 0
+            self.reported = None
+
+        def own_parameters(self):
+            """What parameters() returns now: asked once after each other call, which may have changed them."""
+            if self.reported is None:
+                self.reported = session.parameters(self.state, names)
+            return self.reported
 
         def own_inputs(self):
-            return reference.at(start, session.parameters(self.state, names), self.steps)
+            return reference.at(start, self.own_parameters(), self.steps)
 
         @rule()
         def prepare_again(self):
@@ -221,11 +228,14 @@ def call_machine(session: Session, start: Inputs | DynamicInputs, optimizer: Opt
 
         @rule()
         def loss(self):
-            check(reference.expected(self.own_inputs()).judge("loss", session.loss(self.state)), "loss()")
+            expected = reference.expected(self.own_inputs())
+            self.reported = None
+            check(expected.judge("loss", session.loss(self.state)), "loss()")
 
         @rule()
         def loss_and_grads(self):
             expected = reference.expected(self.own_inputs())
+            self.reported = None
             value, grads = session.loss_and_grads(self.state, names)
             check(expected.judge("loss", value), "loss_and_grads()")
             for k in names:
@@ -236,8 +246,9 @@ def call_machine(session: Session, start: Inputs | DynamicInputs, optimizer: Opt
             inputs = self.own_inputs()
             self.steps += 1
             before = reference.expected(reference.stepped_on(inputs, self.steps))
+            self.reported = None
             check(before.judge("loss", session.step(self.state)), "step()")
-            after = session.parameters(self.state, names)
+            after = self.own_parameters()
             params = before.inputs.params
             expected, spread = self.replay.step(params, before.grads, reference.grad_tolerances(before))
             for k in names:
@@ -248,7 +259,7 @@ def call_machine(session: Session, start: Inputs | DynamicInputs, optimizer: Opt
         @invariant()
         def parameters_are_finite(self):
             if hasattr(self, "state"):
-                own = session.parameters(self.state, names)
+                own = self.own_parameters()
                 assert all(np.all(np.isfinite(v)) for v in own.values()), "parameters() holds NaN or inf"
 
     return Calls
