@@ -165,18 +165,20 @@ TUTORIAL_PLUGINS = ("tutorial_numpy", "tutorial_tensors", "tutorial_autograd", "
 
 
 def test_the_tutorials_networks_pass_both_drivers_with_only_their_own_networks_checks(tmp_path):
-    """One run of each driver for the five plug-ins, in float64 at the odd shape: the bias declaration is read
-    per network, not per dtype or shape, and the odd shape's agreement checks with every shape-less check
-    (relu'(0), precision, training, first step, repeatable, stateful calls) run each plug-in's own network
-    through every method; the other network's checks must not be generated nor run, and each header says so."""
+    """The five plug-ins through the CLI in float64 at the odd shape, and pytest's collection of the same: the
+    bias declaration is read per network, not per dtype or shape, and the odd shape's agreement checks with every
+    shape-less check (relu'(0), precision, training, first step, repeatable, stateful calls) run each plug-in's
+    own network through every method. The other network's checks must not be generated nor run, and each header
+    says so. pytest collects rather than runs them: that both drivers give one verdict on what they run is
+    tests/test_drivers.py's."""
     import json
+    import re
     import subprocess
     import sys
     from pathlib import Path
 
     import impls
-    from reference.checks.catalogue import applies, select
-    from tests.test_drivers import junit_verdicts
+    from reference.checks.catalogue import CHECKS, applies, select
 
     pytest.importorskip("torch", reason="four of the tutorials' ways are written in torch")
     root = Path(__file__).parent.parent
@@ -185,16 +187,20 @@ def test_the_tutorials_networks_pass_both_drivers_with_only_their_own_networks_c
     cli = subprocess.run([sys.executable, "-m", "reference", *paths, *selection, f"--json={tmp_path / 'cli.json'}"],
                          cwd=root, capture_output=True, text=True, timeout=900)
     # Not -q: it would hide the header.
-    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider",
-                          "tests/test_checks.py", *(f"--impl-path={p}" for p in paths), *selection,
-                          f"--junitxml={tmp_path / 'pytest.xml'}"], cwd=root, capture_output=True, text=True,
-                         timeout=900)
+    run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", "--collect-only",
+                          "tests/test_checks.py", *(f"--impl-path={p}" for p in paths), *selection],
+                         cwd=root, capture_output=True, text=True, timeout=900)
     assert cli.returncode == 0, cli.stdout[-3000:] + cli.stderr[-2000:]
     assert run.returncode == 0, run.stdout[-3000:]
     by_cli = {(row["impl"], row["check"]) for row in json.loads((tmp_path / "cli.json").read_text())}
-    assert set(junit_verdicts(tmp_path / "pytest.xml")) == by_cli
-    for path in paths:
-        plugin = impls.load_plugin(str(root / path))
+    plugins = [impls.load_plugin(str(root / path)) for path in paths]
+    longest_first = sorted((c.id for c in CHECKS), key=len, reverse=True)
+    collected = set()
+    for param in re.findall(r"<Function test_check\[(.*)\]>", run.stdout):
+        impl = next(p.name for p in plugins if param.startswith(p.name + "-"))
+        collected.add((impl, next(check for check in longest_first if param.endswith("-" + check))))
+    assert collected == by_cli
+    for plugin in plugins:
         own = {(plugin.name, c.id) for c in select(["odd"]) if applies(c, plugin, "cpu")}
         assert {pair for pair in by_cli if pair[0] == plugin.name} == own
         other = "with" if plugin.bias is False else "without"
