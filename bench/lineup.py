@@ -134,6 +134,8 @@ def enters(config, name: str, key: RaceKey) -> bool:
     declared = kept(config).implementation(name)
     if key.device not in declared.devices or key.dtype not in declared.dtypes:
         return False
+    if not plan_of(config).sizes_and_phases.races(name, named=kept(config).impl_named or name in kept(config).plugins):
+        return False
     if (declared.optimizer != "sgd" or declared.batching != "full" or declared.model != "two-layer") \
             and not kept(config).impl_named and not plan_of(config).sizes_and_phases.variants:
         return False

@@ -30,7 +30,8 @@ def _about(preset: Preset) -> str:
     return ", ".join(part for part in (
         f"{len(preset.sizes)} size{'s' if len(preset.sizes) > 1 else ''}", "/".join(preset.phases),
         f"{preset.rounds} rounds", "/".join(preset.timings), "" if preset.variants else "no variants",
-        "" if preset.ceilings else "no ceilings or load test", "" if preset.dtype == "all" else preset.dtype)
+        "" if preset.ceilings else "no ceilings or load test", "" if preset.dtype == "all" else preset.dtype,
+        "" if preset.ways is None else f"the {len(preset.ways)} tutorial ways and yours")
         if part)
 
 

@@ -27,14 +27,24 @@ class Preset:
     ceilings: bool = True
     #: The dtypes timed unless --dtype names others.
     dtype: str = "all"
+    #: The built-ins raced unless --impl names others (None: every one); plug-ins race in any case.
+    ways: tuple[str, ...] | None = None
+
+    def races(self, name: str, named: bool) -> bool:
+        """Whether implementation ``name`` races; ``named``: the user asked for it (--impl, or a plug-in's path)."""
+        return named or self.ways is None or name in self.ways
+
+
+#: The six ways the tutorials write the network, each framework's plain way among them.
+TUTORIAL_WAYS = ("numpy-manual", "torch-manual", "torch-autograd", "torch-function", "torch-nn", "jax-grad")
 
 
 PRESETS: dict[str, Preset] = {
     "default": Preset((Problem(),), PHASES, rounds=60),
-    # "How fast is mine beside the card's ways": the default size, float32, the phases the headline
-    # shows, latency only, few rounds, no variants, ceilings or load test.
+    # "How fast is mine beside the tutorials' six ways": the default size, float32, the phases the
+    # headline shows, latency only, few rounds, no other built-ins, ceilings or load test.
     "quick": Preset((Problem(),), ("grads", "step"), rounds=15, timings=("latency",), variants=False,
-                    ceilings=False, dtype="float32"),
+                    ceilings=False, dtype="float32", ways=TUTORIAL_WAYS),
     # N and H over powers of two around the tutorial's 64 and 100: from sizes where dispatch
     # overhead dominates (N = 1, H = 4) to sizes where the matrix products dominate. One phase,
     # grads (forward and backward, no update), keeps the run within minutes on two cores.

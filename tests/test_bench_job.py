@@ -193,3 +193,19 @@ def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkey
     assert env["JAX_PLATFORMS"] == "cpu"
     notes = [line for line in capsys.readouterr().err.splitlines() if "cuda" in line]
     assert len(notes) == 1 and notes[0].startswith("note: not timing cuda (") and notes[0].endswith("timing cpu")
+
+
+def test_the_quick_preset_races_the_six_tutorial_ways_and_whatever_the_user_names():
+    import impls
+    from bench.alone import PLAIN_WAYS
+    from bench.lineup import AA_CANDIDATES
+    from bench.sizes import PRESETS, TUTORIAL_WAYS
+
+    quick, default = PRESETS["quick"], PRESETS["default"]
+    assert len(TUTORIAL_WAYS) == 6 and set(TUTORIAL_WAYS) <= set(impls.REGISTRY)
+    # Each framework's plain way is timed alone beside the race, and one of them is the A/A twin.
+    assert set(PLAIN_WAYS.values()) <= set(TUTORIAL_WAYS) and set(AA_CANDIDATES) <= set(TUTORIAL_WAYS)
+    assert [name for name in impls.REGISTRY if quick.races(name, named=False)] == \
+        [name for name in impls.REGISTRY if name in TUTORIAL_WAYS]
+    assert quick.races("numpy-inplace", named=True) and quick.races("my-numpy-net", named=True)
+    assert all(default.races(name, named=False) for name in impls.REGISTRY)
