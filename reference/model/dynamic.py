@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from reference.model import store
+from reference.model.network import Content
 from reference.model.optimizers import run
 from reference.model.tolerance import ELEMENTWISE_STEPS, LAMBDA
 from reference.problem.inputs import Problem
@@ -167,10 +169,17 @@ def train(inputs: DynamicInputs, optimizer: Optimizer, steps: int) -> tuple[np.n
 
 @lru_cache(maxsize=16)
 def reference_training(inputs: DynamicInputs, optimizer: Optimizer, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """``train``'s losses and each one's scale, computed once per Inputs object."""
-    losses, trajectory = train(inputs, optimizer, steps)
-    return losses, np.array([absolute(inputs.x, inputs.y, p, int(inputs.depths[t % len(inputs.depths)]))[0]["loss"]
-                             for t, p in enumerate(trajectory[:steps])])
+    """``train``'s losses and each one's scale, computed once per Inputs object (and once per content, on disk:
+    reference.model.store; the checks draw their inputs afresh at every call)."""
+    def compute() -> dict[str, np.ndarray]:
+        losses, trajectory = train(inputs, optimizer, steps)
+        return {"losses": losses, "scales": np.array([
+            absolute(inputs.x, inputs.y, p, int(inputs.depths[t % len(inputs.depths)]))[0]["loss"]
+            for t, p in enumerate(trajectory[:steps])])}
+
+    depths = np.ascontiguousarray(inputs.depths, dtype=np.int64).tobytes()
+    arrays = store.kept("dynamic-training", (Content.of(inputs).digest, depths, repr(optimizer), str(steps)), compute)
+    return arrays["losses"], arrays["scales"]
 
 
 def inputs_for(problem: Problem, depths) -> DynamicInputs:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from reference.model import network
+from reference.model import network, store
 from reference.model.optimizers import run
 from reference.problem.inputs import Inputs
 from reference.problem.optimizers import Optimizer
@@ -32,8 +32,14 @@ def train(inputs: Inputs, optimizer: Optimizer, batching: Batching, steps: int) 
 @lru_cache(maxsize=16)
 def reference_training(inputs: Inputs, optimizer: Optimizer, batching: Batching,
                        steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """``train``'s batch losses, and each one's error scale, computed once per Inputs object."""
-    losses, trajectory = train(inputs, optimizer, batching, steps)
-    batches = batching.batches(len(inputs.x), steps)
-    return losses, np.array([network.loss_scale(inputs.x[rows], inputs.y[rows], params)
-                             for rows, params in zip(batches, trajectory)])
+    """``train``'s batch losses, and each one's error scale, computed once per Inputs object (and once per
+    content, on disk: reference.model.store)."""
+    def compute() -> dict[str, np.ndarray]:
+        losses, trajectory = train(inputs, optimizer, batching, steps)
+        batches = batching.batches(len(inputs.x), steps)
+        return {"losses": losses, "scales": np.array([network.loss_scale(inputs.x[rows], inputs.y[rows], params)
+                                                      for rows, params in zip(batches, trajectory)])}
+
+    parts = (network.Content.of(inputs).digest, repr(optimizer), repr(batching), str(steps))
+    arrays = store.kept("minibatch-training", parts, compute)
+    return arrays["losses"], arrays["scales"]
