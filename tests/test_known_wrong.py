@@ -70,6 +70,25 @@ def test_a_check_resting_on_a_failed_one_is_not_judged_in_any_order():
     assert (cause.code, cause.explained, cause.unexplained) == (tm.MSELossMean.planted, (agreement.id, probe.id), ())
 
 
+def test_the_call_sequences_on_a_dynamic_net_rest_on_its_own_networks_checks_never_on_the_two_layer_ones():
+    """A DynamicNet whose shared layer counts one use: the sequences fail because the gradients do, and say so
+    (not "call order"); the two-layer checks in the ledger are never run on it."""
+    pytest.importorskip("hypothesis", reason="stateful-calls needs hypothesis")
+    from tests.known_wrong.dynamic import SharedLayerOneUse
+
+    by_id = {c.id: c for c in CHECKS}
+    checks = [by_id[i] for i in ("agreement-odd-nobias-step0", "agreement-odd-bias-step0", "stateful-calls",
+                                 *(f"dynamic-agreement-odd-depth{d}" for d in range(4)))]
+    session = Session(SharedLayerOneUse(), "cpu", "float64")
+    ledger = Ledger(checks)
+    outcome = ledger.outcome(by_id["stateful-calls"], session)
+    assert not outcome.passed and "not-judged" in outcome.codes and "call-order" not in outcome.codes, \
+        outcome.explanation
+    assert outcome.explanation.startswith("not judged, as dynamic-agreement-odd-depth"), outcome.explanation
+    ran = {check_id for (_, check_id) in ledger._found}
+    assert not ran & {"agreement-odd-nobias-step0", "agreement-odd-bias-step0"}, ran
+
+
 def test_the_root_cause_is_the_diagnosis_that_explains_most_and_names_what_it_leaves():
     scale = Diagnosis("scale:1/2", "w1: off by a constant factor 1/2")
     unknown, one_param = Diagnosis("unknown", "w1 disagrees in no pattern"), Diagnosis("one-param", "w2 right, w1 wrong")

@@ -91,8 +91,11 @@ class Ledger:
             outcome = run_check(check, session, self.timeout_s)
             seconds = time.perf_counter() - started
             own = session.waited - waited
+            # What it rests on among the checks of this implementation's own network: a two-layer probe says
+            # nothing of a DynamicNet, nor one of the network with bias of a plug-in that declares none.
+            its_network = [c.id for c in self.checks.values() if applies(c, session.impl, session.device)]
             outcome = judged(check, outcome, lambda dependency: self.row(self.checks[dependency], session).outcome,
-                             self.checks)
+                             its_network)
             self._found[key] = Row(check, outcome, own, seconds - own)
         return self._found[key]
 

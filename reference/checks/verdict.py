@@ -43,6 +43,9 @@ def _rests_on() -> dict[str, tuple[tuple[str, ...], ...]]:
     edges["dynamic-relu-at-zero"] = (depths[0],)
     edges["dynamic-first-step"] = (depths[-1][::-1],)  # depth 3 at the odd shape, as it steps
     edges["dynamic-training"] = (*depths, ("dynamic-first-step",))
+    # The call sequences run on either network: on a DynamicNet at the odd shape, through every depth.
+    edges["stateful-calls"] += (*(alternatives[::-1] for alternatives in depths), ("dynamic-first-step",),
+                                ("dynamic-training",))
     return edges
 
 
