@@ -19,6 +19,7 @@ from reference.harness.session import Session  # noqa: E402
 from reference.model import dynamic  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
 from reference.problem.cases import SHAPES  # noqa: E402
+from tests.correct.correct_dynamic_stacked import StackedUses  # noqa: E402
 from tests.known_wrong.dynamic import (DYNAMIC_SLIPS, DepthDrawnPerPass, FixedDepth, MiddleWithoutRelu,  # noqa: E402
                                        OneUseTooMany, SharedLayerAveraged, SharedLayerLastUse, SharedLayerOneUse,
                                        StepCountOutlivesPrepare)
@@ -120,7 +121,7 @@ class EinsumBackward(NumpyDynamic):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("impl", [LeafTensors, EinsumBackward], ids=lambda cls: cls.name)
+@pytest.mark.parametrize("impl", [LeafTensors, EinsumBackward, StackedUses], ids=lambda cls: cls.name)
 def test_correct_dynamic_code_written_differently_passes_well_inside(impl, dtype):
     session = Session(impl(), "cpu", dtype)
     for check in DYNAMIC_CHECKS:
