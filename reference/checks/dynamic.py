@@ -166,7 +166,23 @@ def depth_followed(session: Session, inputs: DynamicInputs, losses: list[float])
         return Diagnosis("depth-per-call", (
             "every loss() and loss_and_grads() on one state, before any step, takes the next depth: the depth must "
             "follow the steps taken (the next step's), not advance with every forward call"))
-    return depth_named(session, SHAPES["odd"])
+    return depth_named(session, SHAPES["odd"]) or depth_further_along(session, inputs, losses)
+
+
+def depth_further_along(session: Session, inputs: DynamicInputs, losses: list[float]) -> Diagnosis | None:
+    """Every call at one later entry of the depths handed, where each depth handed alone is taken as handed."""
+    depths = [int(d) for d in inputs.depths]
+
+    def at(depth: int) -> bool:
+        return all(compared(session, inputs.with_depths([depth]), "", value, None)[0].passed for value in losses)
+    later = {depths[j] for j in range(1, len(depths)) if at(depths[j])}
+    if len(later) != 1 or at(depths[0]):
+        return None
+    (depth,) = later
+    return Diagnosis("call-order", (
+        f"before any step, every call computes depth {depth}, a later entry of the depths handed (step "
+        f"{depths.index(depth) + 1}'s), where each depth handed alone is taken as handed: the count of steps taken "
+        "outlives prepare() (kept on the implementation object), so a fresh state starts further along the depths"))
 
 
 def agreement_check(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
