@@ -19,7 +19,10 @@ from reference.harness.session import Session  # noqa: E402
 from reference.model import dynamic  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
 from reference.problem.cases import SHAPES  # noqa: E402
-from tests.known_wrong.dynamic import DYNAMIC_SLIPS, SharedLayerOneUse, StepCountOutlivesPrepare  # noqa: E402
+from tests.correct.correct_dynamic_stacked import StackedUses  # noqa: E402
+from tests.known_wrong.dynamic import (DYNAMIC_SLIPS, DepthDrawnPerPass, FixedDepth, MiddleWithoutRelu,  # noqa: E402
+                                       OneUseTooMany, SharedLayerAveraged, SharedLayerLastUse, SharedLayerOneUse,
+                                       StepCountOutlivesPrepare)
 
 #: Every check a dynamic implementation gets on a cpu: its network's, and those about every network.
 DYNAMIC_CHECKS = [c for c in CHECKS if applies(c, NumpyDynamic(), "cpu")]
@@ -118,7 +121,7 @@ class EinsumBackward(NumpyDynamic):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("impl", [LeafTensors, EinsumBackward], ids=lambda cls: cls.name)
+@pytest.mark.parametrize("impl", [LeafTensors, EinsumBackward, StackedUses], ids=lambda cls: cls.name)
 def test_correct_dynamic_code_written_differently_passes_well_inside(impl, dtype):
     session = Session(impl(), "cpu", dtype)
     for check in DYNAMIC_CHECKS:
@@ -136,6 +139,23 @@ def test_the_shared_layer_from_one_use_fails_far_outside_and_is_named(dtype):
         assert outcome.codes == {"shared-layer-one-use"}, outcome.explanation
     # With one use there is nothing to sum: the slip computes the right gradient there.
     assert run_check(next(c for c in DYNAMIC_CHECKS if c.id == "dynamic-agreement-odd-depth1"), session).passed
+
+
+STRUCTURAL_SLIPS = [SharedLayerLastUse, SharedLayerAveraged, FixedDepth, OneUseTooMany, DepthDrawnPerPass,
+                    MiddleWithoutRelu]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("impl", STRUCTURAL_SLIPS, ids=lambda cls: cls.name)
+def test_each_way_of_building_the_network_wrong_is_named_by_what_it_builds(impl, dtype):
+    """The depth taken, a relu left out, the shared layer's uses combined another way: every check of these two
+    that fails names the slip (relu'(0) is not read from a network that is not the two-layer one at depth 0)."""
+    session = Session(impl(), "cpu", dtype)
+    outcomes = {c.id: run_check(c, session) for c in DYNAMIC_CHECKS
+                if c.id in ("dynamic-relu-at-zero", "dynamic-agreement-odd-depth2")}
+    assert not outcomes["dynamic-agreement-odd-depth2"].passed
+    for check, outcome in outcomes.items():
+        assert outcome.passed or outcome.codes == {impl.planted}, f"{check} {dtype}: {outcome.explanation}"
 
 
 def test_a_depth_taken_per_forward_call_fails_and_is_named():

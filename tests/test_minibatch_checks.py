@@ -23,6 +23,7 @@ from reference.harness.session import Session  # noqa: E402
 from reference.model.points import inputs_at  # noqa: E402
 from reference.problem.optimizers import TRAINING_OPTIMIZERS  # noqa: E402
 from reference.problem.cases import LONGEST_CHECK_STEPS, SHAPES, TUTORIAL_STEPS  # noqa: E402
+from tests.correct.correct_rows_stream import StreamedBatches  # noqa: E402
 from tests.correct.variants import grads_by_hand  # noqa: E402
 from tests.known_wrong import minibatch as slips  # noqa: E402
 
@@ -152,7 +153,7 @@ class DoubleLearningRate(NumpyMinibatch):
         return super().prepare(x, y, params, 2 * lr, batches)
 
 
-CORRECT = [IteratedEinsum, IndexSelectAutograd, PeeksInPrepare]
+CORRECT = [IteratedEinsum, IndexSelectAutograd, PeeksInPrepare, StreamedBatches]
 WRONG = [*slips.MINIBATCH_SLIPS, EveryRow, OwnFixedOrder, SumLossMeanStep, DoubleLearningRate, UpdateLost,
          Diverges, ReadsAnEpochInPrepare]
 TRAINING_CHECKS = ("training-nobias", "training-bias", "first-step-nobias", "first-step-bias", "stateful-calls")

@@ -4,7 +4,10 @@ The middle layer's depth for each step comes from a seeded sequence every implem
 handed; ``loss`` and ``loss_and_grads`` compute the network the next step trains. Each quantity
 is compared with reference/model/dynamic.py within the tolerance model's bound for its chain
 through every layer (min(n, LAMBDA sqrt(n)) u times the computation on absolute values), beyond
-the share of any pre-activation that lies within its rounding of the kink.
+the share of any pre-activation that lies within its rounding of the kink. A disagreement is read
+back against the network built the ways slips build it (the depth each call takes, probed with
+every depth handed in turn; a relu left out; the shared layer's uses combined another way): the
+one way that reproduces every call within that bound, where no other does, names it.
 """
 
 from __future__ import annotations
@@ -52,42 +55,134 @@ def compared(session: Session, inputs: DynamicInputs, what: str, value: float,
     return results
 
 
-def one_use(inputs: DynamicInputs, grads: dict[str, np.ndarray], wrong: list[str], precision: str) -> Diagnosis | None:
-    """The shared layer's gradients that are one use's share alone (``=`` where ``+=`` belongs), if they are."""
-    repeats = int(inputs.depths[0])
-    _, _, shares = dynamic.loss_grads_and_shares(inputs.x, inputs.y, inputs.params, repeats)
-    scales = dynamic.reference_at(inputs)[2]
-    chain = dynamic.chains(inputs.x, inputs.params, repeats)["grad"]
-    u = unit_roundoff_with_reference(precision)
-    kinks = dynamic.kink_slack(inputs.x, inputs.y, inputs.params, repeats, u)
-    shared = [q for q in ("w_mid", "b_mid") if q in wrong]
-    for use, share in enumerate(shares, 1):
-        if shared and all(compare(q, grads[q], share[q], scales[q], inputs.problem, precision, kind="grad",
-                                  slack=kinks[q], chain=chain).passed for q in shared):
-            return Diagnosis("shared-layer-one-use", (
-                f"the middle layer's gradient is the share of its use {use} of {repeats} alone: a layer applied "
-                "several times gets the sum of every use's share (each use's share overwrote the last: = where += "
-                "belongs)"))
-    return None
+#: The network built the ways a slip builds it (reference/model/dynamic.py's ``variant``): code, how, what it means.
+STRUCTURES = (
+    ("relu-missing-middle", {"relu": (True, False)}, "the middle layer has no relu: each of its uses passes its "
+     "pre-activation on as it is (the relu left out of the loop, forward and back)"),
+    ("relu-missing-input", {"relu": (False, True)}, "the input layer has no relu: its pre-activation goes on into the "
+     "middle layer as it is"),
+    ("relu-mask-missing", {"masks": False}, "the backward pass leaves the relu masks out (grad_h = grad_h_relu): the "
+     "loss is right, every gradient below the output layer is not"),
+    ("shared-layer-one-use", {"combined": "first"}, "the middle layer's gradient is its first use's share alone, "
+     "where the sum of every use's share belongs (each use's share overwrote the last: = where += belongs)"),
+    ("shared-layer-one-use", {"combined": "last"}, "the middle layer's gradient is its last use's share alone, where "
+     "the sum of every use's share belongs (only the last use's gradient kept)"),
+    ("shared-layer-averaged", {"combined": "mean"}, "the middle layer's gradient is the mean of its uses' shares, "
+     "where their sum belongs: divided by the number of uses"),
+)
+
+Calls = list[tuple[float, dict[str, np.ndarray] | None]]
 
 
-def at_depth(session: Session, inputs: DynamicInputs, depth: int, value: float) -> bool:
-    """Whether ``value`` is the loss with the middle layer applied ``depth`` times."""
-    return compared(session, inputs.with_depths([depth]), "", value, None)[0].passed
+def fitting(session: Session, inputs: DynamicInputs, calls: Calls) -> Callable[[float, dict, bool], bool]:
+    """Whether every call's loss (and gradients) is a given loss (and gradients) within the tolerance model's
+    bound. The scales are the reference's; ``wide``: the larger of those and the network's on absolute values
+    through every path (no relu, no mask), a bound for a network that leaves some relu out."""
+    repeats, problem, precision = int(inputs.depths[0]), inputs.problem, session.precision
+    scales, chain = dict(dynamic.reference_at(inputs)[2]), dynamic.chains(inputs.x, inputs.params, repeats)
+    absolute = {k: np.abs(v) for k, v in inputs.params.items()}
+    wide_loss, wide_grads = dynamic.variant(np.abs(inputs.x), -np.abs(inputs.y), absolute, repeats,
+                                            relu=(False, False), masks=False)
+    widened = {k: np.maximum(v, {"loss": wide_loss, **wide_grads}[k]) for k, v in scales.items()}
+    kinks = dynamic.kink_slack(inputs.x, inputs.y, inputs.params, repeats, unit_roundoff_with_reference(precision))
+
+    def fits(loss: float, grads: dict[str, np.ndarray], wide: bool) -> bool:
+        bound = widened if wide else scales
+        return all(compare("loss", value, loss, bound["loss"], problem, precision, chain=chain["loss"]).passed
+                   and (got is None or all(compare(q, got[q], grads[q], bound[q], problem, precision, kind="grad",
+                                                   slack=kinks[q], chain=chain["grad"]).passed
+                                           for q in DYNAMIC_NAMES))
+                   for value, got in calls)
+    return fits
+
+
+def structure_named(session: Session, inputs: DynamicInputs, calls: Calls) -> Diagnosis | None:
+    """The one way of building the network that reproduces every call, where the reference's does not at the same
+    bound and no other way does: evidence that tells the ways apart."""
+    x, y, params, repeats = inputs.x, inputs.y, inputs.params, int(inputs.depths[0])
+    fits, reference = fitting(session, inputs, calls), dynamic.loss_and_grads(x, y, params, repeats)
+    found = set()
+    for code, how, text in STRUCTURES:
+        wide = "relu" in how or "masks" in how
+        if fits(*dynamic.variant(x, y, params, repeats, **how), wide) and not fits(*reference, wide):
+            found.add((code, text))
+    if len({code for code, _ in found}) != 1:
+        return None
+    code, text = min(found)
+    return Diagnosis(code, f"{text} (at depth {repeats})")
+
+
+def depths_computed(session: Session, problem: Problem) -> list[list[set[int]]]:
+    """For each depth handed (the same at every step), three calls' losses and gradients on one state, each read as
+    the depths whose they are within their bound (more than one where those lie within rounding of each other)."""
+    found = []
+    for handed in range(MAX_MIDDLE_REPEATS + 1):
+        inputs = dynamic.inputs_for(problem, [handed] * 4)
+        state = session.prepare(inputs)
+        # Each depth it might compute instead: 0 to one past the deepest.
+        candidates = [inputs.with_depths([d]) for d in range(MAX_MIDDLE_REPEATS + 2)]
+        calls = [session.loss_and_grads(state, DYNAMIC_NAMES) for _ in range(3)]
+        found.append([{d for d, at in enumerate(candidates)
+                       if all(r.passed for r in compared(session, at, "", value, grads))} for value, grads in calls])
+    return found
+
+
+#: How a network may take its depth from the depth handed, besides as handed.
+DEPTH_RULES = {**{f"fixed {d}": (lambda handed, d=d: d) for d in range(MAX_MIDDLE_REPEATS + 2)},
+               "one more": lambda handed: handed + 1, "one fewer": lambda handed: max(handed - 1, 0)}
+
+
+def depth_named(session: Session, problem: Problem) -> Diagnosis | None:
+    """How the depths computed follow the depths handed, when it is not as handed and only one known way fits."""
+    seen = depths_computed(session, problem)
+    for handed, calls in enumerate(seen):
+        if all(calls) and not set.intersection(*calls):
+            return Diagnosis("depth-random", (
+                f"three calls on one state handed depth {handed} compute the network at depths "
+                f"{', '.join('/'.join(map(str, sorted(c))) for c in calls)}: the depth is drawn anew on each forward "
+                "pass (random.randint in forward(), as the tutorial does), not taken from the depths handed"))
+    if all(handed in c for handed, calls in enumerate(seen) for c in calls):
+        return None
+    fitting = [rule for rule, depth in DEPTH_RULES.items()
+               if all(depth(handed) in c for handed, calls in enumerate(seen) for c in calls)]
+    if len(fitting) != 1:
+        return None
+    (rule,) = fitting
+    if rule.startswith("fixed"):
+        return Diagnosis("ignores-depths", f"every call computes the network at depth {rule.split()[1]}, whatever "
+                                           "depth it is handed")
+    return Diagnosis("depth-off-by-one", (
+        f"handed depth d, every call applies the middle layer d {'+ 1' if rule == 'one more' else '- 1'} times: "
+        + ("one use too many (range(repeats + 1), or a loop run while count <= repeats)" if rule == "one more"
+           else "one use too few (range(repeats - 1), or a loop that counts from 1 to below repeats)")))
 
 
 def depth_followed(session: Session, inputs: DynamicInputs, losses: list[float]) -> Diagnosis | None:
     """The depths that forward calls before any step took, named when they are not all the first one."""
     depths = [int(d) for d in inputs.depths]
-    if all(at_depth(session, inputs, depths[k % len(depths)], value) for k, value in enumerate(losses)):
+    if all(compared(session, inputs.with_depths([depths[k % len(depths)]]), "", value, None)[0].passed
+           for k, value in enumerate(losses)) and not all(compared(session, inputs, "", value, None)[0].passed
+                                                          for value in losses):
         return Diagnosis("depth-per-call", (
             "every loss() and loss_and_grads() on one state, before any step, takes the next depth: the depth must "
             "follow the steps taken (the next step's), not advance with every forward call"))
-    for depth in range(MAX_MIDDLE_REPEATS + 1):
-        if depth != depths[0] and all(at_depth(session, inputs, depth, value) for value in losses):
-            return Diagnosis("ignores-depths", (
-                f"every call computes the network at depth {depth}, whatever depth it was handed"))
-    return None
+    return depth_named(session, SHAPES["odd"]) or depth_further_along(session, inputs, losses)
+
+
+def depth_further_along(session: Session, inputs: DynamicInputs, losses: list[float]) -> Diagnosis | None:
+    """Every call at one later entry of the depths handed, where each depth handed alone is taken as handed."""
+    depths = [int(d) for d in inputs.depths]
+
+    def at(depth: int) -> bool:
+        return all(compared(session, inputs.with_depths([depth]), "", value, None)[0].passed for value in losses)
+    later = {depths[j] for j in range(1, len(depths)) if at(depths[j])}
+    if len(later) != 1 or at(depths[0]):
+        return None
+    (depth,) = later
+    return Diagnosis("call-order", (
+        f"before any step, every call computes depth {depth}, a later entry of the depths handed (step "
+        f"{depths.index(depth) + 1}'s), where each depth handed alone is taken as handed: the count of steps taken "
+        "outlives prepare() (kept on the implementation object), so a fresh state starts further along the depths"))
 
 
 def agreement_check(problem: Problem, depth: int) -> Callable[[Session], Outcome]:
@@ -95,25 +190,22 @@ def agreement_check(problem: Problem, depth: int) -> Callable[[Session], Outcome
         # Later steps would take the other depths: every call before the first step must take this one.
         inputs = dynamic.inputs_for(problem, [(depth + k) % (MAX_MIDDLE_REPEATS + 1) for k in range(4)])
         state = session.prepare(inputs)
-        results, first_grads, losses = [], None, []
+        results, calls = [], []
         for call in (1, 2):
-            losses.append(session.loss(state))
-            results += compared(session, inputs, f"call {call} loss()", losses[-1], None)
-            value, grads = session.loss_and_grads(state, DYNAMIC_NAMES)
-            losses.append(value)
-            results += compared(session, inputs, f"call {call} loss_and_grads()", value, grads)
-            first_grads = first_grads or grads
+            calls.append((session.loss(state), None))
+            results += compared(session, inputs, f"call {call} loss()", *calls[-1])
+            calls.append(session.loss_and_grads(state, DYNAMIC_NAMES))
+            results += compared(session, inputs, f"call {call} loss_and_grads()", *calls[-1])
         ratio = max(r.comparison.ratio for r in results)
         if all(r.passed for r in results):
             return Outcome(True, ratio)
         wrong = sorted({r.comparison.quantity for r in results if not r.passed})
-        named = depth_followed(session, inputs, losses)
-        if named is not None:
-            return Outcome(False, ratio, (named,), failed(results))
-        named = one_use(inputs, first_grads, wrong, session.precision) if depth > 1 else None
+        named = depth_followed(session, inputs, [value for value, _ in calls]) or \
+            structure_named(session, inputs, calls)
         return Outcome(False, ratio, (named or Diagnosis("dynamic-agreement", (
-            f"{', '.join(wrong)} off the reference at depth {depth}: look at the layer those flow through")),),
-            failed(results))
+            f"{', '.join(wrong)} off the reference at depth {depth}, and no known slip (the depth taken, a relu left "
+            "out, the shared layer's uses combined another way) reproduces every call: no known mistake explains "
+            "it")),), failed(results))
     return run
 
 
@@ -238,8 +330,14 @@ def relu_at_zero(session: Session) -> Outcome:
     H = tie.params["w1"].shape[1]
     params = {"w_in": tie.params["w1"], "b_in": tie.params["b1"], "w_mid": np.zeros((H, H)), "b_mid": np.zeros(H),
               "w_out": tie.params["w2"], "b_out": tie.params["b2"]}
-    _, grads = session.loss_and_grads(session.prepare(DynamicInputs(tie.x, tie.y, params, np.array([0]))),
-                                      DYNAMIC_NAMES)
+    inputs = DynamicInputs(tie.x, tie.y, params, np.array([0]))
+    value, grads = session.loss_and_grads(session.prepare(inputs), DYNAMIC_NAMES)
+    if not compared(session, inputs, "", value, None)[0].passed:
+        # Another network than the two-layer one: relu'(0) read from its gradient would mean nothing.
+        return Outcome(False, diagnoses=(depth_named(session, SHAPES["odd"]) or structure_named(
+            session, inputs, [(value, grads)]) or Diagnosis("dynamic-agreement", (
+                "at depth 0 the loss is not the network's with no middle layer (the two-layer one), so relu'(0) "
+                "cannot be read from its gradient: see the agreement checks")),))
     y_pred = tie.x @ tie.params["w1"] + tie.params["b1"]
     y_pred = np.maximum(y_pred, 0) @ tie.params["w2"] + tie.params["b2"]
     direction = tie.x.T @ (2.0 * (y_pred - tie.y) @ tie.params["w2"][0])   # (D_in,)

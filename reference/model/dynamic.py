@@ -196,3 +196,39 @@ def initial_params(D_in: int, H: int, D_out: int, seed: int = 0) -> Params:
     shapes = {"w_in": (D_in, H), "b_in": (H,), "w_mid": (H, H), "b_mid": (H,), "w_out": (H, D_out), "b_out": (D_out,)}
     fan_in = {"w_in": D_in, "b_in": D_in, "w_mid": H, "b_mid": H, "w_out": H, "b_out": H}
     return {k: rng.uniform(-1, 1, shape) / np.sqrt(fan_in[k]) for k, shape in shapes.items()}
+
+
+#: How the shared layer's uses may combine into its gradient: the reference's sum, and the slips' other ways.
+COMBINED = {"sum": lambda shares: sum(shares), "mean": lambda shares: sum(shares) / len(shares),
+            "first": lambda shares: shares[0], "last": lambda shares: shares[-1]}
+
+
+def variant(x: np.ndarray, y: np.ndarray, params: Params, repeats: int, relu: tuple[bool, bool] = (True, True),
+            masks: bool = True, combined: str = "sum") -> tuple[float, Params]:
+    """The loss and gradients of the network built another way: ``relu`` says whether the input layer's and the
+    middle layer's relu are there (forward and back), ``masks`` whether the backward pass applies them, and
+    ``combined`` how the middle layer's shares from its uses make its gradient (a key of COMBINED)."""
+    def act(h, on):
+        return np.maximum(h, 0) if on else h
+
+    def mask(h, on):
+        return (h > 0) if on and masks else 1.0
+
+    pre = [x @ params["w_in"] + params["b_in"]]
+    outputs = [act(pre[0], relu[0])]
+    for _ in range(repeats):
+        pre.append(outputs[-1] @ params["w_mid"] + params["b_mid"])
+        outputs.append(act(pre[-1], relu[1]))
+    y_pred = outputs[-1] @ params["w_out"] + params["b_out"]
+    grad_y_pred = 2.0 * (y_pred - y)
+    grads = {"w_out": outputs[-1].T @ grad_y_pred, "b_out": grad_y_pred.sum(0)}
+    grad_h_relu, shares = grad_y_pred @ params["w_out"].T, []
+    for use in reversed(range(repeats)):
+        grad_h = grad_h_relu * mask(pre[use + 1], relu[1])
+        shares.insert(0, {"w_mid": outputs[use].T @ grad_h, "b_mid": grad_h.sum(0)})
+        grad_h_relu = grad_h @ params["w_mid"].T
+    grad_h = grad_h_relu * mask(pre[0], relu[0])
+    grads |= {"w_in": x.T @ grad_h, "b_in": grad_h.sum(0)}
+    for name in ("w_mid", "b_mid"):
+        grads[name] = COMBINED[combined]([s[name] for s in shares]) if shares else np.zeros_like(params[name])
+    return float(np.sum((y_pred - y) ** 2)), grads

@@ -75,5 +75,82 @@ class EpochOutlivesPrepare(NumpyMinibatch):
         return loss
 
 
+class SlicedStep(NumpyMinibatch):
+    """numpy-minibatch's slicing and SGD step, apart: a subclass picks the slice a step trains on."""
+
+    def next_slice(self, s):
+        if s.start >= len(s.x):
+            rows = s.batches.permutation()
+            s.x_shuffled, s.y_shuffled, s.start = s.x[rows], s.y[rows], 0
+        end = s.start + s.batches.batch_size
+        taken, s.start = (s.x_shuffled[s.start:end], s.y_shuffled[s.start:end]), end
+        return taken
+
+    def train_on(self, s, x_batch, y_batch):
+        loss, grads = loss_and_grads(x_batch, y_batch, **s.params)
+        for name, grad in grads.items():
+            s.params[name] -= s.lr * grad
+        return loss
+
+
+class LogsTheNextBatch(SlicedStep):
+    """Trains on its batch, but the loss it returns is the one it logs for the batch fetched ahead for the next
+    step (a prefetching loop that reports the wrong one)."""
+    name, planted = "wrong-minibatch-loss-of-next-batch", "loss-other-rows"
+
+    def step(self, s):
+        if getattr(s, "ahead", None) is None:
+            s.ahead = self.next_slice(s)
+        x_batch, y_batch = s.ahead
+        s.ahead = self.next_slice(s)
+        logged, _ = loss_and_grads(*s.ahead, **s.params)    # the mistake: the next batch's loss is returned
+        self.train_on(s, x_batch, y_batch)
+        return logged
+
+
+class PrefetchedOneLate(SlicedStep):
+    """Trains on the batch fetched by the step before and keeps this step's fetch for the next one: from step 2
+    on, each step trains on the rows of the step before (step 2 repeats step 1's batch)."""
+    name, planted = "wrong-minibatch-stale-batch", "rows-lagged"
+
+    def step(self, s):
+        fetched = self.next_slice(s)
+        x_batch, y_batch = getattr(s, "previous", None) or fetched   # the mistake: last step's fetch is trained on
+        s.previous = fetched
+        return self.train_on(s, x_batch, y_batch)
+
+
+class ShuffledOnce(SlicedStep):
+    """Shuffles once, in the first epoch, and reuses that order every epoch after."""
+    name, planted = "wrong-minibatch-shuffled-once", "not-reshuffled"
+
+    def step(self, s):
+        if s.start >= len(s.x):
+            if getattr(s, "first", None) is None:
+                s.first = s.batches.permutation()
+            s.x_shuffled, s.y_shuffled, s.start = s.x[s.first], s.y[s.first], 0   # the mistake: one order kept
+        return self.train_on(s, *self.next_slice(s))
+
+
+class NeverShuffled(SlicedStep):
+    """Slices the rows in the order they are stored, never shuffling."""
+    name, planted = "wrong-minibatch-never-shuffled", "unshuffled"
+
+    def step(self, s):
+        if s.start >= len(s.x):
+            s.x_shuffled, s.y_shuffled, s.start = s.x, s.y, 0   # the mistake: no permutation
+        return self.train_on(s, *self.next_slice(s))
+
+
+class FreshIteratorEveryStep(TorchDataLoader):
+    """``next(iter(loader))`` in every step: each new iterator starts the epoch over, so every step trains on
+    the epoch's first batch."""
+    name, planted = "wrong-dataloader-fresh-iterator", "same-rows"
+
+    def next_batch(self, s):
+        return next(iter(s.loader))                     # the mistake: a new pass each step, never advanced
+
+
 #: What a mini-batch run does wrong with its rows (each fails training); EpochOutlivesPrepare trains right.
-MINIBATCH_SLIPS = [LastBatchDropped, LoaderShuffledUnseeded, BatchLossMeanReduced]
+MINIBATCH_SLIPS = [LastBatchDropped, LoaderShuffledUnseeded, BatchLossMeanReduced, LogsTheNextBatch,
+                   PrefetchedOneLate, ShuffledOnce, NeverShuffled, FreshIteratorEveryStep]
