@@ -145,9 +145,10 @@ def _fits(path, grads, optimizer: Optimizer, u: float) -> list[Fit]:
     names = sorted(path[0])
     w = [flat(p, names) for p in path]
     allowance = sum(rounding(w, u))
-    rules = [(None, declared_rule(optimizer), update)] + [(s.code, s.text, s.rule) for s in SLIPS.get(optimizer.kind, ())]
-    fixed = [Fit(code, text) for code, text, rule in rules if explains(*_residual(path, grads, optimizer, rule)[:2],
-                                                                         allowance)]
+    slips = SLIPS.get(optimizer.kind, ())
+    rules = [(None, declared_rule(optimizer), update)] + [(slip.code, slip.text, slip.rule) for slip in slips]
+    fixed = [Fit(code, text) for code, text, rule in rules
+             if explains(*_residual(path, grads, optimizer, rule)[:2], allowance)]
     if any(fit.code is None for fit in fixed):
         return [Fit(None, declared_rule(optimizer))]
     if fixed:
@@ -159,11 +160,21 @@ def _fits(path, grads, optimizer: Optimizer, u: float) -> list[Fit]:
     return family
 
 
+def _observed(frozen: list[str], moving: list[str], skipped: int) -> list[str]:
+    """What the path shows without a rule: parameters that never move, first steps that move nothing."""
+    seen = []
+    if frozen:
+        gradients = "its gradient is" if len(frozen) == 1 else "their gradients are"
+        seen.append(f"step() never moves {', '.join(frozen)} ({gradients} not zero) while {', '.join(moving)} "
+                    f"move{'s' if len(moving) == 1 else ''}")
+    if skipped:
+        seen.append(f"the first {'step() call moves' if skipped == 1 else f'{skipped} step() calls move'} nothing")
+    return seen
+
+
 def _diagnosis(fits: list[Fit], frozen: list[str], moving: list[str], skipped: int,
                optimizer: Optimizer) -> Diagnosis | None:
-    observed = ([f"step() never moves {', '.join(frozen)} (its gradient is not zero) while {', '.join(moving)} move"]
-                if frozen else []) + ([f"the first {'step() call moves' if skipped == 1 else f'{skipped} step() calls move'} "
-                                       "nothing"] if skipped else [])
+    observed = _observed(frozen, moving, skipped)
     if len({fit.code for fit in fits}) > 1:
         return Diagnosis("update-rule", "; ".join(observed + [
             f"the path fits {' and '.join(fit.text for fit in fits)} alike: the steps cannot tell them apart"]))
@@ -176,7 +187,7 @@ def _diagnosis(fits: list[Fit], frozen: list[str], moving: list[str], skipped: i
     rest = fit.text if fit.code else f"the declared rule ({fit.text})"
     if frozen:
         return Diagnosis("update-skips-parameter", f"{observed[0]}: the update leaves {', '.join(frozen)} out; "
-                                                   f"{', '.join(moving)} follow {rest}")
+                                                   f"{', '.join(moving)} follow{'s' if len(moving) == 1 else ''} {rest}")
     if skipped:
         return Diagnosis("first-step-skipped", f"{observed[0]}: the first step is skipped, and from the next on "
                                                f"the parameters follow {rest}")

@@ -194,9 +194,10 @@ def rate_under_a_larger_gradient(session: Session, inputs: Inputs, optimizer: Op
                                  named: Diagnosis) -> Diagnosis:
     """A first step along the gradient at another rate, read again where the weights' gradient is four times
     as large (x and y doubled): another lr keeps its rate, a gradient clipped to a norm keeps the step's length."""
-    larger = Inputs(inputs.x * 2, inputs.y * 2, {k: v * 2 if k.startswith("b") else v for k, v in inputs.params.items()})
-    probe = measure.train_and_compare(session, larger, optimizer, steps=1)
-    (rate, norm), (probe_rate, probe_norm) = (_rate_and_norm(r.start, r.after_one, r.step_grads) for r in (result, probe))
+    params = {k: v * 2 if k.startswith("b") else v for k, v in inputs.params.items()}
+    probe = measure.train_and_compare(session, Inputs(inputs.x * 2, inputs.y * 2, params), optimizer, steps=1)
+    (rate, norm), (probe_rate, probe_norm) = (_rate_and_norm(r.start, r.after_one, r.step_grads)
+                                              for r in (result, probe))
     if abs(probe_rate / rate - 1) <= 1e-3:
         return named
     if abs(probe_rate * probe_norm / (rate * norm) - 1) <= 1e-3:
@@ -204,8 +205,9 @@ def rate_under_a_larger_gradient(session: Session, inputs: Inputs, optimizer: Op
         return Diagnosis("clipping", f"the first step is lr {optimizer.lr:g} times the gradient clipped to total norm "
                                      f"{bound:.4g} (clip_grad_norm_(max_norm={bound:.4g})): its length stays "
                                      "when the gradient grows fourfold")
-    return Diagnosis("update-rule", f"the first step goes along the gradient at rate {rate:.4g} and at {probe_rate:.4g} "
-                                    "where the gradient is four times as large: neither another lr nor clipping")
+    return Diagnosis("update-rule", f"the first step goes along the gradient at rate {rate:.4g}, and at "
+                                    f"{probe_rate:.4g} where the gradient is four times as large: neither another lr "
+                                    "nor clipping")
 
 
 def _rate_and_norm(start, after, grads) -> tuple[float, float]:
