@@ -121,6 +121,10 @@ class MomentumOnTheFirstLayer(TorchMomentum):
         s.optimizer = self.make_optimizer(s.model[0].parameters(), lr)
         return s
 
+    def loss_and_grads(self, s):
+        s.model.zero_grad()   # the model's own zero_grad reaches the layer the optimizer does not hold
+        return super().loss_and_grads(s)
+
 
 class AdamMadeAtTheFirstStep(NumpyAdam):
     """Adam's moments made lazily at the first step(), which returns before updating: the first step moves nothing."""
