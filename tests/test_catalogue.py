@@ -35,6 +35,16 @@ def test_catalogue_mistake_is_rejected_and_named(mistake, pool):
                              f"first failure: {first.check.id}: {first.outcome.explanation}")
 
 
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda cls: cls.name)
+def test_no_failing_check_names_a_mistake_other_than_the_planted_one(mistake, pool):
+    # A wrong name sends its reader after another bug: worse than none. Every check runs (rows past
+    # the first that names the planted class may still name another).
+    (found,) = score([mistake], select(SHAPES), pool=pool)
+    wrong = {row.check.id: row.outcome.explanation for row in found.rows
+             if not row.outcome.passed and row.outcome.codes & found.other_causes}
+    assert not found.other_causes, f"{mistake.name}: planted {found.planted!r}, also named {wrong}"
+
+
 def test_catalogue_is_large_and_covers_the_classes():
     assert len(MISTAKES) >= 40
     planted = {m.planted for m in MISTAKES} - {None}
@@ -43,7 +53,8 @@ def test_catalogue_is_large_and_covers_the_classes():
             "weight-decay", "lr-float32", "contract", "not-repeatable", "relu-declaration", "momentum",
             "schedule", "adam-bias-correction", "adam-eps-inside", "adam-betas-swapped", "adam-state-not-carried",
             "momentum-not-carried", "last-batch-dropped", "unseeded-shuffle", "mean-reduction",
-            "shared-layer-one-use", "momentum-paused"} <= planted
+            "shared-layer-one-use", "momentum-paused", "adam-betas", "nesterov", "momentum-dampening",
+            "momentum-coefficient", "update-skips-parameter", "first-step-skipped", "clipping"} <= planted
     # Each planted mistake must be named (the test above); those without a class stay under a tenth.
     assert sum(m.planted is not None for m in MISTAKES) >= 0.9 * len(MISTAKES)
 

@@ -198,6 +198,46 @@ class RaisesInStep(NumpyManual):
         raise RuntimeError(f"lr {s.lr} outside the supported range [1e-5, 1]")
 
 
+class UpdatesTheFirstLayerOnly(NumpyManual):
+    """The update loop copied from a one-layer example: w1 (and b1) move, the second layer never does."""
+
+    name, planted = "wrong-updates-first-layer-only", "update-skips-parameter"
+
+    def step(self, s):
+        loss, grads = loss_and_grads(s.x, s.y, **s.params)
+        for name in [k for k in ("w1", "b1") if k in grads]:
+            s.params[name] -= s.lr * grads[name]
+        return loss
+
+
+class SkipsTheFirstStep(NumpyManual):
+    """A step counter that starts updating at 1 where it is 0 at the first call: the first step() moves nothing."""
+
+    name, planted = "wrong-skips-first-step", "first-step-skipped"
+
+    def step(self, s):
+        s.count = getattr(s, "count", -1) + 1
+        loss, grads = loss_and_grads(s.x, s.y, **s.params)
+        if s.count >= 1:
+            for name, grad in grads.items():
+                s.params[name] -= s.lr * grad
+        return loss
+
+
+class ClippedGradients(NumpyManual):
+    """The gradient clipped to total norm 1e5 (clip_grad_norm_) before the step, where plain SGD was asked for."""
+
+    name, planted = "wrong-clipped-gradients", "clipping"
+
+    def step(self, s):
+        loss, grads = loss_and_grads(s.x, s.y, **s.params)
+        norm = np.sqrt(sum(np.sum(np.square(g)) for g in grads.values()))
+        for name, grad in grads.items():
+            s.params[name] -= s.lr * grad * min(1.0, 1e5 / norm)
+        return loss
+
+
 MORE = [DeclaresTheWrongRelu, SumsAcrossSessions, LossStaleAfterStep, WeightDecay, Momentum, HalvingSchedule,
         StepReturnsLossAfter, Float32LearningRate, HalfPrecisionHidden, DenseError1e4, GradsAsTupleMissingOne,
-        GradsAsSet, LossInMorePrecision, ReturnsATorchTensor, ParametersWithoutBiases, LossAsList, RaisesInStep]
+        GradsAsSet, LossInMorePrecision, ReturnsATorchTensor, ParametersWithoutBiases, LossAsList, RaisesInStep,
+        UpdatesTheFirstLayerOnly, SkipsTheFirstStep, ClippedGradients]
