@@ -64,7 +64,10 @@ def child_pytest(plan: Plan, raw: Path) -> list[str]:
     # A preset without ceilings leaves out the matmul peak, the GEMM floors and the load test.
     skipped = [] if plan.sizes_and_phases.ceilings else \
         ["--ignore=bench/test_ceilings.py", "-m", "not load", "-k", "not test_gemm"]
-    return [sys.executable, "-m", "pytest", "bench", "-n", "0", "-p", "no:cacheprovider", "-q", "--no-header",
+    # The job's terminal is its progress and its answer: the frameworks' deprecation notices stay in the count
+    # pytest prints, and pytest-benchmark's "nothing saved" (a preset that times nothing with it) goes.
+    quiet = ["--disable-warnings", "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning"]
+    return [sys.executable, "-m", "pytest", "bench", "-n", "0", "-p", "no:cacheprovider", "-q", "--no-header", *quiet,
             f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS, *skipped, f"--bench-plan={plan_file}"]
 
 
