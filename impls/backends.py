@@ -8,7 +8,12 @@ Frameworks are imported on first use, so the suite runs with numpy alone.
 from __future__ import annotations
 
 import contextlib
+import glob
 import importlib
+import importlib.metadata
+import importlib.util
+import os
+import sys
 from functools import cache
 from typing import Any, Callable, ContextManager
 
@@ -27,6 +32,17 @@ def mode_applies(device: str, dtype: str, mode: str) -> bool:
     return mode == "strict" or (dtype == "float32" and device == "cuda")
 
 
+def cuda_hidden() -> str | None:
+    """Why no framework can see a CUDA device here, known without importing one (seconds each); None: one may."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
+        return "CUDA_VISIBLE_DEVICES hides every CUDA device"
+    # Linux's NVIDIA driver shows itself here (WSL's as /dev/dxg); elsewhere ask the frameworks.
+    if sys.platform.startswith("linux") and not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/dxg")
+                                                  or glob.glob("/dev/nvidia[0-9]*")):
+        return "no NVIDIA driver here"
+    return None
+
+
 class Backend:
     """A framework seen from the harness. Subclasses fill in the framework-specific parts."""
 
@@ -34,22 +50,28 @@ class Backend:
     module: str
 
     def missing_reason(self) -> str | None:
-        """None when the framework imports, else why not (for a skip)."""
+        """None when the framework is installed, else why not (for a skip). Found without importing it: a
+        process that only judges (the drivers' own) would spend seconds importing torch and jax for nothing."""
         try:
-            importlib.import_module(self.module)
-        except ImportError as error:
+            found = importlib.util.find_spec(self.module)
+        except (ImportError, ValueError) as error:
             return f"{self.module} is not installed ({error})"
-        return None
+        return None if found is not None else f"{self.module} is not installed"
 
     @property
     def lib(self) -> Any:
         return importlib.import_module(self.module)
 
     def version(self) -> str:
-        return self.lib.__version__
+        """The installed distribution's version, read without importing the framework."""
+        try:
+            return importlib.metadata.version(self.module)
+        except importlib.metadata.PackageNotFoundError:  # importable from elsewhere than an installed distribution
+            return self.lib.__version__
 
     def device_missing_reason(self, device: str) -> str | None:
         return None if device == "cpu" else f"{self.name} has no {device} device here"
+
 
     def from_numpy(self, array: np.ndarray, device: str, dtype: str) -> Any:
         raise NotImplementedError
@@ -111,7 +133,7 @@ class TorchBackend(Backend):
 
     def device_missing_reason(self, device):
         if device == "cuda":
-            return None if self.lib.cuda.is_available() else "torch sees no CUDA device"
+            return cuda_hidden() or (None if self.lib.cuda.is_available() else "torch sees no CUDA device")
         return super().device_missing_reason(device)
 
     def from_numpy(self, array, device, dtype):
@@ -184,7 +206,7 @@ class JaxBackend(Backend):
         if device == "cpu":
             return None
         if device == "cuda":
-            return None if self._devices("gpu") else "jax sees no CUDA device"
+            return cuda_hidden() or (None if self._devices("gpu") else "jax sees no CUDA device")
         return f"jax has no {device} device here"
 
     @staticmethod

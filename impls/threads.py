@@ -62,6 +62,7 @@ def thread_settings() -> dict[str, str]:
     """The thread-related environment and per-framework thread counts, for reports and headers."""
     settings = {var: os.environ.get(var, "") for var in (*THREAD_VARIABLES, *POOL_TUNING, "XLA_FLAGS")}
     settings["cpu_count"] = str(os.cpu_count())
-    if BACKENDS["torch"].missing_reason() is None:
+    # torch's own count where torch is in use in this process: importing it only to ask costs seconds.
+    if "torch" in sys.modules:
         settings["torch_threads"] = str(BACKENDS["torch"].lib.get_num_threads())
     return settings

@@ -140,6 +140,17 @@ def test_the_reference_rewrite_would_pass_in_process_and_fails_isolated(monkeypa
     assert honest.passed
 
 
+def test_the_process_that_judges_a_torch_plugin_imports_neither_torch_nor_jax():
+    # Importing them only to learn what is installed cost the drivers seconds per process. CUDA hidden: on a
+    # machine with a driver, finding the GPU takes asking the frameworks, which is right there.
+    program = ("import sys; from reference.drivers.cli import main; "
+               "rc = main(['tests/correct/tutorial_autograd.py', '--check', 'repeatable', '--dtype', 'float64']); "
+               "print('rc', rc, 'imported', sorted(m for m in ('torch', 'jax') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert run.stdout.splitlines()[-1] == "rc 0 imported []", run.stdout + run.stderr
+
+
 def test_a_child_restarts_after_a_death_and_the_next_check_runs():
     pool = Pool()
     try:

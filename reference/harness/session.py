@@ -16,7 +16,7 @@ from typing import Iterable, Iterator, NamedTuple
 import numpy as np
 
 from impls import protocol
-from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, mode_applies
+from impls.backends import BACKENDS, DEVICES, DTYPES, MODES, Backend, cuda_hidden, mode_applies
 from impls.contract import ContractViolation, Declaration, Implementation, UnsupportedCase
 from reference.harness.isolation import ChildLink, LocalLink, Pool
 from reference.problem.cases import LONGEST_CHECK_STEPS
@@ -45,6 +45,8 @@ def combinations(devices: Iterable[str], dtypes: Iterable[str], modes: Iterable[
 
 def absent_reason(device: str) -> str | None:
     """None when some installed framework has ``device`` here, else why not (for a header, not a skip)."""
+    if device == "cuda" and (hidden := cuda_hidden()):
+        return hidden
     reasons = []
     for backend in BACKENDS.values():
         missing = backend.missing_reason() or backend.device_missing_reason(device)
