@@ -164,8 +164,9 @@ def test_an_absent_device_is_a_one_line_error_before_any_folder_is_made(tmp_path
     result = run(*entry, "--device=cuda", f"--results={tmp_path / 'results'}")
     assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
     (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: no framework here has cuda (") and "torch" in line and "jax" in line, line
-    assert line.endswith("); nothing to time") and "running:" not in result.stdout, result.stdout
+    # The reason: the machine's (no driver, CUDA_VISIBLE_DEVICES) or each framework's own.
+    assert re.fullmatch(r"error: no framework here has cuda \((\S.*)\); nothing to time", line), line
+    assert "running:" not in result.stdout, result.stdout
     assert not any(tmp_path.iterdir())
 
 
