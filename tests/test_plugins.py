@@ -72,6 +72,16 @@ def test_pytest_runs_the_whole_catalogue_on_a_plugin():
     assert "my-numpy-net-cpu-float64-strict-agreement-tutorial-nobias-step0]" in run.stdout, run.stdout[-3000:]
 
 
+def test_the_modules_collected_for_plugins_alone_are_every_module_with_a_test_about_a_case():
+    # tests/conftest.py skips the other modules' import; a module that gains such a test must join its list.
+    import ast
+    from tests.conftest import ABOUT_CASES
+    about_cases = {path.name for path in Path(__file__).parent.glob("test_*.py")
+                   for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)
+                   and node.name.startswith("test_") and {"case", "cuda_case", "session"} & {a.arg for a in node.args.args}}
+    assert about_cases == ABOUT_CASES
+
+
 @pytest.mark.parametrize("source,message", [
     ("import not_a_module_anyone_has\n", "importing it failed: ModuleNotFoundError"),
     ("def broken(:\n", "importing it failed: SyntaxError"),
