@@ -195,9 +195,20 @@ def encode(message: Request | Answer, arrays: Mapping[str, np.ndarray] = {}) -> 
     # np.asarray keeps 0-d arrays 0-d (np.ascontiguousarray would make them 1-d).
     little = {name: np.asarray(a, dtype=np.asarray(a).dtype.newbyteorder("<"), order="C") for name, a in arrays.items()}
     listing = [[name, a.dtype.str, list(a.shape)] for name, a in little.items()]
-    fields = {key: message.KIND, **dataclasses.asdict(message), "arrays": listing}
+    fields = {key: message.KIND, **_plain(message), "arrays": listing}
     line = json.dumps(fields, allow_nan=True).encode() + b"\n"
     return b"".join([line, *(a.tobytes() for a in little.values())])
+
+
+def _plain(value: Any) -> Any:
+    """A message as JSON's plain values (``dataclasses.asdict`` without its deep copies)."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def decode(line: bytes, read_exactly: Callable[[int], bytes], family: Family) -> tuple[Request | Answer, Arrays]:
@@ -245,31 +256,53 @@ def _field_types(cls: type) -> dict[str, Any]:
 
 def _typed(value: Any, hint: Any, where: str) -> Any:
     """``value`` read from JSON as type ``hint`` (a message's dataclass or one of its fields' types)."""
+    return _reader(hint)(value, where)
+
+
+@functools.cache
+def _reader(hint: Any) -> Callable[[Any, str], Any]:
+    """The function that reads a JSON value as ``hint``, worked out once per type: every request and answer
+    passes through one, hundreds of times a second in a check of call sequences."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ProtocolError(f"{where}: a {type(value).__name__}, not an object")
-        hints = _field_types(hint)
-        if set(value) - set(hints):
-            raise ProtocolError(f"{where}: unknown field(s) {', '.join(sorted(set(value) - set(hints)))}")
-        try:
-            return hint(**{name: _typed(v, hints[name], f"{where}.{name}") for name, v in value.items()})
-        except TypeError as error:  # a field left out
-            raise ProtocolError(f"{where}: {error}") from None
+        fields = {name: _reader(field_type) for name, field_type in _field_types(hint).items()}
+
+        def message(value, where):
+            if not isinstance(value, dict):
+                raise ProtocolError(f"{where}: a {type(value).__name__}, not an object")
+            if not value.keys() <= fields.keys():
+                raise ProtocolError(f"{where}: unknown field(s) {', '.join(sorted(value.keys() - fields.keys()))}")
+            try:
+                return hint(**{name: fields[name](v, f"{where}.{name}") for name, v in value.items()})
+            except TypeError as error:  # a field left out
+                raise ProtocolError(f"{where}: {error}") from None
+        return message
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        return _typed(value, next(a for a in args if a is not type(None)), where)
+        inner = _reader(next(a for a in args if a is not type(None)))
+        optional = type(None) in args
+        return lambda value, where: None if value is None and optional else inner(value, where)
     if origin is Literal:
-        if value not in args:
-            raise ProtocolError(f"{where}: {str(value)[:100]!r} is not one of {', '.join(map(str, args))}")
-        return value
-    if origin is tuple and isinstance(value, list):
-        return tuple(_typed(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is dict and isinstance(value, dict):
-        return {k: _typed(v, args[1], f"{where}.{k}") for k, v in value.items()}
-    if hint is Any or (hint is float and type(value) in (int, float)) or type(value) is hint:
-        return float(value) if hint is float else value
+        def one_of(value, where):
+            if value not in args:
+                raise ProtocolError(f"{where}: {str(value)[:100]!r} is not one of {', '.join(map(str, args))}")
+            return value
+        return one_of
+    if origin is tuple:
+        item = _reader(args[0])
+        return lambda value, where: tuple(item(v, f"{where}[{i}]") for i, v in enumerate(value)) \
+            if isinstance(value, list) else _wrong(value, hint, where)
+    if origin is dict:
+        entry = _reader(args[1])
+        return lambda value, where: {k: entry(v, f"{where}.{k}") for k, v in value.items()} \
+            if isinstance(value, dict) else _wrong(value, hint, where)
+    if hint is Any:
+        return lambda value, where: value
+    if hint is float:
+        return lambda value, where: float(value) if type(value) in (int, float) else _wrong(value, hint, where)
+    return lambda value, where: value if type(value) is hint else _wrong(value, hint, where)
+
+
+def _wrong(value: Any, hint: Any, where: str) -> typing.NoReturn:
     raise ProtocolError(f"{where}: {str(value)[:100]!r} is not a {getattr(hint, '__name__', hint)}")
 
 
