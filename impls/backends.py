@@ -36,10 +36,11 @@ def cuda_hidden() -> str | None:
     """Why no framework can see a CUDA device here, known without importing one (seconds each); None: one may."""
     if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
         return "CUDA_VISIBLE_DEVICES hides every CUDA device"
-    # Linux's NVIDIA driver shows itself here (WSL's as /dev/dxg); elsewhere ask the frameworks.
-    if sys.platform.startswith("linux") and not (os.path.exists("/proc/driver/nvidia") or os.path.exists("/dev/dxg")
-                                                  or glob.glob("/dev/nvidia[0-9]*")):
-        return "no NVIDIA driver here"
+    # On Linux a GPU driver shows itself: NVIDIA's in /proc/driver/nvidia and /dev/nvidia*, WSL's as /dev/dxg,
+    # ROCm's (torch calls its devices cuda) as /dev/kfd. Elsewhere only the frameworks can say.
+    drivers = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+    if sys.platform.startswith("linux") and not (any(map(os.path.exists, drivers)) or glob.glob("/dev/nvidia[0-9]*")):
+        return "no GPU driver here"
     return None
 
 
@@ -71,7 +72,6 @@ class Backend:
 
     def device_missing_reason(self, device: str) -> str | None:
         return None if device == "cpu" else f"{self.name} has no {device} device here"
-
 
     def from_numpy(self, array: np.ndarray, device: str, dtype: str) -> Any:
         raise NotImplementedError
