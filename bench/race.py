@@ -47,7 +47,11 @@ class Settings:
     warmup_s: float = 0.05          # per contender, after its first call
     warmup_calls: int = 5           # at least this many warm-up calls, however slow
     min_sample_s: float = 5e-3      # invocations per sample repeated up to this: a sample averages out per-call jitter
-    settle_calls: int = 1           # untimed calls at the start of each turn: caches and thread pools back to this case
+    settle_calls: int = 1           # at least this many untimed calls at the start of each turn
+    #: ... and as many as take this long (from the warm-up's estimate): caches, thread pools and the cores' clocks
+    #: back to this case after another's turn. One call was not enough: numpy-manual's grads raced against its own
+    #: twin read 14% slower than raced alone in the same process; with about 1.2 ms of calls, within 5%.
+    settle_s: float = 2e-3
     #: The longest wait at a switch of pool for the previous pool's threads to sleep: above OpenBLAS's
     #: default spin (2**28 cycles, about 0.1 s), so that a fixed wait suffices where threads cannot be seen.
     switch_wait_s: float = 0.25
@@ -127,7 +131,7 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
     keys = [c.key for c in contenders]
     if len(set(keys)) != len(keys):
         raise ValueError(f"race: contender keys must be unique, got {keys}")
-    first_call_s, loops, failed = {}, {}, {}
+    first_call_s, loops, settles, failed = {}, {}, {}, {}
     for previous, contender in zip([None, *contenders], contenders):
         if previous is None or contender.pool != previous.pool:
             wait_for_idle(settings.switch_wait_s)
@@ -141,10 +145,11 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
             failed[contender.key] = _failure(error)
             continue
         loops[contender.key] = max(1, math.ceil(settings.min_sample_s / max(estimate, 1e-9)))
+        settles[contender.key] = max(settings.settle_calls, math.ceil(settings.settle_s / max(estimate, 1e-9)))
 
     for contender in contenders:
         if contender.twin_of in loops and contender.key in loops:
-            loops[contender.key] = loops[contender.twin_of]
+            loops[contender.key], settles[contender.key] = loops[contender.twin_of], settles[contender.twin_of]
 
     rng = np.random.default_rng(settings.seed)
     samples = {key: np.empty(settings.rounds) for key in keys}
@@ -160,7 +165,7 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
                     wait_for_idle(settings.switch_wait_s)
                     last_pool = contender.pool
                 try:
-                    for _ in range(settings.settle_calls):
+                    for _ in range(settles[contender.key]):
                         contender.call()
                     samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key], clock)
                 except Exception as error:  # noqa: BLE001

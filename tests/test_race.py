@@ -41,13 +41,13 @@ class PlantedLoad:
         return call
 
 
-SETTINGS = Settings(rounds=20, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0)
+SETTINGS = Settings(rounds=20, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0, settle_s=0.0)
 
 
 def test_every_round_times_every_contender_once_in_a_fresh_order():
     order = []
     field = [Contender(key, lambda key=key: order.append(key)) for key in "abcd"]
-    timings = race(field, Settings(rounds=12, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0))
+    timings = race(field, Settings(rounds=12, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0, settle_s=0.0))
     rounds = [order[8 + 4 * i: 12 + 4 * i] for i in range(12)]  # after one first call and one warm-up call each
     assert all(sorted(r) == list("abcd") for r in rounds)
     assert len({tuple(r) for r in rounds}) > 1
@@ -156,7 +156,7 @@ def test_an_aa_twin_takes_its_originals_invocations_per_sample():
     load = PlantedLoad()
     field = [Contender("case", load.work(2e-4)), Contender("A/A", lambda: None, twin_of="case")]
     # Some 100 of the original's calls per sample; on its own the twin, which takes no time, would make 2e7.
-    timings = race(field, Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=2e-2, settle_calls=0),
+    timings = race(field, Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=2e-2, settle_calls=0, settle_s=0.0),
                    clock=load.clock)
     assert timings.loops["A/A"] == timings.loops["case"] > 1
 
@@ -178,3 +178,16 @@ def test_the_fastest_verified_case_is_the_yardstick_never_an_unverified_one():
     assert table.loc["right", "ratio_to_fastest"] == pytest.approx(1.0)
     assert table.loc["slower", "ratio_to_fastest"] == pytest.approx(1.5)
     assert table.loc["wrong-but-fast", "ratio_to_fastest"] == pytest.approx(0.5)
+
+
+def test_each_turn_begins_with_untimed_calls_that_fill_the_settle_time():
+    # A call advances the fake clock by 2**-14 s: a settle time of 2**-11 s is eight calls, then one timed.
+    now, made = [0.0], []
+
+    def call():
+        now[0] += 2.0 ** -14
+        made.append(now[0])
+    settings = Settings(rounds=4, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=1, settle_s=2.0 ** -11)
+    timings = race([Contender("a", call, pool="p")], settings, clock=lambda: now[0], wait_for_idle=lambda s: None)
+    assert len(made) == 2 + 4 * (8 + 1)  # the first call and one warm-up call, then each round's turn
+    assert list(timings.samples_s["a"]) == [2.0 ** -14] * 4
