@@ -37,8 +37,9 @@ def cuda_hidden() -> str | None:
     if os.environ.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
         return "CUDA_VISIBLE_DEVICES hides every CUDA device"
     # On Linux a GPU driver shows itself: NVIDIA's in /proc/driver/nvidia and /dev/nvidia*, WSL's as /dev/dxg,
-    # ROCm's (torch calls its devices cuda) as /dev/kfd. Elsewhere only the frameworks can say.
-    drivers = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
+    # ROCm's (torch calls its devices cuda) as /dev/kfd, Jetson's as /dev/nvhost-* and /dev/nvgpu. Elsewhere only
+    # the frameworks can say.
+    drivers = ("/proc/driver/nvidia", "/dev/dxg", "/dev/kfd", "/dev/nvhost-ctrl", "/dev/nvgpu")
     if sys.platform.startswith("linux") and not (any(map(os.path.exists, drivers)) or glob.glob("/dev/nvidia[0-9]*")):
         return "no GPU driver here"
     return None
@@ -50,14 +51,18 @@ class Backend:
     name: str
     module: str
 
-    def missing_reason(self) -> str | None:
-        """None when the framework is installed, else why not (for a skip). Found without importing it: a
-        process that only judges (the drivers' own) would spend seconds importing torch and jax for nothing."""
+    def missing_reason(self, here: bool = True) -> str | None:
+        """None when the framework imports, else why not (for a skip). ``here=False``: only whether it is
+        installed, found without importing it, for a process that runs it elsewhere (the drivers' own, whose
+        implementations run in a child that reports a failed import): that spares it seconds of torch and jax."""
         try:
-            found = importlib.util.find_spec(self.module)
+            if here:
+                importlib.import_module(self.module)
+            elif importlib.util.find_spec(self.module) is None:
+                return f"{self.module} is not installed"
         except (ImportError, ValueError) as error:
             return f"{self.module} is not installed ({error})"
-        return None if found is not None else f"{self.module} is not installed"
+        return None
 
     @property
     def lib(self) -> Any:

@@ -63,6 +63,6 @@ def thread_settings() -> dict[str, str]:
     settings = {var: os.environ.get(var, "") for var in (*THREAD_VARIABLES, *POOL_TUNING, "XLA_FLAGS")}
     settings["cpu_count"] = str(os.cpu_count())
     # torch's own count where torch is in use in this process: importing it only to ask costs seconds.
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         settings["torch_threads"] = str(BACKENDS["torch"].lib.get_num_threads())
     return settings

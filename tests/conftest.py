@@ -5,6 +5,8 @@ With ``--impl-path`` alone, pytest checks the plug-ins and deselects every test 
 that such a run does not import torch and jax (seconds in each worker) for tests it would drop.
 """
 
+import importlib.util
+
 import pytest
 
 from impls.threads import limit_threads
@@ -16,7 +18,11 @@ ABOUT_CASES = {"test_checks.py", "test_devices.py"}
 
 
 @pytest.fixture(scope="session", autouse=True)
-def one_thread():
+def one_thread(request):
+    # torch takes a cap only once loaded, and the drivers' own process no longer loads it: where a test may run
+    # torch in this process, load it first (a run of plug-ins alone runs them in children, capped there).
+    if not kept(request.config).plugins_alone and importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401
     limit_threads(1)
 
 

@@ -58,7 +58,7 @@ def pytest_configure(config):
 def pytest_report_header(config):
     lines = [f"python {platform.python_version()} on {platform.machine()}"]
     for backend in BACKENDS.values():
-        if backend.missing_reason():
+        if backend.missing_reason(here=False):
             lines.append(f"{backend.name}: not installed")
             continue
         devices = [d for d in DEVICES if backend.device_missing_reason(d) is None]

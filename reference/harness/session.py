@@ -49,7 +49,7 @@ def absent_reason(device: str) -> str | None:
         return hidden
     reasons = []
     for backend in BACKENDS.values():
-        missing = backend.missing_reason() or backend.device_missing_reason(device)
+        missing = backend.missing_reason(here=False) or backend.device_missing_reason(device)
         if missing is None:
             return None
         reasons.append(missing)
@@ -75,7 +75,8 @@ class Session:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         self.backend: Backend = BACKENDS[impl.backend]
-        for reason in (self.backend.missing_reason(),
+        # An isolated session's framework runs in its child, which reports a failed import: not imported here.
+        for reason in (self.backend.missing_reason(here=not isinstance(link, ChildLink)),
                        None if device in impl.devices else f"{impl.name} does not run on {device}",
                        None if dtype in impl.dtypes else f"{impl.name} does not support {dtype}",
                        self.backend.device_missing_reason(device),
