@@ -2,8 +2,9 @@
 
 The races run every framework in one process, taking turns (bench/race.py). Whether they time
 each framework as its users see it is shown, not assumed: the plain way of each framework
-(``PLAIN_WAYS``) is timed again in a process of its own, with the job's thread counts and
-nothing else, at the default size; the report sets its median beside its median in the race.
+(``PLAIN_WAYS``) is timed again in processes of its own, with the job's thread counts and
+nothing else, at the default size; the report sets the median of their medians beside its median
+in the race, with how far the fresh processes differ from each other.
 
 ``python -m bench.alone SPEC DEVICE DTYPE MODE ROUNDS PHASE...`` is that process: it prints one
 JSON line, per phase the samples of a race with one contender.
@@ -28,6 +29,11 @@ from reference.problem.inputs import Problem
 ROOT = Path(__file__).resolve().parent.parent
 #: Each framework's way as its tutorial writes it first: the one a user of that framework runs.
 PLAIN_WAYS = {"numpy": "numpy-manual", "torch": "torch-autograd", "jax": "jax-grad"}
+#: Fresh processes per plain way. One is not enough: on the 2-core machine, numpy-manual's float32
+#: forward read 134, 196 and 117 µs in three fresh processes one after another (each 15 rounds,
+#: within a few % inside each process), so one process's median says which draw it got, not
+#: how fast the code is; the race's own process is one such draw.
+PROCESSES = 5
 
 
 def time_alone(spec: str, device: str, dtype: str, mode: str, phases: list[str], rounds: int) -> dict[str, Timings]:

@@ -141,6 +141,7 @@ class AloneInfo(Record):
     bias: bool
     phase: str
     threads: int
+    process: int = 0     # which of the fresh processes (bench.alone.PROCESSES)
 
 
 @dataclass(frozen=True)

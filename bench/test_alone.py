@@ -1,4 +1,4 @@
-"""Each framework's plain way timed alone, in a fresh process, to set beside its time in the races.
+"""Each framework's plain way timed alone, in fresh processes, to set beside its time in the races.
 
 Run by the main job with the races, at the default size where the preset has it (latency, the
 preset's phases). What is timed, and how, is bench/alone.py; the report compares the two.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.alone import PLAIN_WAYS, time_alone
+from bench.alone import PLAIN_WAYS, PROCESSES, time_alone
 from bench.lineup import RaceKey, enters, race_keys, settings, verdict
 from bench.schema import AloneInfo
 from bench.state import watched
@@ -46,11 +46,13 @@ def test_alone(request, alone):
     if not outcome.passed:
         pytest.skip(f"{name} failed verification: not timed alone")
     spec = kept(config).spec(name)
-    with watched(config, f"alone-{name}-{device}-{dtype}-{mode}"):
-        timings = time_alone(spec, device, dtype, mode, phases, settings(config).rounds)
     framework = kept(config).implementation(name).backend
-    for phase, timed in timings.items():
-        assert not timed.failed, f"{name} {phase} raised when timed alone: {timed.failed}"
-        recorded(config, AloneInfo(impl=name, framework=framework, device=device, dtype=dtype, mode=mode,
-                                   N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H, D_out=key.problem.D_out,
-                                   bias=key.problem.bias, phase=phase, threads=thread_count()), timed, spec)
+    for process in range(PROCESSES):
+        with watched(config, f"alone-{name}-{device}-{dtype}-{mode}"):
+            timings = time_alone(spec, device, dtype, mode, phases, settings(config).rounds)
+        for phase, timed in timings.items():
+            assert not timed.failed, f"{name} {phase} raised when timed alone: {timed.failed}"
+            recorded(config, AloneInfo(impl=name, framework=framework, device=device, dtype=dtype, mode=mode,
+                                       N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
+                                       D_out=key.problem.D_out, bias=key.problem.bias, phase=phase,
+                                       threads=thread_count(), process=process), timed, spec)

@@ -63,24 +63,34 @@ def decomposition(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
 
 
 def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame) -> pd.DataFrame:
-    """Each plain way's median timed alone (a fresh process, its framework only) beside its median in the
-    race, and whether they agree within the race's A/A: the race left it as fast as its users see it.
-    Where the race's A/A is past the run's bound, agreement says nothing (``readable`` false)."""
-    columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "raced_s", "difference", "aa",
-               "agree", "readable"]
+    """Each plain way's time alone (the median of its fresh processes' medians, each process its framework only)
+    beside its median in the race, and whether they agree: the race's median within the reach of the race's
+    A/A or of how far the fresh processes differ from their own median (``spread``), whichever is wider: the
+    race then reads as one more fresh process would. Where the race's A/A is past the run's bound, agreement
+    says nothing (``readable`` false); a wide spread is shown, not hidden: it is how far apart users' own
+    processes land."""
+    columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
+               "difference", "aa", "agree", "readable"]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
+    if alone.empty:
+        return pd.DataFrame(columns=columns)
+    by_way = alone.groupby([*key, "framework"], sort=False)["median_s"]
+    fresh = by_way.median().rename("median_s").to_frame()
+    fresh["processes"] = by_way.size()
+    fresh["spread"] = by_way.apply(lambda medians: (medians / medians.median() - 1).abs().max())
     raced = at_default_size(table)[[*key, "median_s", "race"]]
-    paired = alone.merge(raced, on=key, how="inner", suffixes=("_alone", ""))
+    paired = fresh.reset_index().merge(raced, on=key, how="inner", suffixes=("_alone", ""))
     if paired.empty:
         return pd.DataFrame(columns=columns)
     spread = aa_spread(aa)
     difference = paired["median_s"] / paired["median_s_alone"] - 1
-    reach = paired["race"].map(spread)
+    race_aa = paired["race"].map(spread)
+    reach = np.maximum(race_aa, paired["spread"])
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
                          "dtype": paired["dtype"], "mode": paired["mode"], "phase": paired["phase"],
-                         "alone_s": paired["median_s_alone"], "raced_s": paired["median_s"],
-                         "difference": difference, "aa": reach, "agree": difference.abs() <= reach,
-                         "readable": reach <= AA_BOUND},
+                         "alone_s": paired["median_s_alone"], "processes": paired["processes"],
+                         "spread": paired["spread"], "raced_s": paired["median_s"], "difference": difference,
+                         "aa": race_aa, "agree": difference.abs() <= reach, "readable": race_aa <= AA_BOUND},
                         columns=columns)
 
 

@@ -186,7 +186,7 @@ def decomposition_statements(parts: pd.DataFrame) -> list[str]:
 
 
 def alone_statements(found: pd.DataFrame) -> list[str]:
-    """Each framework's plain way timed alone (its framework only, in a fresh process) beside its time in the race
+    """Each framework's plain way timed alone (its framework only, in fresh processes) beside its time in the race
     (``analysis.alone_table``'s rows, as findings.json keeps them)."""
     if found.empty:
         return ["No plain way was timed alone in this run (the preset has no default size, or none was selected)."]
@@ -195,15 +195,20 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
         "case": [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
                  zip(found["device"], found["dtype"], found["mode"], found["phase"])],
         "alone µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
+        "processes differ": [f"±{100 * v:.1f}%" for v in found["spread"]],
         "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
         "race / alone − 1": [f"{100 * v:+.1f}%" for v in found["difference"]],
         "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
         "agree": [("yes" if agree else "**no**") if readable else "unreadable (A/A past the bound)"
                   for agree, readable in zip(found["agree"], found["readable"])]})
     agreed = int((found["agree"] & found["readable"]).sum())
-    return [f"Each framework's plain way timed again in a fresh process that loads its framework alone, with the "
-            f"job's thread counts and every other setting at the framework's defaults: {agreed} of {len(found)} "
-            "agree with their time in the race within its A/A.", "", _markdown(frame, left=3)]
+    processes = int(found["processes"].max())
+    return [f"Each framework's plain way timed again in {processes} fresh process(es) that load its framework alone, "
+            "with the job's thread counts and every other setting at the framework's defaults. Alone: the median of "
+            "the processes' medians; processes differ: how far the farthest of them lies from it. "
+            f"{agreed} of {len(found)} agree with their time in the race: within its A/A or within how far the fresh "
+            "processes differ, whichever is wider (the race's process is one more draw).", "",
+            _markdown(frame, left=3)]
 
 
 def load_statements(load: pd.DataFrame) -> list[str]:
