@@ -27,9 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: pytest-benchmark's settings for what it times alone (the GEMM floor's products, the peak, the
 #: harness overhead): warm-up on, enough rounds for a median and an IQR, bounded time.
-TIMING_OPTIONS = ["--benchmark-warmup=on", "--benchmark-warmup-iterations=20", "--benchmark-min-rounds=25",
-                  "--benchmark-max-time=0.5", "--benchmark-disable-gc", "--benchmark-sort=name",
-                  "--benchmark-quiet"]
+TIMING_OPTIONS = ["--benchmark-warmup=on", "--benchmark-warmup-iterations=20", "--benchmark-max-time=0.5",
+                  "--benchmark-disable-gc", "--benchmark-sort=name", "--benchmark-quiet"]
+#: Their fewest rounds, unless --rounds asks for fewer: the peak's product takes about 0.2 s on two
+#: cores, so 25 rounds of each library's were a third of a job run with --rounds=3.
+MIN_ROUNDS = 25
 
 
 #: Asked in a child with the benchmarks' environment, which decides what the frameworks see
@@ -68,7 +70,8 @@ def child_pytest(plan: Plan, raw: Path) -> list[str]:
     # pytest prints, and pytest-benchmark's "nothing saved" (a preset that times nothing with it) goes.
     quiet = ["--disable-warnings", "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning"]
     return [sys.executable, "-m", "pytest", "bench", "-n", "0", "-p", "no:cacheprovider", "-q", "--no-header", *quiet,
-            f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS, *skipped, f"--bench-plan={plan_file}"]
+            f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS,
+            f"--benchmark-min-rounds={min(MIN_ROUNDS, plan.rounds or MIN_ROUNDS)}", *skipped, f"--bench-plan={plan_file}"]
 
 
 def run(plan: Plan) -> int:

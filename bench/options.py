@@ -42,7 +42,8 @@ FLAGS: dict[str, dict[str, Any]] = {
     "--threads": dict(default="all", help="threads per framework: 'all' (default: every core) or a number, e.g. 1"),
     "--time-unverified": dict(action="store_true",
                               help="time cases that fail verification too (flagged in every table and plot)"),
-    "--rounds": dict(type=int, default=None, help="rounds per race (default: the preset's)"),
+    "--rounds": dict(type=int, default=None, help="rounds per race (default: the preset's); the GEMM floors' and "
+                                                 "the peak's products take at most as many (default: 25)"),
     "--results": dict(default="results", help="folder the run's folder is written under (default: results)"),
 }
 #: Which cases to time: the selection's options (reference.harness.selection), which pytest has from the
