@@ -18,6 +18,7 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 from bench import report  # noqa: E402
 from bench.schema import TIMES  # noqa: E402
+from bench.report.compare import describe_fastest  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 N, D_IN, H, D_OUT = 64, 1000, 100, 10
@@ -188,6 +189,21 @@ def test_compare_flags_a_planted_2x_slowdown_and_not_a_2_percent_change(built, t
     faster = write_run(tmp_path / "c", planted(table, "fast", "step", 0.5))
     assert report.compare(built, faster).set_index(["impl", "phase", "timing"])["verdict"][
         ("fast", "step", "latency")] == "faster"
+
+
+def test_compare_says_which_cases_x_fastest_moved_past_5_percent_between_runs(built, tmp_path):
+    table = rows(built)
+    assert report.compare(built, write_run(tmp_path / "a", table))["fastest_moved"].abs().max() == 0
+    moved = table.copy()
+    mask = (moved["impl"] == "slow") & (moved["phase"] == "grads") & (moved["timing"] == "latency")
+    moved.loc[mask, "ratio_to_fastest"] *= 1.2
+    nudged = (moved["impl"] == "slow") & (moved["phase"] == "forward") & (moved["timing"] == "latency")
+    moved.loc[nudged, "ratio_to_fastest"] *= 1.03
+    result = report.compare(built, write_run(tmp_path / "b", moved))
+    line = describe_fastest(result)
+    cases = int(result["fastest_moved"].notna().sum())
+    assert line.startswith(f"× fastest within 5% in both runs: {cases - 1} of {cases} case(s); moved most: slow ")
+    assert "grads latency" in line and "forward" not in line
 
 
 def test_compare_needs_non_overlapping_quartiles(built, tmp_path):

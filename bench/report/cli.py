@@ -30,7 +30,7 @@ import pandas as pd
 
 from bench.report.build import build, rebuild, write_latest
 from bench.report.headline import headline_markdown, splice
-from bench.report.compare import ALPHA, compare, describe_test
+from bench.report.compare import ALPHA, compare, describe_fastest, describe_test
 from bench.report.load import ReportError
 
 
@@ -105,5 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, {counts.get('same', 0)} same; "
           f"{describe_test(result, args.threshold)}; "
           f"{result.attrs['only_a']} case(s) only in {args.run_a}, {result.attrs['only_b']} only in {args.run_b}")
+    print(describe_fastest(result))
     return 1 if args.gate and (result["verdict"] == "slower").any() else 0
 

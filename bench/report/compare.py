@@ -13,6 +13,9 @@ from bench.schema import CASE_ID
 
 #: Family-wise false-alarm rate of the rank test's verdicts over one comparison (Bonferroni).
 ALPHA = 0.01
+#: How far a case's × fastest may move between two runs of the same code and still count as reproduced
+#: (issue 20: two default runs an hour apart should agree within 5%).
+FASTEST_AGREE = 0.05
 
 
 def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = ALPHA) -> pd.DataFrame:
@@ -24,7 +27,9 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
     (Bonferroni: under no change, the chance of any false verdict in the table is at most alpha,
     if a run's rounds are independent draws). Otherwise (runs written before samples were kept)
     it means non-overlapping interquartile ranges, a rule with no stated error rate.
-    ``attrs`` holds how many cases only one run has, alpha and m.
+    ``fastest_a``/``fastest_b``: each run's × fastest of the case in its race, and ``fastest_moved`` how far
+    it moved (b/a − 1): ratios taken within one run, which a machine slower or faster as a whole
+    leaves alone. ``attrs`` holds how many cases only one run has, alpha and m.
     """
     if not threshold >= 1:
         raise ReportError(f"threshold {threshold}: must be at least 1 (a ratio of medians, b/a)")
@@ -46,12 +51,16 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
     significant_slower = np.where(tested, p_values < alpha / max(m, 1), iqr_apart_slower)
     significant_faster = np.where(tested, p_values < alpha / max(m, 1), iqr_apart_faster)
     ratio = both["median_s_b"] / both["median_s_a"]
+    # Runs written before the report kept × fastest have none to compare.
+    fastest = {run: both.get(f"ratio_to_fastest_{run}", pd.Series(np.nan, index=both.index)) for run in "ab"}
     slower = (ratio > threshold) & significant_slower
     faster = (ratio < 1 / threshold) & significant_faster
     result = pd.DataFrame({**{key: both[key] for key in CASE_ID}, "median_a": both["median_s_a"],
                            "median_b": both["median_s_b"], "ratio": ratio,
                            "test": np.where(tested, "mann-whitney", "iqr-overlap"), "p_value": p_values,
-                           "verdict": np.select([slower, faster], ["slower", "faster"], "same")})
+                           "verdict": np.select([slower, faster], ["slower", "faster"], "same"),
+                           "fastest_a": fastest["a"], "fastest_b": fastest["b"],
+                           "fastest_moved": fastest["b"] / fastest["a"] - 1})
     result.attrs.update(only_a=int((joined["_merge"] == "left_only").sum()),
                         only_b=int((joined["_merge"] == "right_only").sum()), alpha=alpha, tested=m)
     return result
@@ -68,3 +77,16 @@ def describe_test(result: pd.DataFrame, threshold: float) -> str:
     if rest:
         parts.append(f"{rest} case(s) without raw samples in both runs by non-overlapping IQRs (no stated error rate)")
     return "; ".join(parts)
+
+
+def describe_fastest(result: pd.DataFrame) -> str:
+    """One line: in how many cases both runs' × fastest agree within FASTEST_AGREE, and which moved most."""
+    read = result[result["fastest_moved"].notna()]
+    if read.empty:
+        return "× fastest: no case has one in both runs"
+    moved = read[read["fastest_moved"].abs() > FASTEST_AGREE].sort_values("fastest_moved", key=abs, ascending=False)
+    line = f"× fastest within {100 * FASTEST_AGREE:.0f}% in both runs: {len(read) - len(moved)} of {len(read)} case(s)"
+    if moved.empty:
+        return line
+    named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f}" for r in moved.head(5).itertuples()]
+    return f"{line}; moved most: {', '.join(named)}{' ...' if len(moved) > 5 else ''}"
