@@ -22,6 +22,8 @@ from reference.harness.selection import Selection, keep
 STARTED = pytest.StashKey[float]()
 RACES = pytest.StashKey[int]()
 DONE = pytest.StashKey[int]()
+#: When the first race began: the pace of the races leaves out the stages before them (the plain ways alone).
+RACES_STARTED = pytest.StashKey[float]()
 #: Benchmarks collected per test function, and the function whose progress line was printed last.
 COUNTS = pytest.StashKey[Counter]()
 SHOWN = pytest.StashKey[str]()
@@ -85,7 +87,9 @@ def pytest_runtest_protocol(item, nextitem):
         races, done, elapsed = config.stash[RACES], config.stash[DONE], time.perf_counter() - config.stash[STARTED]
         name = getattr(item, "originalname", item.name)
         if _is_race(item):
-            left = f", about {_duration(elapsed / done * (races - done))} of races left" if done else ""
+            began = config.stash.setdefault(RACES_STARTED, time.perf_counter())
+            left = f", about {_duration((time.perf_counter() - began) / done * (races - done))} of races left" \
+                if done else ""
             reporter.ensure_newline()
             reporter.write_line(f"[{done + 1}/{races}] timing {item.callspec.id} ({_duration(elapsed)} so far{left})")
         elif name != config.stash[SHOWN]:
