@@ -1,11 +1,10 @@
 """The main job runs: its benchmarks pass, the sweep has one race per size, and verification comes before timing.
 
-The job both tests read is the smallest whole job that still meets a known-wrong plug-in: the
+The job the two whole-job tests run is the smallest that still meets a known-wrong plug-in: the
 default preset, numpy-manual beside that plug-in, float32 only. A known-wrong plug-in is not timed
 by default (the summary says why), and with --time-unverified it is timed and marked in the CSV
 and the summary. One run goes through ``python -m bench``, the other through ``pytest
---benchmark``: both are the same job. Each runs once per module, and every test about it reads
-that run.
+--benchmark``: both are the same job, each run once.
 """
 
 import os
@@ -45,32 +44,9 @@ def summary_line(result: subprocess.CompletedProcess) -> str:
 
 
 #: The smallest whole job that still meets a known-wrong plug-in: the default preset, one correct
-#: implementation beside it, one dtype, the fewest rounds. Each way runs once per module and is
-#: read by every test about it: two jobs, one per entry point (both call bench.job.run).
+#: implementation beside it, one dtype, the fewest rounds: one job per entry point (both call bench.job.run).
 JOB_OPTIONS = ("--impl=numpy-manual,wrong-dw2-from-h", f"--impl-path={WRONG}", "--dtype=float32", "--rounds=3")
 ENTRIES = {"python -m bench": ("bench",), "pytest --benchmark": ("pytest", "--benchmark", "--time-unverified")}
-
-
-@pytest.fixture(scope="module")
-def jobs(tmp_path_factory):
-    """Each entry point's job, run on first use: the process and its results folder."""
-    done = {}
-
-    def job(entry: str) -> tuple[subprocess.CompletedProcess, Path]:
-        if entry not in done:
-            results = tmp_path_factory.mktemp("results")
-            done[entry] = run(*ENTRIES[entry], *JOB_OPTIONS, f"--results={results}"), results
-        return done[entry]
-    return job
-
-
-def test_the_default_preset_benchmarks_of_numpy_manual_and_a_wrong_plugin_pass(jobs):
-    """Every benchmark of the default preset the shared job selects (numpy-manual and one known-wrong
-    plug-in, float32) runs and none fails: the races, the GEMM floors, the ceilings and the load test."""
-    result, _ = jobs("pytest --benchmark")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    summary = summary_line(result)
-    assert "passed" in summary and "failed" not in summary and "error" not in summary, summary
 
 
 def test_sweep_preset_has_one_race_per_size_and_races_its_smallest():
@@ -101,10 +77,16 @@ def the_run(results: Path) -> Path:
 
 
 @pytest.mark.parametrize("entry", list(ENTRIES))
-def test_a_known_wrong_plugin_is_not_timed_unless_asked_and_then_flagged(jobs, entry):
-    result, results = jobs(entry)
+def test_the_default_preset_passes_and_times_a_known_wrong_plugin_only_when_asked_then_flagged(tmp_path, entry):
+    """Every benchmark of the default preset the job selects (numpy-manual and one known-wrong plug-in, float32)
+    runs and none fails: the plain way alone, the races, the GEMM floors, the ceilings and the load test. One test
+    per job: two tests reading one module-scoped job could land on two pytest-xdist workers, each running it."""
+    results = tmp_path / "results"
+    result = run(*ENTRIES[entry], *JOB_OPTIONS, f"--results={results}")
     timed = entry == "pytest --benchmark"  # one entry point each way: both call bench.job.run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    summary = summary_line(result)
+    assert "passed" in summary and "failed" not in summary and "error" not in summary, summary
     folder = the_run(results)
     table, summary = pd.read_csv(folder / "benchmarks.csv"), (folder / "summary.md").read_text()
     wrong = table[table["impl"] == "wrong-dw2-from-h"]
