@@ -48,7 +48,7 @@ def test_alone(request, alone):
     spec = kept(config).spec(name)
     framework = kept(config).implementation(name).backend
     for process in range(PROCESSES):
-        with watched(config, f"alone-{name}-{device}-{dtype}-{mode}"):
+        with watched(config, f"alone-{name}-{device}-{dtype}-{mode}-process{process + 1}"):
             timings = time_alone(spec, device, dtype, mode, phases, settings(config).rounds)
         for phase, timed in timings.items():
             assert not timed.failed, f"{name} {phase} raised when timed alone: {timed.failed}"
