@@ -27,11 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: pytest-benchmark's settings for what it times alone (the GEMM floor's products, the peak, the
 #: harness overhead): warm-up on, enough rounds for a median and an IQR, bounded time.
-TIMING_OPTIONS = ["--benchmark-warmup=on", "--benchmark-warmup-iterations=20", "--benchmark-max-time=0.5",
+TIMING_OPTIONS = ["--benchmark-warmup=on", "--benchmark-warmup-iterations=20",
                   "--benchmark-disable-gc", "--benchmark-sort=name", "--benchmark-quiet"]
 #: Their fewest rounds, unless --rounds asks for fewer: the peak's product takes about 0.2 s on two
 #: cores, so 25 rounds of each library's were a third of a job run with --rounds=3.
 MIN_ROUNDS = 25
+#: Seconds pytest-benchmark may spend on each product's rounds beyond the fewest.
+MAX_TIME_S = 0.5
 
 
 #: Asked in a child with the benchmarks' environment, which decides what the frameworks see
@@ -70,8 +72,16 @@ def child_pytest(plan: Plan, raw: Path) -> list[str]:
     # pytest prints, and pytest-benchmark's "nothing saved" (a preset that times nothing with it) goes.
     quiet = ["--disable-warnings", "-W", "ignore::pytest_benchmark.logger.PytestBenchmarkWarning"]
     return [sys.executable, "-m", "pytest", "bench", "-n", "0", "-p", "no:cacheprovider", "-q", "--no-header", *quiet,
-            f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS,
-            f"--benchmark-min-rounds={min(MIN_ROUNDS, plan.rounds or MIN_ROUNDS)}", *skipped, f"--bench-plan={plan_file}"]
+            f"--benchmark-json={raw / 'pytest-benchmark.json'}", *TIMING_OPTIONS, *product_rounds(plan.rounds),
+            *skipped, f"--bench-plan={plan_file}"]
+
+
+def product_rounds(rounds: int | None) -> list[str]:
+    """pytest-benchmark's rounds for the products: at least MIN_ROUNDS and as many more as MAX_TIME_S allows,
+    or, where --rounds asks for a number, that many and never more than MIN_ROUNDS (a quick run stays quick)."""
+    if rounds is None:
+        return [f"--benchmark-min-rounds={MIN_ROUNDS}", f"--benchmark-max-time={MAX_TIME_S}"]
+    return [f"--benchmark-min-rounds={min(MIN_ROUNDS, rounds)}", "--benchmark-max-time=0"]
 
 
 def run(plan: Plan) -> int:

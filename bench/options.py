@@ -43,7 +43,7 @@ FLAGS: dict[str, dict[str, Any]] = {
     "--time-unverified": dict(action="store_true",
                               help="time cases that fail verification too (flagged in every table and plot)"),
     "--rounds": dict(type=int, default=None, help="rounds per race (default: the preset's); the GEMM floors' and "
-                                                 "the peak's products take at most as many (default: 25)"),
+                                                 "the peak's products take as many, at most 25 (default: 25, and more while 0.5 s allows)"),
     "--results": dict(default="results", help="folder the run's folder is written under (default: results)"),
 }
 #: Which cases to time: the selection's options (reference.harness.selection), which pytest has from the

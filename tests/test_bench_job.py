@@ -178,8 +178,8 @@ def test_an_absent_device_beside_a_present_one_is_left_out_once(tmp_path, monkey
     assert len(notes) == 1 and notes[0].startswith("note: not timing cuda (") and notes[0].endswith("timing cpu")
 
 
-@pytest.mark.parametrize(("rounds", "fewest"), [(None, 25), (3, 3), (60, 25)])
-def test_rounds_cap_the_products_pytest_benchmark_times_and_never_raise_them(tmp_path, rounds, fewest):
+@pytest.mark.parametrize(("rounds", "fewest", "more_for"), [(None, 25, "0.5"), (3, 3, "0"), (60, 25, "0")])
+def test_rounds_cap_the_products_pytest_benchmark_times_and_never_raise_them(tmp_path, rounds, fewest, more_for):
     from bench.job import child_pytest
     from bench.options import Plan
     plan = Plan.parse(dict(preset="default", threads="1", impl="numpy-manual", device="cpu", dtype="float32",
@@ -188,6 +188,8 @@ def test_rounds_cap_the_products_pytest_benchmark_times_and_never_raise_them(tmp
     (tmp_path / "raw").mkdir()
     command = child_pytest(plan, tmp_path / "raw")
     assert [a for a in command if a.startswith("--benchmark-min-rounds=")] == [f"--benchmark-min-rounds={fewest}"]
+    # Seconds of rounds beyond the fewest: a --rounds run takes exactly its number, however fast a product is.
+    assert [a for a in command if a.startswith("--benchmark-max-time=")] == [f"--benchmark-max-time={more_for}"]
 
 
 def test_the_quick_preset_races_the_six_tutorial_ways_and_whatever_the_user_names():
