@@ -6,15 +6,37 @@ that such a run does not import torch and jax (seconds in each worker) for tests
 """
 
 import importlib.util
+import os
 
 import pytest
 
 from impls.threads import limit_threads
 from reference.harness.selection import kept
+from reference.model import store
 
 #: The modules with tests about a selected case (the ``case`` and ``cuda_case`` fixtures); tests/test_plugins.py
 #: holds this list to what the modules say.
 ABOUT_CASES = {"test_checks.py", "test_devices.py"}
+
+
+def pytest_configure(config):
+    share_compiled_jax_programs()
+
+
+def share_compiled_jax_programs():
+    """Every child the suite starts keeps the programs XLA compiles in the store's folder, and reads them there.
+
+    Most jax implementations, variants and mistakes jit the same few loss, gradient and step programs at
+    the same shapes; each child would compile each again (a jitted way's checks spent a quarter of their
+    time compiling). The cached program is the one XLA would compile, so no verdict changes. The suite
+    only: a benchmark reports a first call's compile time, which a cache would hide. jax's own threshold
+    keeps only compiles over a second, and these take a tenth.
+    """
+    where = store.folder()
+    if where is None or "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return  # the store is off, or the user keeps jax's programs somewhere of their own
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = str(where / "jax")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 @pytest.fixture(scope="session", autouse=True)
