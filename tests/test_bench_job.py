@@ -1,10 +1,11 @@
 """The main job runs: its benchmarks pass, the sweep has one race per size, and verification comes before timing.
 
-The job the two whole-job tests run is the smallest that still meets a known-wrong plug-in: the
-default preset, numpy-manual beside that plug-in, float32 only. A known-wrong plug-in is not timed
-by default (the summary says why), and with --time-unverified it is timed and marked in the CSV
-and the summary. One run goes through ``python -m bench``, the other through ``pytest
---benchmark``: both are the same job, each run once.
+The jobs the two whole-job tests run are the smallest that still meet a known-wrong plug-in:
+numpy-manual beside that plug-in, float32 only. A known-wrong plug-in is not timed by default (the
+summary says why), and with --time-unverified it is timed and marked in the CSV and the summary.
+``pytest --benchmark`` runs the default preset, every kind of benchmark the job has; ``python -m
+bench`` the quick preset, whose benchmarks are a subset of those: both entries call bench.job.run
+with one plan, so the second whole run of the default preset added half a minute and no path.
 """
 
 import os
@@ -43,10 +44,11 @@ def summary_line(result: subprocess.CompletedProcess) -> str:
     return next(line for line in reversed(result.stdout.splitlines()) if re.search(r"\d+ (passed|failed|error)", line))
 
 
-#: The smallest whole job that still meets a known-wrong plug-in: the default preset, one correct
-#: implementation beside it, one dtype, the fewest rounds: one job per entry point (both call bench.job.run).
+#: The smallest whole job that still meets a known-wrong plug-in: one correct implementation beside it, one
+#: dtype, the fewest rounds: one job per entry point (both call bench.job.run), the default preset's by pytest.
 JOB_OPTIONS = ("--impl=numpy-manual,wrong-dw2-from-h", f"--impl-path={WRONG}", "--dtype=float32", "--rounds=3")
-ENTRIES = {"python -m bench": ("bench",), "pytest --benchmark": ("pytest", "--benchmark", "--time-unverified")}
+ENTRIES = {"python -m bench": ("bench", "--preset=quick"),
+           "pytest --benchmark": ("pytest", "--benchmark", "--time-unverified")}
 
 
 def test_sweep_preset_has_one_race_per_size_and_races_its_smallest():
@@ -77,9 +79,9 @@ def the_run(results: Path) -> Path:
 
 
 @pytest.mark.parametrize("entry", list(ENTRIES))
-def test_the_default_preset_passes_and_times_a_known_wrong_plugin_only_when_asked_then_flagged(tmp_path, entry):
-    """Every benchmark of the default preset the job selects (numpy-manual and one known-wrong plug-in, float32)
-    runs and none fails: the plain way alone, the races, the GEMM floors, the ceilings and the load test. One test
+def test_the_job_passes_and_times_a_known_wrong_plugin_only_when_asked_then_flagged(tmp_path, entry):
+    """Every benchmark the job selects (numpy-manual and one known-wrong plug-in, float32) runs and none fails; in
+    the default preset: the plain way alone, the races, the GEMM floors, the ceilings and the load test. One test
     per job: two tests reading one module-scoped job could land on two pytest-xdist workers, each running it."""
     results = tmp_path / "results"
     result = run(*ENTRIES[entry], *JOB_OPTIONS, f"--results={results}")
