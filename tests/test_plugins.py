@@ -112,6 +112,26 @@ def test_missing_plugin_file_and_attribute(tmp_path):
     assert impls.load_plugin("examples.my_impl:MyNumpyNet").name == "my-numpy-net"
 
 
+def test_each_file_given_keeps_its_child_from_its_declaration_to_its_checks(tmp_path):
+    """Five files by path: the five children that read their declarations are the ones their checks then use (a
+    child holds a framework: starting one again costs its imports, seconds with torch)."""
+    from reference.harness.selection import Selection
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"way{i}.py"
+        path.write_text(f"from impls.numpy_manual import NumpyManual\n\n\nclass Way(NumpyManual):\n    name = 'way-{i}'\n")
+        paths.append(f"{path}:Way")
+    selection = Selection(impl_paths=paths)
+    try:
+        read_in = {key: child.process.pid for key, child in selection.pool.children.items()}
+        assert len(read_in) == len(paths)
+        for name in selection.impls:
+            selection.pool.child(selection.spec(name))
+        assert {key: child.process.pid for key, child in selection.pool.children.items()} == read_in
+    finally:
+        selection.close()
+
+
 def test_pytest_reports_a_broken_plugin_as_a_usage_error(tmp_path):
     path = tmp_path / "plugin.py"
     path.write_text("raise ImportError('cannot find my framework')\n")

@@ -228,7 +228,10 @@ class Pool:
     """Child processes by the file or module the implementation comes from, started on first use and
     restarted after one dies."""
 
-    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, threads: int = 1, keep: int = 3):
+    #: Children kept alive at most, the least recently used ended first: each holds its framework's memory.
+    KEEP = 3
+
+    def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, threads: int = 1, keep: int = KEEP):
         self.memory_limit, self.threads, self.keep = memory_limit, threads, keep
         self.children: OrderedDict[str, Child] = OrderedDict()
 

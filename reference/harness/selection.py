@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 import impls
 from impls.backends import DEVICES, DTYPES, MODES, mode_applies
 from impls.contract import Declaration, PluginError, UnsupportedCase
-from reference.harness.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool
+from reference.harness.isolation import DEFAULT_MEMORY_LIMIT, CheckTimeout, ChildDied, Pool, home
 from reference.harness.session import Case, absent_reason, combinations
 from reference.problem.cases import SHAPES
 
@@ -111,8 +111,12 @@ class Selection:
         self.modes = choose("mode", mode, MODES) if mode is not None else \
             tuple(m for m in MODES if any(mode_applies(d, "float32", m) for d in self.devices))
         self.shapes = choose("shape", shape, SHAPES) if shape is not None else tuple(SHAPES)
-        # CUDA reserves far more address space than any limit that would still catch a runaway allocation.
-        self.pool = Pool(memory_limit=0 if "cuda" in self.devices else memory_limit, threads=threads)
+        impl_paths = tuple(impl_paths)
+        # CUDA reserves far more address space than any limit that would still catch a runaway allocation. Each file
+        # given by path keeps its child from reading its declaration to running its checks, the built-ins' beside
+        # them: with the pool's usual three, a fourth file's child would end the first's, started again for its checks.
+        self.pool = Pool(memory_limit=0 if "cuda" in self.devices else memory_limit, threads=threads,
+                         keep=max(Pool.KEEP, len({home(path) for path in impl_paths}) + 1))
         self._declared: dict[str, Declaration | UnsupportedCase] = {}
         try:
             #: Implementations given by path, by name: how each was given, and what it declares.
