@@ -5,7 +5,8 @@ numpy-manual beside that plug-in, float32 only. A known-wrong plug-in is not tim
 summary says why), and with --time-unverified it is timed and marked in the CSV and the summary.
 ``pytest --benchmark`` runs the default preset, every kind of benchmark the job has; ``python -m
 bench`` the quick preset, whose benchmarks are a subset of those: both entries call bench.job.run
-with one plan, so the second whole run of the default preset added half a minute and no path.
+with one plan, so the default preset run a second time would time the same benchmarks through the
+same code.
 """
 
 import os
@@ -45,7 +46,7 @@ def summary_line(result: subprocess.CompletedProcess) -> str:
 
 
 #: The smallest whole job that still meets a known-wrong plug-in: one correct implementation beside it, one
-#: dtype, the fewest rounds: one job per entry point (both call bench.job.run), the default preset's by pytest.
+#: dtype, the fewest rounds; one job per entry point, ``pytest --benchmark``'s on the default preset.
 JOB_OPTIONS = ("--impl=numpy-manual,wrong-dw2-from-h", f"--impl-path={WRONG}", "--dtype=float32", "--rounds=3")
 ENTRIES = {"python -m bench": ("bench", "--preset=quick"),
            "pytest --benchmark": ("pytest", "--benchmark", "--time-unverified")}

@@ -116,11 +116,7 @@ def test_each_file_given_keeps_its_child_from_its_declaration_to_its_checks(tmp_
     """Five files by path: the five children that read their declarations are the ones their checks then use (a
     child holds a framework: starting one again costs its imports, seconds with torch)."""
     from reference.harness.selection import Selection
-    paths = []
-    for i in range(5):
-        path = tmp_path / f"way{i}.py"
-        path.write_text(f"from impls.numpy_manual import NumpyManual\n\n\nclass Way(NumpyManual):\n    name = 'way-{i}'\n")
-        paths.append(f"{path}:Way")
+    paths = [str(write_variant(tmp_path, f"way{i}", 'name = "my-numpy-net"', f'name = "way-{i}"')) for i in range(5)]
     selection = Selection(impl_paths=paths)
     try:
         read_in = {key: child.process.pid for key, child in selection.pool.children.items()}
