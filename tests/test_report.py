@@ -194,16 +194,28 @@ def test_compare_flags_a_planted_2x_slowdown_and_not_a_2_percent_change(built, t
 def test_compare_says_which_cases_x_fastest_moved_past_5_percent_between_runs(built, tmp_path):
     table = rows(built)
     assert report.compare(built, write_run(tmp_path / "a", table))["fastest_moved"].abs().max() == 0
+    table["ratio_to_fastest_lo"], table["ratio_to_fastest_hi"] = table["ratio_to_fastest"] / 1.02, \
+        table["ratio_to_fastest"] * 1.02
     moved = table.copy()
+    ratios = ["ratio_to_fastest", "ratio_to_fastest_lo", "ratio_to_fastest_hi"]
     mask = (moved["impl"] == "slow") & (moved["phase"] == "grads") & (moved["timing"] == "latency")
-    moved.loc[mask, "ratio_to_fastest"] *= 1.2
+    moved.loc[mask, ratios] *= 1.2   # its interval moves with it: past both runs' noise
+    moved.loc[mask, "median_s"] *= 1.2
     nudged = (moved["impl"] == "slow") & (moved["phase"] == "forward") & (moved["timing"] == "latency")
     moved.loc[nudged, "ratio_to_fastest"] *= 1.03
-    result = report.compare(built, write_run(tmp_path / "b", moved))
+    widened = (moved["impl"] == "slow") & (moved["phase"] == "step") & (moved["timing"] == "latency")
+    moved.loc[widened, "ratio_to_fastest"] *= 1.1   # within its own interval, widened to hold the move
+    moved.loc[widened, "ratio_to_fastest_hi"] = moved.loc[widened, "ratio_to_fastest"] * 1.2
+    result = report.compare(write_run(tmp_path / "a_kept", table), write_run(tmp_path / "b", moved))
     line = describe_fastest(result)
     cases = int(result["fastest_moved"].notna().sum())
-    assert line.startswith(f"× fastest within 5% in both runs: {cases - 1} of {cases} case(s); moved most: slow ")
-    assert "grads latency" in line and "forward" not in line
+    assert line.startswith(f"× fastest within 5% in both runs: {cases - 2} of {cases} case(s); of the 2 that moved "
+                           "past it, 1 within both runs' 95% intervals (noise each run shows), 1 beyond them, most: slow ")
+    before = table.loc[mask, "ratio_to_fastest"].item()
+    assert line.endswith(f" grads latency {before:.2f}→{1.2 * before:.2f} (its median +20%, its race's fastest +0%)")
+    # A run without intervals (one written before the report kept them) cannot say which moves are noise.
+    unknown = describe_fastest(report.compare(built, write_run(tmp_path / "c", moved)))
+    assert "0 within both runs' 95% intervals (noise each run shows), 0 beyond them, 2 with no interval in a run" in unknown
 
 
 def test_compare_needs_non_overlapping_quartiles(built, tmp_path):

@@ -29,7 +29,10 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
     it means non-overlapping interquartile ranges, a rule with no stated error rate.
     ``fastest_a``/``fastest_b``: each run's × fastest of the case in its race, and ``fastest_moved`` how far
     it moved (b/a − 1): ratios taken within one run, which a machine slower or faster as a whole
-    leaves alone. ``attrs`` holds how many cases only one run has, alpha and m.
+    leaves alone. Why one moved: ``fastest_intervals`` says whether the two runs' 95% intervals of it
+    "overlap", lie "apart", or are "unknown" (a run has none), and ``own_moved`` and ``yardstick_moved`` split the move
+    into the case's own median (b/a − 1) and its race's fastest case's. ``attrs`` holds how many cases
+    only one run has, alpha and m.
     """
     if not threshold >= 1:
         raise ReportError(f"threshold {threshold}: must be at least 1 (a ratio of medians, b/a)")
@@ -53,6 +56,8 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
     ratio = both["median_s_b"] / both["median_s_a"]
     # Runs written before the report kept × fastest have none to compare.
     fastest = {run: both.get(f"ratio_to_fastest_{run}", pd.Series(np.nan, index=both.index)) for run in "ab"}
+    interval = {(run, end): both.get(f"ratio_to_fastest_{end}_{run}", pd.Series(np.nan, index=both.index))
+                for run in "ab" for end in ("lo", "hi")}
     slower = (ratio > threshold) & significant_slower
     faster = (ratio < 1 / threshold) & significant_faster
     result = pd.DataFrame({**{key: both[key] for key in CASE_ID}, "median_a": both["median_s_a"],
@@ -60,7 +65,15 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
                            "test": np.where(tested, "mann-whitney", "iqr-overlap"), "p_value": p_values,
                            "verdict": np.select([slower, faster], ["slower", "faster"], "same"),
                            "fastest_a": fastest["a"], "fastest_b": fastest["b"],
-                           "fastest_moved": fastest["b"] / fastest["a"] - 1})
+                           "fastest_moved": fastest["b"] / fastest["a"] - 1,
+                           "fastest_intervals": np.select(
+                               [pd.concat(interval.values(), axis=1).isna().any(axis=1),
+                                np.maximum(interval["a", "lo"], interval["b", "lo"])
+                                <= np.minimum(interval["a", "hi"], interval["b", "hi"])],
+                               ["unknown", "overlap"], "apart"),
+                           # The race's fastest case's median in each run: the case's over its × fastest.
+                           "own_moved": ratio - 1,
+                           "yardstick_moved": (both["median_s_b"] / fastest["b"]) / (both["median_s_a"] / fastest["a"]) - 1})
     result.attrs.update(only_a=int((joined["_merge"] == "left_only").sum()),
                         only_b=int((joined["_merge"] == "right_only").sum()), alpha=alpha, tested=m)
     return result
@@ -80,7 +93,9 @@ def describe_test(result: pd.DataFrame, threshold: float) -> str:
 
 
 def describe_fastest(result: pd.DataFrame) -> str:
-    """One line: in how many cases both runs' × fastest agree within FASTEST_AGREE, and which moved most."""
+    """One line: in how many cases both runs' × fastest agree within FASTEST_AGREE; of those that moved, how many
+    within both runs' intervals, and the largest moves beyond them, each split into the case's own median and its
+    race's fastest."""
     read = result[result["fastest_moved"].notna()]
     if read.empty:
         return "× fastest: no case has one in both runs"
@@ -88,5 +103,14 @@ def describe_fastest(result: pd.DataFrame) -> str:
     line = f"× fastest within {100 * FASTEST_AGREE:.0f}% in both runs: {len(read) - len(moved)} of {len(read)} case(s)"
     if moved.empty:
         return line
-    named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f}" for r in moved.head(5).itertuples()]
-    return f"{line}; moved most: {', '.join(named)}{' ...' if len(moved) > 5 else ''}"
+    intervals = moved["fastest_intervals"].value_counts()
+    beyond = moved[moved["fastest_intervals"] != "overlap"]
+    line += (f"; of the {len(moved)} that moved past it, {intervals.get('overlap', 0)} within both runs' 95% intervals "
+             f"(noise each run shows), {intervals.get('apart', 0)} beyond them"
+             + (f", {intervals['unknown']} with no interval in a run" if "unknown" in intervals else ""))
+    if beyond.empty:
+        return line
+    named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f} (its median "
+             f"{100 * r.own_moved:+.0f}%, its race's fastest {100 * r.yardstick_moved:+.0f}%)"
+             for r in beyond.head(5).itertuples()]
+    return f"{line}, most: {', '.join(named)}{' ...' if len(beyond) > 5 else ''}"
