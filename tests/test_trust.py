@@ -175,10 +175,14 @@ def test_a_planted_busy_run_prints_the_warning_at_the_top_of_its_summary_and_sho
     run = tmp_path / "run"
     run.mkdir()
     (run / "machine.json").write_text(json.dumps(MACHINE))
-    report.build(raw, run, command="python -m bench")
+    headline = report.build(raw, run, command="python -m bench")
     top = (run / "summary.md").read_text().split("## ")[0]
     assert "**This run is not reliable**" in top and "other processes took 75%" in top
     assert trust.judge_run(raw).lines[0].startswith("**This run is not reliable**")
+    # The headline the job prints and writes into results/LATEST.md leads with it too, as README's does.
+    assert headline.startswith("**This run is not reliable**") and headline == report.headline_markdown(run)
+    report.write_latest(tmp_path, headline)
+    assert "<!-- headline:begin -->\n**This run is not reliable**" in (tmp_path / "LATEST.md").read_text()
     assert "| numpy | fast | cpu float32 grads | 248.0 | ±0.0% | 250.0 | +0.8% | ±2.0% | yes |" in \
         (run / "summary.md").read_text()
 

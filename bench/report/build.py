@@ -15,7 +15,7 @@ import pandas as pd
 from bench.report import analysis
 from bench.report import plots as draw
 from bench.report.findings import Findings
-from bench.report.headline import headline, latest, versus_plain
+from bench.report.headline import headline_block, latest, versus_plain
 from bench.report.load import ReportError, load_raw, read_committed, read_machine
 from bench.report.plots import PLOTS
 from bench.report.summary import summary
@@ -54,7 +54,7 @@ def findings_of(document: dict, frames: dict[str, pd.DataFrame], full: pd.DataFr
 
 def build(raw: Path, run_dir: Path, command: str = "") -> str:
     """Write the run's data and report into ``run_dir`` from ``raw`` (a run's raw/ folder or one JSON);
-    the headline block (``headline.headline_markdown``'s) back."""
+    the headline block back (``headline.headline_block``: led by the run's warning where it has one)."""
     raw, run_dir = Path(raw), Path(run_dir)
     existing = [name for name in OUTPUTS if (run_dir / name).exists()]
     if existing:
@@ -139,4 +139,4 @@ def write_report(run_dir: Path, full: pd.DataFrame, peak_table: pd.DataFrame, fl
             plots.append(PLOTS["sizes_gflops"])
     rows = versus_plain(at_default_size(full), findings.aa)
     (run_dir / "summary.md").write_text(summary(full, rows, peak_table, floors, plots, run_dir, command, findings))
-    return "\n".join(headline(rows)).rstrip() + "\n"
+    return headline_block(run_dir, rows, findings)

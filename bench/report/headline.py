@@ -149,13 +149,19 @@ def variants_table(rows: pd.DataFrame) -> list[str]:
 
 
 def headline_markdown(run_dir: Path) -> str:
-    """The headline block of a run folder (its own files, as committed), led by its warning where the
-    run judges itself unreliable (trust.judge: the lines before its facts)."""
-    from bench.report import trust
-    from bench.report.load import read_committed, read_machine
+    """The headline block of a run folder (its own files, as committed): ``headline_block``."""
+    from bench.report.load import read_committed
 
     table, _, _, findings = read_committed(Path(run_dir))
-    rows = versus_plain(at_default_size(table), findings.aa)
+    return headline_block(run_dir, versus_plain(at_default_size(table), findings.aa), findings)
+
+
+def headline_block(run_dir: Path, rows: pd.DataFrame, findings) -> str:
+    """The headline of ``rows`` (``versus_plain``'s), led by the run's warning where it judges itself
+    unreliable (trust.judge: the lines before its facts), wherever the headline goes: README, LATEST.md."""
+    from bench.report import trust
+    from bench.report.load import read_machine
+
     verdict = trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(read_machine(run_dir)))
     warning = [*verdict.warning, ""] if verdict.warning else []
     return "\n".join([*warning, *headline(rows)]).rstrip() + "\n"
