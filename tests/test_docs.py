@@ -217,15 +217,17 @@ def assert_paths_exist(args: list[str]) -> None:
             assert (ROOT / path).exists(), f"{arg}: no such file in the repository"
 
 
-def test_the_headline_in_readme_and_latest_is_the_newest_committed_runs_as_the_report_renders_it():
-    """Never typed by hand: `python -m bench.report headline results/<newest> --into README.md` writes it."""
+def test_readme_shows_the_newest_readable_default_runs_headline_and_latest_the_newest_runs_as_the_report_renders_them():
+    """Never typed by hand: `python -m bench.report headline results/<run> --into README.md` writes README's,
+    `python -m bench.report latest` LATEST.md's."""
     pytest.importorskip("pandas", reason="the report reads the run with pandas")
-    from bench.report.headline import MARKERS, headline_markdown
+    from bench.report.headline import MARKERS, front_door_run, headline_markdown
 
     newest = sorted(path for path in (ROOT / "results").iterdir() if (path / "benchmarks.csv").is_file())[-1]
-    expected = headline_markdown(newest).strip()
-    for page in ("README.md", "results/LATEST.md"):
+    for page, run, command in (("README.md", front_door_run(ROOT / "results"), "headline {run} --into README.md"),
+                               ("results/LATEST.md", newest, "latest")):
         text = (ROOT / page).read_text()
         shown = text.split(MARKERS[0])[1].split(MARKERS[1])[0].strip()
-        assert shown == expected, f"{page}: its headline is not {newest.name}'s; run python -m bench.report " \
-                                  f"headline {newest.relative_to(ROOT)} --into {page}"
+        assert shown == headline_markdown(run).strip(), \
+            f"{page}: its headline is not {run.name}'s; run python -m bench.report " + \
+            command.format(run=run.relative_to(ROOT))

@@ -469,3 +469,26 @@ def test_headline_into_a_markdown_file_replaces_only_what_lies_between_its_marke
     unmarked.write_text("# No markers\n")
     assert_cli_error(["headline", str(built), "--into", str(unmarked)], unmarked)
     assert unmarked.read_text() == "# No markers\n"
+
+
+def test_readme_takes_the_newest_readable_run_of_every_phase_at_every_core_and_latest_the_newest(built, tmp_path):
+    """A newer run at one thread, one on a busy machine and one timing grads alone (a sweep) each leave
+    README's headline where it was; only LATEST.md moves to the newest."""
+    import shutil
+    from bench.report.headline import front_door_run
+
+    results = tmp_path / "results"
+    readable = shutil.copytree(built, results / "20260101T000000Z-default-2t")
+    one_thread = shutil.copytree(built, results / "20260102T000000Z-default-1t")
+    (one_thread / "machine.json").write_text(json.dumps({**MACHINE, "threads": {"OMP_NUM_THREADS": "1"}}))
+    busy = shutil.copytree(built, results / "20260103T000000Z-default-2t")
+    findings = json.loads((busy / "findings.json").read_text())
+    findings["machine_state"] = [{"race": "", "wall_s": 5.0, "cores": 2, "threads": 2, "others_cores": 1.5,
+                                  "load_average": 3.0}]
+    (busy / "findings.json").write_text(json.dumps(findings))
+    grads_only = shutil.copytree(built, results / "20260104T000000Z-sweep-2t")
+    table = rows(grads_only)
+    table[table["phase"] == "grads"].to_csv(grads_only / "benchmarks.csv", index=False)
+    assert front_door_run(results) == readable
+    shutil.rmtree(readable)
+    assert front_door_run(results) == grads_only   # no run qualifies: the newest, as LATEST.md shows

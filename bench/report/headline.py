@@ -21,7 +21,7 @@ from bench.report.plots import by_facet, panel_title
 from bench.report.statistics import ratio, ratio_interval
 from bench.report.trust import aa_spread
 from bench.report.tables import DEFAULT, at_default_size, full_work, variant_of
-from bench.sizes import flops
+from bench.sizes import PHASES, flops
 
 #: The headline's place in a markdown file that carries it (README): between these two lines.
 MARKERS = ("<!-- headline:begin -->", "<!-- headline:end -->")
@@ -175,6 +175,28 @@ def splice(text: str, block: str, where: str) -> str:
         raise ValueError(f"{where}: needs the lines {begin} and {end}, once each and in that order")
     head, rest = text.split(begin)
     return f"{head}{begin}\n{block.rstrip()}\n{end}{rest.split(end)[1]}"
+
+
+def front_door_run(results: Path) -> Path:
+    """The run README's headline shows: the newest that times every phase at the default size, with every
+    core per framework (the job's default), and that the report can read (``trust.judge``). A sweep, a run
+    at one thread or one on a busy machine never takes the front door's answer; where no run qualifies,
+    the newest of all, as LATEST.md shows."""
+    from bench.report import trust
+    from bench.report.load import read_committed, read_machine
+
+    runs = sorted(path for path in Path(results).iterdir() if (path / "benchmarks.csv").is_file())
+    if not runs:
+        raise FileNotFoundError(f"{results}: no run folder (with a benchmarks.csv) here")
+    for run in reversed(runs):
+        machine = read_machine(run)
+        if str((machine.get("threads") or {}).get("OMP_NUM_THREADS")) != str(machine.get("cores")):
+            continue
+        table, _, _, findings = read_committed(run)
+        readable = trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(machine)).reliable
+        if readable and set(PHASES) <= set(at_default_size(table)["phase"]):
+            return run
+    return runs[-1]
 
 
 def latest(results: Path, newest_headline: str | None = None) -> str:
