@@ -221,13 +221,15 @@ def test_readme_shows_the_newest_readable_default_runs_headline_and_latest_the_n
     """Never typed by hand: `python -m bench.report headline results/<run> --into README.md` writes README's,
     `python -m bench.report latest` LATEST.md's."""
     pytest.importorskip("pandas", reason="the report reads the run with pandas")
-    from bench.report.headline import MARKERS, front_door_run, headline_markdown
+    from bench.report.headline import MARKERS, front_door_run, headline_markdown, headline_on_page
 
     newest = sorted(path for path in (ROOT / "results").iterdir() if (path / "benchmarks.csv").is_file())[-1]
-    for page, run, command in (("README.md", front_door_run(ROOT / "results"), "headline {run} --into README.md"),
-                               ("results/LATEST.md", newest, "latest")):
+    readme_run = front_door_run(ROOT / "results")
+    for page, run, block, command in (
+            ("README.md", readme_run, headline_on_page(readme_run, ROOT / "README.md"), "headline {run} --into README.md"),
+            ("results/LATEST.md", newest, headline_markdown(newest), "latest")):
         text = (ROOT / page).read_text()
         shown = text.split(MARKERS[0])[1].split(MARKERS[1])[0].strip()
-        assert shown == headline_markdown(run).strip(), \
+        assert shown == block.strip(), \
             f"{page}: its headline is not {run.name}'s; run python -m bench.report " + \
             command.format(run=run.relative_to(ROOT))

@@ -7,6 +7,7 @@ recomputed here from the fixture's own numbers, by formulas written out independ
 import contextlib
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -463,8 +464,10 @@ def test_headline_into_a_markdown_file_replaces_only_what_lies_between_its_marke
     readme.write_text("# Title\n\n<!-- headline:begin -->\nstale numbers\n<!-- headline:end -->\n\nThe rest.\n")
     with contextlib.redirect_stdout(io.StringIO()):
         assert report.main(["headline", str(built), "--into", str(readme)]) == 0
-    assert readme.read_text() == ("# Title\n\n<!-- headline:begin -->\n" + report.headline_markdown(built)
-                                  + "<!-- headline:end -->\n\nThe rest.\n")
+    from bench.report.headline import headline_on_page
+    block = headline_on_page(built, readme)
+    assert block == f"From [run]({os.path.relpath(built, tmp_path)}/summary.md).\n\n" + report.headline_markdown(built)
+    assert readme.read_text() == "# Title\n\n<!-- headline:begin -->\n" + block + "<!-- headline:end -->\n\nThe rest.\n"
     unmarked = tmp_path / "plain.md"
     unmarked.write_text("# No markers\n")
     assert_cli_error(["headline", str(built), "--into", str(unmarked)], unmarked)

@@ -12,7 +12,7 @@ GEMM floor each case is measured against), samples.csv.gz (every round's sample)
 overwrite a file an earlier run wrote there. ``rebuild`` writes summary.md and the plots again
 from a run folder's own files (as committed; raw/ is not), only with --force where they exist.
 ``headline`` prints a run's headline block (markdown: which plain way is fastest, by how much,
-how sure), or with --into puts it between FILE's headline markers (README's); ``latest`` writes
+how sure), or with --into puts it, led by a link to the run, between FILE's headline markers (README's); ``latest`` writes
 RESULTS/LATEST.md: the newest run's headline and every run's command, machine, threads and A/A.
 ``compare`` joins two runs' cases and calls a case slower or faster only when the ratio of
 medians passes the threshold and the difference is significant: a Mann-Whitney U test on the
@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.build import build, rebuild, write_latest
-from bench.report.headline import headline_markdown, splice
+from bench.report.headline import headline_markdown, headline_on_page, splice
 from bench.report.compare import ALPHA, compare, describe_fastest, describe_test
 from bench.report.load import ReportError
 
@@ -84,11 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.run_dir / 'summary.md'}")
             return 0
         if args.action == "headline":
-            block = headline_markdown(args.run_dir)
             if args.into is None:
-                print(block, end="")
+                print(headline_markdown(args.run_dir), end="")
                 return 0
-            into(args.into, block)
+            into(args.into, headline_on_page(args.run_dir, args.into))
             print(f"wrote the headline of {args.run_dir} into {args.into}")
             return 0
         if args.action == "latest":

@@ -12,6 +12,7 @@ side of 1 it lies is not settled.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,17 @@ def headline_markdown(run_dir: Path) -> str:
 
     table, _, _, findings = read_committed(Path(run_dir))
     return headline_block(run_dir, versus_plain(at_default_size(table), findings.aa), findings)
+
+
+def headline_on_page(run_dir: Path, page: Path) -> str:
+    """The headline block as a page other than the run's own shows it (README's): led by which run it is,
+    linked from ``page``'s folder, with the command that made it, then ``headline_markdown``."""
+    from bench.report.load import read_machine
+
+    link = Path(os.path.relpath(Path(run_dir).resolve(), Path(page).resolve().parent)).as_posix()
+    command = read_machine(run_dir).get("command")
+    made_by = f", `{command}`" if command else ""
+    return f"From [{Path(run_dir).name}]({link}/summary.md){made_by}.\n\n" + headline_markdown(run_dir)
 
 
 def headline_block(run_dir: Path, rows: pd.DataFrame, findings) -> str:
