@@ -2,7 +2,7 @@
 
     python -m bench.report build RAW RUN_DIR [--command "..."]
     python -m bench.report rebuild RUN_DIR [--force]
-    python -m bench.report headline RUN_DIR [--into FILE]
+    python -m bench.report headline [RUN_DIR] [--into FILE]
     python -m bench.report latest [RESULTS]
     python -m bench.report compare RUN_A RUN_B [--threshold 1.10] [--alpha 0.01] [--gate]
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.build import build, rebuild, write_latest
-from bench.report.headline import headline_markdown, headline_on_page, splice
+from bench.report.headline import front_door_run, headline_markdown, headline_on_page, splice
 from bench.report.compare import ALPHA, compare, describe_fastest, describe_test
 from bench.report.load import ReportError
 
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     rebuild_parser.add_argument("run_dir", type=Path, help="a run folder (benchmarks.csv, samples.csv.gz, ...)")
     rebuild_parser.add_argument("--force", action="store_true", help="replace the summary.md and plots already there")
     headline_parser = commands.add_parser("headline", help="print a run's headline block (markdown)")
-    headline_parser.add_argument("run_dir", type=Path, help="a run folder")
+    headline_parser.add_argument("run_dir", type=Path, nargs="?", default=None,
+                                 help="a run folder (default: README's, the newest run under results/ of the main "
+                                      "job as README runs it that its summary calls reliable)")
     headline_parser.add_argument("--into", type=Path, default=None,
                                  help="write it between the lines <!-- headline:begin --> and "
                                       "<!-- headline:end --> of this markdown file instead of printing it")
@@ -84,11 +86,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.run_dir / 'summary.md'}")
             return 0
         if args.action == "headline":
+            try:
+                run_dir = args.run_dir or front_door_run(Path("results"))
+            except FileNotFoundError as error:
+                raise ReportError(f"{error}; name a run folder") from None
             if args.into is None:
-                print(headline_markdown(args.run_dir), end="")
+                print(headline_markdown(run_dir), end="")
                 return 0
-            into(args.into, headline_on_page(args.run_dir, args.into))
-            print(f"wrote the headline of {args.run_dir} into {args.into}")
+            into(args.into, headline_on_page(run_dir, args.into))
+            print(f"wrote the headline of {run_dir} into {args.into}")
             return 0
         if args.action == "latest":
             write_latest(args.results)

@@ -31,7 +31,7 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
     it moved (b/a − 1): ratios taken within one run, which a machine slower or faster as a whole
     leaves alone. Why one moved: ``fastest_intervals`` says whether the two runs' 95% intervals of it
     "overlap", lie "apart", or are "unknown" (a run has none), and ``own_moved`` and ``yardstick_moved`` split the move
-    into the case's own median (b/a − 1) and its race's fastest case's. ``attrs`` holds how many cases
+    into the case's own median (b/a − 1) and, about, its race's fastest case's. ``attrs`` holds how many cases
     only one run has, alpha and m.
     """
     if not threshold >= 1:
@@ -71,7 +71,8 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
                                 np.maximum(interval["a", "lo"], interval["b", "lo"])
                                 <= np.minimum(interval["a", "hi"], interval["b", "hi"])],
                                ["unknown", "overlap"], "apart"),
-                           # The race's fastest case's median in each run: the case's over its × fastest.
+                           # The race's fastest case's median in each run, about: the case's over its × fastest (a median
+                           # of round-by-round ratios, not a ratio of medians).
                            "own_moved": ratio - 1,
                            "yardstick_moved": (both["median_s_b"] / fastest["b"]) / (both["median_s_a"] / fastest["a"]) - 1})
     result.attrs.update(only_a=int((joined["_merge"] == "left_only").sum()),
@@ -93,9 +94,9 @@ def describe_test(result: pd.DataFrame, threshold: float) -> str:
 
 
 def describe_fastest(result: pd.DataFrame) -> str:
-    """One line: in how many cases both runs' × fastest agree within FASTEST_AGREE; of those that moved, how many
-    within both runs' intervals, and the largest moves beyond them, each split into the case's own median and its
-    race's fastest."""
+    """One line: in how many cases both runs' × fastest agree within FASTEST_AGREE; of those that moved, in how many
+    the two runs' intervals still overlap, and the largest moves whose intervals lie apart, each split into the
+    case's own median and its race's fastest."""
     read = result[result["fastest_moved"].notna()]
     if read.empty:
         return "× fastest: no case has one in both runs"
@@ -104,9 +105,9 @@ def describe_fastest(result: pd.DataFrame) -> str:
     if moved.empty:
         return line
     intervals = moved["fastest_intervals"].value_counts()
-    beyond = moved[moved["fastest_intervals"] != "overlap"]
-    line += (f"; of the {len(moved)} that moved past it, {intervals.get('overlap', 0)} within both runs' 95% intervals "
-             f"(noise each run shows), {intervals.get('apart', 0)} beyond them"
+    beyond = moved[moved["fastest_intervals"] == "apart"]
+    line += (f"; of the {len(moved)} that moved past it, {intervals.get('overlap', 0)} with the two runs' 95% "
+             f"intervals overlapping (noise each run shows), {intervals.get('apart', 0)} with them apart"
              + (f", {intervals['unknown']} with no interval in a run" if "unknown" in intervals else ""))
     if beyond.empty:
         return line

@@ -22,7 +22,7 @@ from bench.report.plots import by_facet, panel_title
 from bench.report.statistics import ratio, ratio_interval
 from bench.report.trust import aa_spread
 from bench.report.tables import DEFAULT, at_default_size, full_work, variant_of
-from bench.sizes import PHASES, flops
+from bench.sizes import flops
 
 #: The headline's place in a markdown file that carries it (README): between these two lines.
 MARKERS = ("<!-- headline:begin -->", "<!-- headline:end -->")
@@ -189,24 +189,31 @@ def splice(text: str, block: str, where: str) -> str:
     return f"{head}{begin}\n{block.rstrip()}\n{end}{rest.split(end)[1]}"
 
 
+#: Options of the main job that change what it times; a run made with one is not the job as README runs it.
+SELECTING = ("--impl", "--impl-path", "--device", "--dtype", "--mode", "--preset", "--threads", "--rounds")
+
+
 def front_door_run(results: Path) -> Path:
-    """The run README's headline shows: the newest that times every phase at the default size, with every
-    core per framework (the job's default), and that the report can read (``trust.judge``). A sweep, a run
-    at one thread or one on a busy machine never takes the front door's answer; where no run qualifies,
-    the newest of all, as LATEST.md shows."""
+    """The run README's headline shows: the newest made by the main job as README runs it (every way, both
+    dtypes, every phase at the default size, every core: no option in SELECTING), whose A/A was measured and
+    whose own summary calls it reliable (``trust.judge``). A sweep, a run at one thread or of a few ways,
+    one on a busy machine, or one whose machine.json is missing never takes the front door; where no run
+    qualifies, the newest of all, as LATEST.md shows."""
+    import shlex
+
     from bench.report import trust
-    from bench.report.load import read_committed, read_machine
+    from bench.report.load import read_findings, read_machine
 
     runs = sorted(path for path in Path(results).iterdir() if (path / "benchmarks.csv").is_file())
     if not runs:
         raise FileNotFoundError(f"{results}: no run folder (with a benchmarks.csv) here")
     for run in reversed(runs):
         machine = read_machine(run)
-        if str((machine.get("threads") or {}).get("OMP_NUM_THREADS")) != str(machine.get("cores")):
+        command = shlex.split(machine.get("command") or "")
+        if not command or any(arg.split("=")[0] in SELECTING for arg in command):
             continue
-        table, _, _, findings = read_committed(run)
-        readable = trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(machine)).reliable
-        if readable and set(PHASES) <= set(at_default_size(table)["phase"]):
+        findings = read_findings(run)
+        if not findings.aa.empty and trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(machine)).reliable:
             return run
     return runs[-1]
 
