@@ -221,9 +221,9 @@ def test_readme_shows_the_newest_readable_default_runs_headline_and_latest_the_n
     """Never typed by hand: `python -m bench.report headline results/<run> --into README.md` writes README's,
     `python -m bench.report latest` LATEST.md's."""
     pytest.importorskip("pandas", reason="the report reads the run with pandas")
-    from bench.report.headline import MARKERS, front_door_run, headline_markdown, headline_on_page
+    from bench.report.headline import MARKERS, front_door_run, headline_markdown, headline_on_page, runs_in
 
-    newest = sorted(path for path in (ROOT / "results").iterdir() if (path / "benchmarks.csv").is_file())[-1]
+    newest = runs_in(ROOT / "results")[-1]
     readme_run = front_door_run(ROOT / "results")
     for page, run, block, command in (
             ("README.md", readme_run, headline_on_page(readme_run, ROOT / "README.md"), "headline {run} --into README.md"),

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.report.findings import Findings
 from bench.report.plots import by_facet, panel_title
 from bench.report.statistics import ratio, ratio_interval
-from bench.report.trust import aa_spread
+from bench.report.trust import Judgement, aa_spread, judge, pool_tuning
 from bench.report.tables import DEFAULT, at_default_size, full_work, variant_of
 from bench.sizes import flops
 
@@ -168,13 +169,10 @@ def headline_on_page(run_dir: Path, page: Path) -> str:
     return f"From [{Path(run_dir).name}]({link}/summary.md){made_by}.\n\n" + headline_markdown(run_dir)
 
 
-def headline_block(run_dir: Path, rows: pd.DataFrame, findings) -> str:
+def headline_block(run_dir: Path, rows: pd.DataFrame, findings: Findings) -> str:
     """The headline of ``rows`` (``versus_plain``'s), led by the run's warning where it judges itself
     unreliable (trust.judge: the lines before its facts), wherever the headline goes: README, LATEST.md."""
-    from bench.report import trust
-    from bench.report.load import read_machine
-
-    verdict = trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(read_machine(run_dir)))
+    verdict = verdict_of(run_dir, findings)
     warning = [*verdict.warning, ""] if verdict.warning else []
     return "\n".join([*warning, *headline(rows)]).rstrip() + "\n"
 
@@ -193,6 +191,22 @@ def splice(text: str, block: str, where: str) -> str:
 SELECTING = ("--impl", "--impl-path", "--device", "--dtype", "--mode", "--preset", "--threads", "--rounds")
 
 
+def verdict_of(run_dir: Path, findings: Findings) -> Judgement:
+    """The run's judgement of itself (``trust.judge``) from its findings and the pool settings its machine.json records."""
+    from bench.report.load import read_machine
+
+    return judge(findings.machine_state, findings.aa, pool_tuning(read_machine(run_dir)))
+
+
+def runs_in(results: Path) -> list[Path]:
+    """The run folders under ``results`` (those with a benchmarks.csv), oldest first: their names start with
+    their UTC start time. FileNotFoundError where there is none."""
+    runs = sorted(path for path in Path(results).iterdir() if (path / "benchmarks.csv").is_file())
+    if not runs:
+        raise FileNotFoundError(f"{results}: no run folder (with a benchmarks.csv) here")
+    return runs
+
+
 def front_door_run(results: Path) -> Path:
     """The run README's headline shows: the newest made by the main job as README runs it (every way, both
     dtypes, every phase at the default size, every core: no option in SELECTING), whose A/A was measured and
@@ -201,19 +215,15 @@ def front_door_run(results: Path) -> Path:
     qualifies, the newest of all, as LATEST.md shows."""
     import shlex
 
-    from bench.report import trust
     from bench.report.load import read_findings, read_machine
 
-    runs = sorted(path for path in Path(results).iterdir() if (path / "benchmarks.csv").is_file())
-    if not runs:
-        raise FileNotFoundError(f"{results}: no run folder (with a benchmarks.csv) here")
+    runs = runs_in(results)
     for run in reversed(runs):
-        machine = read_machine(run)
-        command = shlex.split(machine.get("command") or "")
+        command = shlex.split(read_machine(run).get("command") or "")
         if not command or any(arg.split("=")[0] in SELECTING for arg in command):
             continue
         findings = read_findings(run)
-        if not findings.aa.empty and trust.judge(findings.machine_state, findings.aa, trust.pool_tuning(machine)).reliable:
+        if not findings.aa.empty and verdict_of(run, findings).reliable:
             return run
     return runs[-1]
 
@@ -221,12 +231,10 @@ def front_door_run(results: Path) -> Path:
 def latest(results: Path, newest_headline: str | None = None) -> str:
     """results/LATEST.md: the newest run's headline (``newest_headline`` where given), then every run
     there with its command, machine, threads and A/A (run folders are named by their UTC start time,
-    so the newest sorts last)."""
+    so the newest sorts last: ``runs_in``)."""
     from bench.report.load import read_findings
 
-    runs = sorted(path for path in Path(results).iterdir() if (path / "benchmarks.csv").is_file())
-    if not runs:
-        raise FileNotFoundError(f"{results}: no run folder (with a benchmarks.csv) here")
+    runs = runs_in(results)
     newest = runs[-1]
     lines = ["# Newest run", "", f"[{newest.name}]({newest.name}/summary.md): {_facts(newest)['command']}", "",
              MARKERS[0], (newest_headline or headline_markdown(newest)).rstrip(), MARKERS[1], "",
