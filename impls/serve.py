@@ -91,9 +91,15 @@ class Adapter:
         "steps" names its losses "loss.0", "loss.1", ... in the order of the steps.
         """
         if method == "steps":
+            # Each loss is copied as its step returns it, as separate step() requests would copy it: a step may
+            # hand back a buffer that the next one overwrites (a replayed CUDA graph's loss).
+            described, arrays = {}, {}
             with self.scope(where):
-                values = {f"loss.{i}": self.impl.step(state) for i in range(count)}
-            return self.describe_all(values)
+                for i in range(count):
+                    one, array = self.describe_all({f"loss.{i}": self.impl.step(state)})
+                    described.update(one)
+                    arrays.update(array)
+            return described, arrays
         with self.scope(where):
             returned = getattr(self.impl, method)(state)
         if method == "loss_and_grads":

@@ -16,7 +16,7 @@ from reference.harness.session import Session
 from reference.model.points import inputs_at
 from reference.problem.optimizers import TRAINING_OPTIMIZERS
 from reference.problem.variants import Batching
-from tests.correct.variants import GradsAsList, LossAsPythonFloat, ParametersAsTuple
+from tests.correct.variants import GradsAsList, LossAsPythonFloat, LossInOneBuffer, ParametersAsTuple
 from tests.known_wrong.more import GradsAsSet, GradsAsTupleMissingOne, LossInMorePrecision, ReturnsATorchTensor
 
 AGREEMENT = next(c for c in CHECKS if c.id == "agreement-odd-bias-step0")
@@ -27,8 +27,9 @@ def outcome(impl, check=AGREEMENT, dtype="float32"):
     return run_check(check, Session(impl, "cpu", dtype))
 
 
-@pytest.mark.parametrize("impl", [GradsAsList(), ParametersAsTuple(), LossAsPythonFloat()], ids=lambda i: i.name)
-def test_sequences_in_the_documented_order_and_exact_python_losses_are_accepted(impl):
+@pytest.mark.parametrize("impl", [GradsAsList(), ParametersAsTuple(), LossAsPythonFloat(), LossInOneBuffer()],
+                         ids=lambda i: i.name)
+def test_sequences_in_the_documented_order_exact_python_losses_and_a_reused_loss_buffer_are_accepted(impl):
     for check in (AGREEMENT, TRAINING):
         found = outcome(impl, check)
         assert found.passed, found.explanation

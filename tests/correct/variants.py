@@ -179,5 +179,21 @@ class LossAsPythonFloat(NumpyManual):
         return loss.item(), grads
 
 
+class LossInOneBuffer(NumpyManual):
+    """The loss written into one 0-d array kept between steps, as a replayed CUDA graph hands back its static
+    output: each step's return holds that step's loss until the next step overwrites it."""
+
+    name, summary = "correct-loss-in-one-buffer", "every step's loss in the same 0-d array"
+
+    def prepare(self, x, y, params, lr):
+        s = super().prepare(x, y, params, lr)
+        s.loss = np.zeros((), x.dtype)
+        return s
+
+    def step(self, s):
+        s.loss[...] = super().step(s)
+        return s.loss
+
+
 VARIANTS = [Einsum, ChunkedBatch, MorePrecision, ReusedBuffers, NonContiguous, HipsAutograd, MyGrad, TorchFunc,
-            GradsAsList, ParametersAsTuple, LossAsPythonFloat]
+            GradsAsList, ParametersAsTuple, LossAsPythonFloat, LossInOneBuffer]
