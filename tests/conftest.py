@@ -14,9 +14,9 @@ from impls.threads import limit_threads
 from reference.harness.selection import kept
 from reference.model import store
 
-#: The modules with tests about a selected case (the ``case`` and ``cuda_case`` fixtures); tests/test_plugins.py
+#: The modules with tests about a selected case (the ``case`` fixture); tests/test_plugins.py
 #: holds this list to what the modules say.
-ABOUT_CASES = {"test_checks.py", "test_devices.py"}
+ABOUT_CASES = {"test_checks.py"}
 
 
 def pytest_configure(config):

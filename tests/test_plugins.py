@@ -66,8 +66,7 @@ def test_pytest_runs_the_whole_catalogue_on_a_plugin():
     summary = run.stdout.strip().splitlines()[-1]
     assert run.returncode == 0, run.stdout[-3000:]
     checks = len([c for c in select() if applies(c, impls.load_plugin(str(EXAMPLE)), "cpu")])  # those about it
-    # Both dtypes through every check, and nothing else run (skips: the cuda-vs-cpu comparison of
-    # tests/test_devices.py with no cuda here, and without torch or jax the modules that need them).
+    # Both dtypes through every check, and nothing else run (skips: without torch or jax, the modules that need them).
     assert summary.startswith(f"{2 * checks} passed, ") and "failed" not in summary, summary
     assert "my-numpy-net-cpu-float64-strict-agreement-tutorial-nobias-step0]" in run.stdout, run.stdout[-3000:]
 
@@ -78,7 +77,7 @@ def test_the_modules_collected_for_plugins_alone_are_every_module_with_a_test_ab
     from tests.conftest import ABOUT_CASES
     about_cases = {path.name for path in Path(__file__).parent.glob("test_*.py")
                    for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)
-                   and node.name.startswith("test_") and {"case", "cuda_case", "session"} & {a.arg for a in node.args.args}}
+                   and node.name.startswith("test_") and {"case", "session"} & {a.arg for a in node.args.args}}
     assert about_cases == ABOUT_CASES
 
 

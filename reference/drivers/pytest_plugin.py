@@ -3,9 +3,8 @@
 Loaded by the repository's root conftest.py for the tests (tests/) and the benchmarks (bench/).
 The options become one ``reference.harness.selection.Selection``, kept on the config for the
 fixtures below and for the benchmarks (``kept(config)``). A test that asks for ``session`` runs
-once per selected case (implementation, device, dtype, mode), one that asks for ``cuda_case``
-once per selected case on cuda, and one that also asks for ``check`` once per check of the
-catalogue, after the checks it rests on, judged by a per-process ``ledger`` (a failed check reads what
+once per selected case (implementation, device, dtype, mode), and one that also asks for ``check`` once per
+check of the catalogue, after the checks it rests on, judged by a per-process ``ledger`` (a failed check reads what
 those found instead of naming a cause of its own); the terminal summary ends with each case's most
 likely cause. Devices and modes that are not present here are not generated unless asked for
 (``--device cuda``, ``--mode tf32``): the header says once what was left out and why.
@@ -83,12 +82,6 @@ def pytest_generate_tests(metafunc):
     if "case" in metafunc.fixturenames:
         found = selection.cases()
         metafunc.parametrize("case", found, ids=[c.id for c in found])
-    if "cuda_case" in metafunc.fixturenames:
-        # cuda against cpu on the two-layer network's inputs (the dynamic network's are not compared there yet)
-        found = [pytest.param(c, id=c.id) for c in selection.cases()
-                 if c.device == "cuda" and selection.model_of(c.impl) == "two-layer"]
-        metafunc.parametrize("cuda_case", found or [pytest.param(None, id="none", marks=pytest.mark.skip(
-            reason="no case on cuda selected (none is generated where no CUDA device is present)"))])
     if "check" in metafunc.fixturenames:
         found = order(select(selection.shapes))  # what a check rests on first: its ledger entry is then there
         metafunc.parametrize("check", found, ids=[c.id for c in found])
@@ -98,7 +91,7 @@ def pytest_collection_modifyitems(config, items):
     selection = kept(config)
     # --impl-path alone checks the plug-ins: the tests that are not about a case stay out.
     if selection.plugins_alone:
-        about_cases = [item for item in items if {"case", "cuda_case"} & set(getattr(item, "fixturenames", ()))]
+        about_cases = [item for item in items if "case" in getattr(item, "fixturenames", ())]
         config.hook.pytest_deselected(items=[item for item in items if item not in about_cases])
         items[:] = about_cases
     # A check runs on the network it is about: the other model's pairs are not generated.

@@ -161,13 +161,6 @@ class Selection:
             raise self._declared[name]
         return self._declared[name]
 
-    def model_of(self, name: str) -> str:
-        """The network an implementation declares; "two-layer" where its framework is missing (its cases skip)."""
-        try:
-            return self.implementation(name).model
-        except UnsupportedCase:
-            return "two-layer"
-
     def cases(self) -> list[Case]:
         """Every selected (implementation, device, dtype, mode) the implementation declares and the mode applies to.
 
