@@ -82,6 +82,8 @@ def junit_verdicts(path: Path) -> dict[tuple[str, str], bool]:
 #: no path: it is a numpy built-in as numpy-dynamic is, and its two-layer numpy code passes checks
 #: in both drivers already, under the mistakes below.
 BUILTINS = ("torch-manual", "jax-grad", "numpy-dynamic", "torch-cuda-graph")
+#: What these tests expect is the CPU's: on a machine with a GPU the torch and jax ways would run on cuda too.
+ON_CPU = "--device=cpu"
 
 
 def mistakes_of_every_kind() -> list:
@@ -110,7 +112,7 @@ def both_verdicts(specs: list[str], names: list[str], tmp_path: Path) -> tuple[d
     a mistake gets wrong, so the cases above stand for the rest of the registry and of the
     catalogue (tests/test_checks.py checks every built-in, tests/test_catalogue.py every mistake).
     """
-    selection = ["--dtype=float64", "--shape=odd"]
+    selection = [ON_CPU, "--dtype=float64", "--shape=odd"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cli = subprocess.Popen([sys.executable, "-m", "reference", *specs, *selection, f"--json={tmp_path / 'cli.json'}"],
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -168,8 +170,8 @@ def test_the_cli_ends_each_mistake_with_its_planted_cause_in_a_short_table(tmp_p
     pytest.importorskip("torch", reason="two of the tutorial mistakes are written in torch")
     from tests.known_wrong import catalogue as wrong, tutorial_mistakes as tm
     mistakes = {m.name: m for m in (tm.MSELossMean, wrong.MissingReluMask, tm.RebindingUpdate)}
-    cli = subprocess.run([sys.executable, "-m", "reference", *map(impls.spec_of, mistakes.values()), "--dtype=float64",
-                          f"--json={tmp_path / 'cli.json'}"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    cli = subprocess.run([sys.executable, "-m", "reference", *map(impls.spec_of, mistakes.values()), ON_CPU,
+                          "--dtype=float64", f"--json={tmp_path / 'cli.json'}"], cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert cli.returncode == 1, cli.stdout[-3000:] + cli.stderr[-3000:]
     cases = [block for block in cli.stdout.split("\n\n") if re.match(r"\S+ \[cpu, float64\]: ", block)]
     assert len(cases) == len(mistakes), cli.stdout
@@ -197,7 +199,7 @@ def test_pytest_gives_each_failure_its_diagnosis_and_each_case_its_most_likely_c
     from tests.known_wrong import tutorial_mistakes as tm
     # A wide terminal: pytest trims a short summary's reason to the width, and the ids here are long.
     run = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider", "-q", "tests/test_checks.py",
-                          f"--impl-path={impls.spec_of(tm.MSELossMean)}", "--dtype=float64", "--shape=odd",
+                          f"--impl-path={impls.spec_of(tm.MSELossMean)}", ON_CPU, "--dtype=float64", "--shape=odd",
                           "-k", "matmul-precision or agreement-odd-nobias-step0"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "400"})
     assert run.returncode == 1, run.stdout[-3000:]
