@@ -7,6 +7,7 @@ reference/model/minibatch.py and reference/model/dynamic.py.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -35,9 +36,13 @@ class Batching:
         return [order[start:start + self.batch_size] for start in range(0, n_rows, self.batch_size)]
 
     def orders(self, n_rows: int, steps: int) -> np.ndarray:
-        """(epochs, n_rows): each epoch's permutation, for as many epochs as ``steps`` steps reach into."""
+        """(epochs, n_rows): each epoch's permutation, for as many epochs as ``steps`` steps reach into.
+
+        A copy of one drawing per batching, size and epoch count: every mini-batch session's prepare sends the
+        same few hundred permutations, and an implementation may write into what it is handed.
+        """
         per_epoch = -(-n_rows // self.batch_size)
-        return np.array([np.concatenate(self.epoch(n_rows, e)) for e in range(-(-steps // per_epoch))])
+        return _orders(self, n_rows, -(-steps // per_epoch)).copy()
 
     def batches(self, n_rows: int, steps: int) -> list[np.ndarray]:
         """The batches of the first ``steps`` steps, one per step, epoch after epoch."""
@@ -47,6 +52,11 @@ class Batching:
             found += self.epoch(n_rows, epoch)
             epoch += 1
         return found[:steps]
+
+
+@functools.lru_cache(maxsize=16)
+def _orders(batching: Batching, n_rows: int, epochs: int) -> np.ndarray:
+    return np.array([np.concatenate(batching.epoch(n_rows, e)) for e in range(epochs)])
 
 
 #: What a mini-batch implementation is checked and timed with: 24 rows leave the tutorial's 64 a
