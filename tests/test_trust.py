@@ -137,6 +137,18 @@ def test_a_busy_or_noisy_run_says_first_that_it_is_not_reliable_and_where(states
     assert any(named in line for line in verdict.lines[1:-2]), verdict.lines
 
 
+def test_a_quiet_run_whose_aa_interval_alone_is_wide_says_it_cannot_read_small_differences_and_more_rounds_help():
+    # The quick preset's 15 rounds on a quiet machine: the twin's medians 1% apart, its interval out to 10.5%.
+    wide = pd.DataFrame([{"race": RACE, "difference": 0.01, "difference_lo": -0.08, "difference_hi": 0.105}])
+    verdict = trust.judge([state(0.0)], wide)
+    assert not verdict.reliable
+    assert verdict.lines[0].startswith("**This run cannot read small differences** (1 race(s)")
+    assert "A/A 10.5% (bound 5%)" in verdict.lines[1] and "--rounds" in verdict.lines[1]
+    # Beside a busy stage, or with the medians themselves apart, it is the machine: not reliable, rerun.
+    assert trust.judge([state(0.9)], wide).lines[0].startswith("**This run is not reliable**")
+    assert "--rounds" not in " ".join(trust.judge([state(0.0)], aa(0.08)).lines)
+
+
 def test_other_processes_on_the_cores_the_benchmark_leaves_free_take_nothing_from_it():
     assert trust.judge([state(0.9, threads=1)], aa(0.01)).reliable
     assert not trust.judge([state(1.2, threads=1)], aa(0.01)).reliable

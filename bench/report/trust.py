@@ -18,7 +18,8 @@ import pandas as pd
 
 from impls.threads import POOL_TUNING
 
-#: The largest A/A a trusted race may show: |A2/A1 - 1| of its twin, the median over paired rounds.
+#: The largest A/A a trusted race may show: |A2/A1 - 1| of its twin, its median over paired rounds and
+#: either end of that median's 95% interval.
 #: The report's readings are ratios of that order or larger: targets of 1.15x and 1.3x over a
 #: framework's own products, runs that should agree within 5% (issue 20), alone against raced.
 #: A race whose one case differs from itself by more than 5% cannot tell those apart.
@@ -91,10 +92,22 @@ def pool_tuning(machine: dict[str, Any]) -> dict[str, str]:
     return {var: threads[var] for var in POOL_TUNING if threads.get(var)}
 
 
+def _medians_within(aa: pd.DataFrame) -> set[str]:
+    """The races whose A/A twin's two medians differ by no more than AA_BOUND (their interval may reach past it)."""
+    if aa.empty:
+        return set()
+    return set(aa.loc[aa["difference"].astype(float).abs() <= AA_BOUND, "race"])
+
+
 def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] | None = None) -> Judgement:
-    """The run's verdict from its recorded machine states, its A/A table and the pool settings it ran under."""
-    spread = aa_spread(aa)
-    problems = []
+    """The run's verdict from its recorded machine states, its A/A table and the pool settings it ran under.
+
+    A race whose twin's medians agree but whose interval reaches past the bound was timed in too few rounds
+    for how far its rounds scatter: its warning says that more rounds narrow it, where a busy machine's says
+    to rerun.
+    """
+    spread, agreeing = aa_spread(aa), _medians_within(aa)
+    problems, wide = [], 0
     if tuned:
         # Measured: GOMP_SPINCOUNT=1000 with OPENBLAS_THREAD_TIMEOUT=4 made torch autograd's gradients 1.9x
         # slower alone at 2 threads (issue 20): such a run ranks the frameworks by its settings.
@@ -103,8 +116,12 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
                         "their users see")
     for race, reach in sorted(spread.items()):
         if reach > AA_BOUND:
+            why = ""
+            if race in agreeing:
+                wide += 1
+                why = "; its twin's medians agree, so the width is its 95% interval's: more rounds (--rounds) narrow it"
             problems.append(f"- {race}: A/A {100 * reach:.1f}% (bound {100 * AA_BOUND:.0f}%): differences "
-                            f"within {100 * reach:.1f}% of 1 in this race cannot be read")
+                            f"within {100 * reach:.1f}% of 1 in this race cannot be read{why}")
     for state in states:
         taken = contention(state)
         if taken is not None and taken > CONTENTION_BOUND:
@@ -117,8 +134,14 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
     if not problems:
         known = "the run can be read" if states else "the run can be read as far as its A/A tells"
         return Judgement(True, [*facts, f"Within the bounds ({bounds}): {known}."], [])
-    warning = [f"**This run is not reliable** ({len(problems)} finding(s) past the bounds: {bounds}, "
-               "no pool settings). Rerun before reading:", *problems]
+    if wide == len(problems):
+        quiet = f"; other processes within {100 * CONTENTION_BOUND:.0f}% of the cores" if states else ""
+        warning = [f"**This run cannot read small differences** ({wide} race(s) whose A/A interval reaches past "
+                   f"{100 * AA_BOUND:.0f}% though its twin's medians agree{quiet}). Read only ratios beyond each "
+                   "race's A/A, or rerun with more rounds (--rounds):", *problems]
+    else:
+        warning = [f"**This run is not reliable** ({len(problems)} finding(s) past the bounds: {bounds}, "
+                   "no pool settings). Rerun before reading:", *problems]
     return Judgement(False, [*warning, *facts], warning)
 
 
