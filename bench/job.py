@@ -113,6 +113,7 @@ def run(plan: Plan) -> int:
     print(f"timing into {run_dir} ({plan.preset} preset, {plan.threads} thread(s))", flush=True)
     started = time.perf_counter()
     status = subprocess.run(child_pytest(plan, raw), env=env).returncode
+    drop_if_unwritten(raw / "pytest-benchmark.json")
     if status != 0:
         return stopped(status, run_dir, raw)
     # machine.json is collected in a child with the benchmarks' environment, so it reports
@@ -136,6 +137,14 @@ def run(plan: Plan) -> int:
     print(*judge_run(raw).lines, sep="\n")
     print(f"timed and reported in {time.perf_counter() - started:.0f} s; summary: {run_dir / 'summary.md'}")
     return 0
+
+
+def drop_if_unwritten(benchmark_json: Path) -> None:
+    """pytest-benchmark 5.2 creates its --benchmark-json file as it starts and writes it only where its fixture
+    timed something (in a preset without ceilings nothing is): an empty file is nothing timed, not a measurement
+    for the report to read (5.3 creates no file then)."""
+    if benchmark_json.exists() and benchmark_json.stat().st_size == 0:
+        benchmark_json.unlink()
 
 
 def stopped(status: int, run_dir: Path, raw: Path) -> int:

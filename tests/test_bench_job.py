@@ -209,3 +209,21 @@ def test_the_quick_preset_races_the_six_tutorial_ways_and_whatever_the_user_name
         [name for name in impls.REGISTRY if name in TUTORIAL_WAYS]
     assert quick.races("numpy-inplace", named=True) and quick.races("my-numpy-net", named=True)
     assert all(default.races(name, named=False) for name in impls.REGISTRY)
+
+
+def test_an_empty_benchmark_json_counts_as_nothing_timed(tmp_path):
+    """pytest-benchmark 5.2 leaves its JSON file empty where its fixture timed nothing: a job stopped then keeps
+    no folder, and one that finished is reported from its races (an H200 quick run's report failed on that file)."""
+    from bench.job import drop_if_unwritten, stopped
+    raw = tmp_path / "run" / "raw"
+    (raw / "job").mkdir(parents=True)
+    (raw / "job" / "plan.json").write_text("{}")
+    (raw / "pytest-benchmark.json").write_text("")
+    drop_if_unwritten(raw / "pytest-benchmark.json")
+    assert stopped(4, tmp_path / "run", raw) == 4
+    assert not (tmp_path / "run").exists()
+    (raw / "job").mkdir(parents=True)
+    (raw / "pytest-benchmark.json").write_text('{"benchmarks": []}')
+    drop_if_unwritten(raw / "pytest-benchmark.json")
+    assert stopped(4, tmp_path / "run", raw) == 4
+    assert (raw / "pytest-benchmark.json").exists()
