@@ -151,6 +151,23 @@ def test_the_process_that_judges_a_torch_plugin_imports_neither_torch_nor_jax():
     assert run.stdout.splitlines()[-1] == "rc 0 imported []", run.stdout + run.stderr
 
 
+def test_cpu_cases_keep_the_memory_limit_and_only_cuda_cases_run_without_it():
+    """CUDA's reservations need a child without the address-space limit; cpu cases beside them keep theirs, in a
+    child that sees no GPU (on an H200, the cpu cases of a run with cuda in it had lost the limit: a runaway
+    allocation ran into the time limit instead of failing with MemoryError)."""
+    pool = Pool(memory_limit=2**30)
+    try:
+        on = {device: pool.child("numpy-manual", device).process.pid for device in ("cpu", "cuda")}
+        limits = {device: re.search(r"^Max address space\s+(\S+)", Path(f"/proc/{pid}/limits").read_text(), re.M)[1]
+                  for device, pid in on.items()}
+        platforms = {device: dict(entry.split("=", 1) for entry in Path(f"/proc/{pid}/environ").read_text()
+                                  .split("\0") if "=" in entry).get("JAX_PLATFORMS") for device, pid in on.items()}
+    finally:
+        pool.close()
+    assert limits == {"cpu": str(2**30), "cuda": "unlimited"}, limits
+    assert platforms["cpu"] == "cpu", platforms
+
+
 def test_a_child_restarts_after_a_death_and_the_next_check_runs():
     pool = Pool()
     try:

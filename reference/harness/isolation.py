@@ -132,8 +132,8 @@ class LocalLink:
 class Child:
     """One ``python -m impls.serve`` process, with the implementations of one file or module loaded."""
 
-    def __init__(self, memory_limit: int, threads: int):
-        env = thread_environment(threads, use_gpu=True)
+    def __init__(self, memory_limit: int, threads: int, use_gpu: bool):
+        env = thread_environment(threads, use_gpu)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "impls.serve", f"--memory-limit={memory_limit}", f"--threads={threads}"],
@@ -233,16 +233,22 @@ class Pool:
 
     def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, threads: int = 1, keep: int = KEEP):
         self.memory_limit, self.threads, self.keep = memory_limit, threads, keep
-        self.children: OrderedDict[str, Child] = OrderedDict()
+        self.children: OrderedDict[tuple[str, str], Child] = OrderedDict()
 
-    def child(self, spec: str) -> Child:
-        """A live child with ``spec`` loaded (PluginError, UnsupportedCase as raised there; ChildDied if loading ends it)."""
-        key = home(spec)
+    def child(self, spec: str, device: str = "cpu") -> Child:
+        """A live child with ``spec`` loaded for cases on ``device`` (PluginError, UnsupportedCase as raised there;
+        ChildDied if loading ends it)."""
+        # CUDA reserves far more address space than any limit that would still catch a runaway allocation: cuda
+        # cases run in a child of their own without one; the cpu cases keep theirs, in a child that sees no GPU
+        # (jax would otherwise start its CUDA backend there, past the limit).
+        where = "cuda" if device == "cuda" else "cpu"
+        key = (home(spec), where)
         child = self.children.get(key)
         if child is None or not child.alive:
             if child is not None:
                 child.kill()
-            child = self.children[key] = Child(self.memory_limit, self.threads)
+            child = self.children[key] = Child(0, self.threads, use_gpu=True) if where == "cuda" else \
+                Child(self.memory_limit, self.threads, use_gpu=False)
         self.children.move_to_end(key)
         while len(self.children) > self.keep:
             self.children.popitem(last=False)[1].kill()
@@ -253,8 +259,8 @@ class Pool:
         """What the implementation at ``spec`` declares, read in a child."""
         return self.child(spec).declarations[spec]
 
-    def link(self, spec: str) -> "ChildLink":
-        return ChildLink(self, spec)
+    def link(self, spec: str, device: str = "cpu") -> "ChildLink":
+        return ChildLink(self, spec, device)
 
     def close(self) -> None:
         while self.children:
@@ -268,13 +274,13 @@ class ChildLink:
     between requests (the reference, diagnoses) is not the implementation's.
     """
 
-    def __init__(self, pool: Pool, spec: str):
-        self.pool, self.spec = pool, spec
+    def __init__(self, pool: Pool, spec: str, device: str = "cpu"):
+        self.pool, self.spec, self.device = pool, spec, device
         self.budget: float | None = None
 
     def request(self, request: protocol.Request,
                 arrays: protocol.Arrays = {}) -> tuple[protocol.Answer, protocol.Arrays]:
-        child = self.pool.child(self.spec)
+        child = self.pool.child(self.spec, self.device)
         started = time.monotonic()
         deadline = None if self.budget is None else started + self.budget
         try:

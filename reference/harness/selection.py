@@ -112,10 +112,10 @@ class Selection:
             tuple(m for m in MODES if any(mode_applies(d, "float32", m) for d in self.devices))
         self.shapes = choose("shape", shape, SHAPES) if shape is not None else tuple(SHAPES)
         impl_paths = tuple(impl_paths)
-        # CUDA reserves far more address space than any limit that would still catch a runaway allocation. Each file
-        # given by path keeps its child from reading its declaration to running its checks, the built-ins' beside
-        # them: with the pool's usual three, a fourth file's child would end the first's, started again for its checks.
-        self.pool = Pool(memory_limit=0 if "cuda" in self.devices else memory_limit, threads=threads,
+        # Each file given by path keeps its child from reading its declaration to running its checks, the built-ins'
+        # beside them: with the pool's usual three, a fourth file's child would end the first's, started again for its
+        # checks.
+        self.pool = Pool(memory_limit=memory_limit, threads=threads,
                          keep=max(Pool.KEEP, len({home(path) for path in impl_paths}) + 1))
         self._declared: dict[str, Declaration | UnsupportedCase] = {}
         try:

@@ -95,7 +95,7 @@ class Session:
     @classmethod
     def isolated(cls, spec: str, device: str, dtype: str, mode: str, pool: Pool) -> "Session":
         """The implementation that ``spec`` loads (a registered name or a plug-in), run in a child of ``pool``."""
-        return cls(pool.declaration(spec), device, dtype, mode, link=pool.link(spec))
+        return cls(pool.declaration(spec), device, dtype, mode, link=pool.link(spec, device))
 
     @property
     def case(self) -> Case:
