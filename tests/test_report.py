@@ -18,6 +18,8 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 from bench import report  # noqa: E402
+from bench.report.compare import percent_moved  # noqa: E402
+from bench.report.load import read_csv  # noqa: E402
 from bench.schema import TIMES  # noqa: E402
 from bench.report.compare import describe_fastest  # noqa: E402
 
@@ -93,7 +95,7 @@ def built(tmp_path_factory):
 
 
 def rows(run):
-    return pd.read_csv(run / "benchmarks.csv")
+    return read_csv(run / "benchmarks.csv")
 
 
 def one(table, **where):
@@ -190,6 +192,12 @@ def test_compare_flags_a_planted_2x_slowdown_and_not_a_2_percent_change(built, t
     faster = write_run(tmp_path / "c", planted(table, "fast", "step", 0.5))
     assert report.compare(built, faster).set_index(["impl", "phase", "timing"])["verdict"][
         ("fast", "step", "latency")] == "faster"
+
+
+def test_a_move_that_rounds_to_nothing_reads_plus_zero_from_either_side():
+    # A median equal in both runs can come out a hair below (an H200's numpy printed '-0%').
+    assert [percent_moved(f) for f in (-1e-17, 0.0, 0.004, -0.004, 0.2, -0.006)] == \
+        ["+0%", "+0%", "+0%", "+0%", "+20%", "-1%"]
 
 
 def test_compare_says_which_cases_x_fastest_moved_past_5_percent_between_runs(built, tmp_path):

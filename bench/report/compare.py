@@ -93,6 +93,11 @@ def describe_test(result: pd.DataFrame, threshold: float) -> str:
     return "; ".join(parts)
 
 
+def percent_moved(fraction: float) -> str:
+    """'+20%'; a move that rounds to nothing is '+0%' whichever side of zero it lies (not '-0%')."""
+    return f"{round(100 * fraction):+d}%"
+
+
 def describe_fastest(result: pd.DataFrame) -> str:
     """One line: in how many cases both runs' × fastest agree within FASTEST_AGREE; of those that moved, in how many
     the two runs' intervals still overlap, and the largest moves whose intervals lie apart, each split into the
@@ -112,6 +117,6 @@ def describe_fastest(result: pd.DataFrame) -> str:
     if beyond.empty:
         return line
     named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f} (its median "
-             f"{100 * r.own_moved:+.0f}%, its race's fastest {100 * r.yardstick_moved:+.0f}%)"
+             f"{percent_moved(r.own_moved)}, its race's fastest {percent_moved(r.yardstick_moved)})"
              for r in beyond.head(5).itertuples()]
     return f"{line}, most: {', '.join(named)}{' ...' if len(beyond) > 5 else ''}"

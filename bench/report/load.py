@@ -22,6 +22,12 @@ class ReportError(ValueError):
     """Bad input to the report: the message is one line naming the path and the problem."""
 
 
+def read_csv(path: Path, **options: Any) -> pd.DataFrame:
+    """A CSV this report wrote, with every float as written: pandas 3's default parser reads some of them off in
+    their 13th digit (0.00010955600009765476 as 0.0001095560000976)."""
+    return pd.read_csv(path, float_precision="round_trip", **options)
+
+
 def _read_document(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text())
@@ -101,7 +107,7 @@ def read_run(run_dir: Path) -> pd.DataFrame:
     if not csv.is_file():
         raise ReportError(f"{run_dir}: no benchmarks.csv in this folder; is it a run folder written by 'build'?")
     try:
-        table = pd.read_csv(csv)
+        table = read_csv(csv)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ReportError(f"{csv}: not a readable CSV ({str(error).splitlines()[0]})") from None
     table = table.rename(columns={old: new for old, new in RENAMED.items() if new not in table})
@@ -118,7 +124,7 @@ def read_samples(run_dir: Path) -> dict[tuple, np.ndarray]:
     if not path.is_file():
         return {}
     try:
-        table = pd.read_csv(path)
+        table = read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError, EOFError) as error:
         raise ReportError(f"{path}: not a readable samples file ({str(error).splitlines()[0]})") from None
     missing = [column for column in [*CASE_ID, "seconds"] if column not in table]
@@ -144,7 +150,7 @@ def read_committed(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     samples = read_samples(run_dir)
     table["samples"] = [samples.get(tuple(key)) for key in table[CASE_ID].itertuples(index=False)]
     ceilings_csv = run_dir / "ceilings.csv"
-    ceilings = pd.read_csv(ceilings_csv, dtype={key: "Int64" for key in ("n", *SIZE)}) if ceilings_csv.is_file() \
+    ceilings = read_csv(ceilings_csv, dtype={key: "Int64" for key in ("n", *SIZE)}) if ceilings_csv.is_file() \
         else pd.DataFrame(columns=["ceiling"])
     peak_table = ceilings[ceilings["ceiling"] == "peak"].reindex(
         columns=["device", "dtype", "library", "n", "median_s", "gflops"]).reset_index(drop=True)
