@@ -62,7 +62,7 @@ def test_sweep_preset_has_one_race_per_size_and_races_its_smallest():
     of matrix products and no path.
     """
     from bench.sizes import PRESETS
-    options = ("--preset=sweep", "--impl=numpy-manual", "--dtype=float32")
+    options = ("--preset=sweep", "--impl=numpy-manual", "--device=cpu", "--dtype=float32")
     collected = run_benchmarks_once(*options, "-k", "test_race", "--collect-only")
     assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
     races = [line for line in collected.stdout.splitlines() if "::test_race[" in line]
