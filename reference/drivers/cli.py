@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="BLAS/torch threads (default 1: the checks' small products gain nothing from more, "
                              "and on a busy machine more threads than free cores slow them down many times)")
     parser.add_argument("--memory-limit", type=float, default=DEFAULT_MEMORY_LIMIT / 2**30, metavar="GIB",
-                        help="address space each implementation's process may use (default 8; 0: no limit, "
-                             "as CUDA needs)")
+                        help="address space each implementation's process may use on the cpu (default 8; 0: no "
+                             "limit); cuda cases run without one, as CUDA's reservations need")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="every check's row (default: passing checks and failing ones the most likely cause "
                              "explains one line per family)")
