@@ -513,3 +513,15 @@ def test_readme_takes_the_newest_reliable_run_of_the_job_as_readme_runs_it_and_l
     assert front_door_run(results) == readable
     shutil.rmtree(readable)
     assert front_door_run(results) == unknown   # no run qualifies: the newest, as LATEST.md shows
+
+
+def test_a_cuda_case_timed_only_for_latency_still_shows_its_device_time(built):
+    """A run with no queued timing (the quick preset on an H200) printed this table's header and no row."""
+    from bench.report.summary import timing_statements
+    table = rows(built)
+    on_cuda = table[(table["impl"] == "slow") & (table["phase"] == "grads") & (table["timing"] == "latency")].assign(
+        impl="on-cuda", device="cuda", device_time_s=90e-6, kernels_per_call=12.0, launch_floor_s=60e-6)
+    lines = timing_statements(pd.concat([table, on_cuda], ignore_index=True))
+    (cuda_row,) = [line for line in lines[-1].splitlines() if line.startswith("| on-cuda ")]
+    assert "| 90.0 | 12 | 60.0 |" in cuda_row and "| – |" in cuda_row, cuda_row
+    assert any(line.startswith("| fast ") for line in lines[-1].splitlines()), lines[-1]  # the queued case stays

@@ -94,16 +94,18 @@ def timing_statements(table: pd.DataFrame) -> list[str]:
     key = [k for k in CASE_ID if k != "timing"]
     latency = rows[rows["timing"] == "latency"][[*key, "median_s", "device_time_s", "kernels_per_call",
                                                    "launch_floor_s"]]
-    paired = queued.merge(latency, on=key, how="left", suffixes=("", "_latency")).set_index(key)
+    # Every case with more than its latency: calls queued, or (torch on cuda) its device time, timed or not queued.
+    paired = latency.merge(queued[[*key, "median_s"]], on=key, how="left", suffixes=("", "_queued")).set_index(key)
+    paired = paired[paired["median_s_queued"].notna() | paired["device_time_s"].notna()]
     frame = pd.DataFrame({
         "impl": paired.index.get_level_values("impl"),
         "case": [f"{panel_title(d, t, p)} {ph}" for d, t, p, ph in zip(*(paired.index.get_level_values(k) for k in
                                                                    ("device", "dtype", "mode", "phase")))],
-        "latency µs": [_number(v * 1e6, ",.1f") for v in paired["median_s_latency"]],
-        "throughput µs/call": [_number(v * 1e6, ",.1f") for v in paired["median_s"]],
-        "device µs": [_number(v * 1e6, ",.1f") for v in paired["device_time_s_latency"]],
-        "kernels": [_number(v, ".0f") for v in paired["kernels_per_call_latency"]],
-        "launch floor µs": [_number(v * 1e6, ",.1f") for v in paired["launch_floor_s_latency"]],
+        "latency µs": [_number(v * 1e6, ",.1f") for v in paired["median_s"]],
+        "throughput µs/call": [_number(v * 1e6, ",.1f") for v in paired["median_s_queued"]],
+        "device µs": [_number(v * 1e6, ",.1f") for v in paired["device_time_s"]],
+        "kernels": [_number(v, ".0f") for v in paired["kernels_per_call"]],
+        "launch floor µs": [_number(v * 1e6, ",.1f") for v in paired["launch_floor_s"]],
     })
     return ["Latency: each call synchronized; throughput: calls queued and synchronized once per round, time "
             "per call; device: CUDA-event time; launch floor: kernels per call × the measured cost of one "
