@@ -18,10 +18,9 @@ import pytest
 pd = pytest.importorskip("pandas")
 pytest.importorskip("matplotlib")
 from bench import report  # noqa: E402
-from bench.report.compare import percent_moved  # noqa: E402
 from bench.report.load import read_csv  # noqa: E402
 from bench.schema import TIMES  # noqa: E402
-from bench.report.compare import describe_fastest  # noqa: E402
+from bench.report.compare import describe_fastest, percent_moved  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 N, D_IN, H, D_OUT = 64, 1000, 100, 10

@@ -233,7 +233,7 @@ class Pool:
 
     def __init__(self, memory_limit: int = DEFAULT_MEMORY_LIMIT, threads: int = 1, keep: int = KEEP):
         self.memory_limit, self.threads, self.keep = memory_limit, threads, keep
-        self.children: OrderedDict[tuple[str, str], Child] = OrderedDict()
+        self.children: OrderedDict[tuple[str, bool], Child] = OrderedDict()
 
     def child(self, spec: str, device: str = "cpu") -> Child:
         """A live child with ``spec`` loaded for cases on ``device`` (PluginError, UnsupportedCase as raised there;
@@ -241,14 +241,13 @@ class Pool:
         # CUDA reserves far more address space than any limit that would still catch a runaway allocation: cuda
         # cases run in a child of their own without one; the cpu cases keep theirs, in a child that sees no GPU
         # (jax would otherwise start its CUDA backend there, past the limit).
-        where = "cuda" if device == "cuda" else "cpu"
-        key = (home(spec), where)
+        on_cuda = device == "cuda"
+        key = (home(spec), on_cuda)
         child = self.children.get(key)
         if child is None or not child.alive:
             if child is not None:
                 child.kill()
-            child = self.children[key] = Child(0, self.threads, use_gpu=True) if where == "cuda" else \
-                Child(self.memory_limit, self.threads, use_gpu=False)
+            child = self.children[key] = Child(0 if on_cuda else self.memory_limit, self.threads, use_gpu=on_cuda)
         self.children.move_to_end(key)
         while len(self.children) > self.keep:
             self.children.popitem(last=False)[1].kill()
