@@ -43,8 +43,12 @@ SHAPE = "odd"
 DEPTHS = (2, 0, 3, 1)
 #: hypothesis derives its fixed seed from the state machine's source, so an edit draws other
 #: sequences: 30 examples once left loss(); step(); loss() undrawn and a stale loss() memo passed.
-#: tests/test_catalogue.py holds the call-order mistakes failing.
-EXAMPLES, STEPS = 60, 8
+#: tests/test_catalogue.py holds the call-order mistakes failing. Measured with this source and the
+#: scripted sequences left out (2026-12-04): the drawn ones alone fail the same 78 of the 83 catalogue
+#: mistakes this check applies to at 30, 40 and 60 examples, and at 10 or 20 pass the stale loss() memo;
+#: a correct implementation's check takes 0.6 to 0.9 s at 40 against 0.9 to 1.3 s at 60. 40 is twice
+#: the count that missed.
+EXAMPLES, STEPS = 40, 8
 #: So the sequences every memo or buffer mistake known shows in run first, whatever hypothesis draws:
 #: a read, a step, the same read again; two steps; a step across a fresh prepare.
 SCRIPTED = (("loss", "step", "loss"), ("loss_and_grads", "step", "loss_and_grads"), ("step", "step", "loss_and_grads"),
