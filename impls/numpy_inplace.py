@@ -1,10 +1,13 @@
 """numpy-manual with every array of the step allocated once, in ``prepare``, and reused.
 
-What makes it fast: no allocation in the step. Each line writes into a buffer of its own
-(``out=``) and the update subtracts in place, so a step touches the same memory every time;
-the relu mask and the lr-scaled gradients get buffers too. Same arithmetic as numpy-manual, in the same order. At the
-default size it gains little over numpy-manual: the allocator hands back the blocks freed the
-step before, so allocation was never where numpy-manual's time went; the products are.
+What makes it fast: no allocation in the step, and no pass over the weights but the update.
+Each line writes into a buffer of its own (``out=``), so a step touches the same memory every
+time. ``step`` scales ``grad_y_pred`` by the learning rate before the products (640 numbers,
+not the 100,000 of ``grad_w1``): the products are linear in it, so they give ``lr * grad``
+directly and the update is one in-place subtraction, where ``w -= lr * grad`` makes two passes
+and a temporary the size of ``w1``. The masks zero in place with ``np.putmask``.
+Measured side by side in one process (2026-12-04, float32, default size, 40 interleaved
+rounds): 283.8 µs before these two changes, 273.6 after at 2 threads; 338.4 and 322.5 at 1.
 ``loss_and_grads`` returns copies: its buffers are overwritten by the next call.
 """
 
@@ -30,7 +33,6 @@ class State:
     grad_h: np.ndarray          # (N, H)
     h_negative: np.ndarray      # (N, H) bool: where relu's gradient is 0
     grads: dict                 # one per parameter, its shape
-    updates: dict               # lr * grad, one per parameter
 
 
 def forward(s):
@@ -46,13 +48,14 @@ def forward(s):
     return np.square(s.error, out=s.squared_error).sum()
 
 
-def backward(s):
+def backward(s, scale):
+    """Gradients times ``scale``: 1 for the gradients themselves, the learning rate for a step."""
     g = s.grads
-    np.multiply(s.error, 2.0, out=s.grad_y_pred)              # (N, D_out)
+    np.multiply(s.error, 2.0 * scale, out=s.grad_y_pred)      # (N, D_out)
     np.matmul(s.h_relu.T, s.grad_y_pred, out=g["w2"])         # (H, D_out)
     np.matmul(s.grad_y_pred, s.params["w2"].T, out=s.grad_h)  # (N, H): grad_h_relu
     np.less(s.h, 0, out=s.h_negative)
-    s.grad_h[s.h_negative] = 0                                # (N, H)
+    np.putmask(s.grad_h, s.h_negative, 0)                     # (N, H)
     np.matmul(s.x.T, s.grad_h, out=g["w1"])                   # (D_in, H)
     if "b1" in g:
         np.sum(s.grad_h, axis=0, out=g["b1"])                 # (H,)
@@ -72,22 +75,21 @@ class NumpyInplace(Implementation):
                      y_pred=np.empty(shape_y, x.dtype), error=np.empty(shape_y, x.dtype),
                      squared_error=np.empty(shape_y, x.dtype), grad_y_pred=np.empty(shape_y, x.dtype),
                      grad_h=np.empty(shape_h, x.dtype), h_negative=np.empty(shape_h, bool),
-                     grads={name: np.empty_like(p) for name, p in params.items()},
-                     updates={name: np.empty_like(p) for name, p in params.items()})
+                     grads={name: np.empty_like(p) for name, p in params.items()})
 
     def loss(self, s):
         return forward(s)
 
     def loss_and_grads(self, s):
         loss = forward(s)
-        backward(s)
+        backward(s, 1.0)
         return loss, {name: grad.copy() for name, grad in s.grads.items()}
 
     def step(self, s):
         loss = forward(s)
-        backward(s)
+        backward(s, s.lr)
         for name, w in s.params.items():
-            w -= np.multiply(s.grads[name], s.lr, out=s.updates[name])
+            w -= s.grads[name]                                # grads holds lr * grad
         return loss
 
     def parameters(self, s):
