@@ -34,6 +34,7 @@ REGISTRY: dict[str, str] = {
     "torch-dynamic": "impls.torch_dynamic:TorchDynamic",
     "torch-compile": "impls.torch_compile:TorchCompile",
     "torch-compile-step": "impls.torch_compile_step:TorchCompileStep",
+    "torch-inplace": "impls.torch_inplace:TorchInplace",
     "torch-cuda-graph": "impls.torch_cuda_graph:TorchCudaGraph",
     "jax-grad": "impls.jax_grad:JaxGrad",
     "jax-grad-eager": "impls.jax_grad:JaxGradEager",

@@ -16,6 +16,9 @@ code), "max-autotune-no-cudagraphs" 0.82 (its search found nothing faster at
 these shapes), ``options={"cpp_wrapper": True}`` 0.70 after a 30x longer compile. Keeping
 ``loss.backward()`` with ``torch._dynamo.config.compiled_autograd = True`` captures the backward
 too but ran 4.3x eager. Default it is. On CUDA, torch-cuda-graph replays a captured step.
+On CPU at the default size the eager torch-inplace is faster still: it updates inside the
+products (``addmm_``), where this graph writes every gradient and then updates (figures in
+impls/torch_inplace.py).
 """
 
 from dataclasses import dataclass
