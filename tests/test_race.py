@@ -136,6 +136,26 @@ def test_decomposition_splits_the_median_into_its_library_parts():
     assert (row["fastest_library"], row["fastest_products_s"]) == ("numpy", 250e-6)
 
 
+def test_a_missed_target_says_when_the_librarys_parts_alone_already_pass_it():
+    from bench.report.summary import decomposition_statements
+    columns = ["impl", "framework", "device", "dtype", "mode", "N", "D_in", "H", "D_out", "bias", "phase",
+               "timing", "verified", "median_s", "race"]
+    cases = frame([{"impl": impl, "framework": fw, "device": "cpu", "dtype": "float32", "mode": "strict", "N": 64,
+                    "D_in": 1000, "H": 100, "D_out": 10, "bias": False, "phase": "step", "timing": "latency",
+                    "verified": True, "median_s": t, "race": "r"}
+                   for impl, fw, t in (("torch-manual", "torch", 360e-6), ("torch-inplace", "torch", 360e-6),
+                                       ("numpy-inplace", "numpy", 400e-6))], columns)
+    # torch's parts alone take 350 us, 1.17x its products: past torch-manual's 1.15, within 1.3. numpy's: 1.08x.
+    floor = frame([{"race": "r", "library": lib, "part": part, "median_s": t}
+                   for lib, part, t in (("torch", "products", 300e-6), ("torch", "elementwise", 50e-6),
+                                        ("numpy", "products", 250e-6), ("numpy", "elementwise", 20e-6))],
+                  ["race", "library", "part", "median_s"])
+    table = decomposition_statements(analysis.decomposition(cases, floor))[-1]
+    targets = {line.split("|")[2].strip(): line.split("|")[-2].strip() for line in table.splitlines()[2:]}
+    assert targets == {"torch-manual": "≤ 1.15 **missed**; parts alone 1.17", "torch-inplace": "≤ 1.3 met",
+                       "numpy-inplace": "≤ 1.3 **missed**"}
+
+
 def test_a_contender_that_raises_is_dropped_and_the_race_goes_on():
     calls = {"n": 0}
 

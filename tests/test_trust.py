@@ -175,6 +175,25 @@ def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa_or_
     assert found["readable"].all() and not analysis.alone_table(table, alone, aa(0.2))["readable"].any()
 
 
+def test_the_summary_says_when_the_race_reads_one_framework_slower_than_alone_in_every_case():
+    from bench.report.summary import alone_statements
+    cases = [("cpu", dtype, phase) for dtype in ("float32", "float64") for phase in ("forward", "grads", "step")]
+    # torch's race is 10% slower than alone in all six cases; numpy's 3% either way, three and three.
+    differences = {"torch": [0.10] * 6, "numpy": [0.03, -0.03] * 3}
+    found = pd.DataFrame([{"framework": fw, "impl": f"{fw}-way", "device": d, "dtype": t, "mode": "strict",
+                           "phase": p, "alone_s": 100e-6, "processes": 5, "spread": 0.2,
+                           "raced_s": 100e-6 * (1 + diff), "difference": diff, "aa": 0.02, "agree": True,
+                           "readable": True}
+                          for fw, diffs in differences.items() for (d, t, p), diff in zip(cases, diffs)])
+    direction = analysis.race_direction(found).set_index("framework")
+    assert direction.loc["torch", ["slower", "faster"]].tolist() == [6, 0]
+    assert direction.loc["numpy", ["slower", "faster"]].tolist() == [3, 3]
+    assert direction.loc["all", "median_difference"] == pytest.approx(0.065)
+    line = alone_statements(found)[-1]
+    assert "6 of torch's 6 (median +10.0%)" in line and "3 of numpy's 6 (median +0.0%)" in line
+    assert "9 of all 12" in line
+
+
 def test_a_planted_busy_run_prints_the_warning_at_the_top_of_its_summary_and_shows_alone_beside_raced(tmp_path):
     document = {**fixture_document(), "machine_state": [state(1.5, race="")]}
     alone = {**fixture_document()["benchmarks"][1], "name": "alone fast grads"}   # the planted "fast" grads case
