@@ -324,6 +324,14 @@ def test_summary_shows_the_machine_and_states_what_the_data_say(built):
         assert (built / link).is_file(), link
 
 
+def test_every_line_of_a_sweep_plot_looks_different_and_the_same_in_every_panel():
+    from bench.report.plots import line_styles
+    impls = [f"way-{i:02d}" for i in range(25)]
+    looks = line_styles(reversed(impls))
+    assert len({tuple(look.values()) for look in looks.values()}) == 25
+    assert line_styles(impls[:3]) == {impl: looks[impl] for impl in impls[:3]}
+
+
 def test_a_sweep_gets_a_plot_of_time_against_size(tmp_path):
     document = fixture_document()
     bigger = json.loads(json.dumps([b for b in document["benchmarks"] if b["extra_info"]["kind"] == "case"]))

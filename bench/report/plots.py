@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
@@ -104,16 +105,28 @@ def plot_default_size(table: pd.DataFrame, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def line_styles(impls) -> dict[str, dict]:
+    """One look per implementation, the same in every panel: ten colours, then the next marker and dash, so that
+    no two of a sweep's dozen or more lines look alike."""
+    colours, looks = colormaps["tab10"].colors, [("o", "-"), ("s", "--"), ("^", ":"), ("D", "-.")]
+    styles = {}
+    for i, impl in enumerate(sorted(set(impls))):
+        marker, dash = looks[i // len(colours) % len(looks)]
+        styles[impl] = {"color": colours[i % len(colours)], "marker": marker, "linestyle": dash}
+    return styles
+
+
 def plot_sizes(table: pd.DataFrame, path: Path) -> None:
     """(b) log-log median against the phase's FLOPs, one line per implementation."""
     facets = by_facet(table)
     phases = [p for p in PHASES if (table["phase"] == p).any()]
     figure, axes = _figure(len(facets), len(phases), width=4.5 * len(phases), height=3.4)
+    styles = line_styles(table["impl"])
     for row, (title, rows) in enumerate(facets):
         for col, phase in enumerate(phases):
             ax = axes[row, col]
             for impl, line in rows[rows["phase"] == phase].sort_values("flops").groupby("impl", sort=True):
-                ax.plot(line["flops"], line["median_s"], marker="o", markersize=3, label=impl)
+                ax.plot(line["flops"], line["median_s"], markersize=3, label=impl, **styles[impl])
             ax.set(title=f"{title} {phase}", xscale="log", yscale="log", xlabel="FLOPs of the phase",
                    ylabel="median (s)")
             for axis in (ax.xaxis, ax.yaxis):  # labelled minor ticks overlap over a narrow log range
@@ -166,9 +179,10 @@ def plot_sizes_gflops(axes_rows: dict[str, pd.DataFrame], path: Path) -> None:
     """(e) log-log GFLOP/s against each swept size, one line per implementation, one panel per axis and numerics."""
     panels = [(axis, title, rows) for axis, swept in axes_rows.items() for title, rows in by_facet(swept)]
     figure, axes = _figure(len(panels), height=3.4)
+    styles = line_styles(impl for _, _, rows in panels for impl in rows["impl"])
     for ax, (axis, title, rows) in zip(axes[:, 0], panels):
         for impl, line in rows.sort_values(axis).groupby("impl", sort=True):
-            ax.plot(line[axis], line["gflops"], marker="o", markersize=3, label=impl)
+            ax.plot(line[axis], line["gflops"], markersize=3, label=impl, **styles[impl])
         ax.set(title=f"{title}, {axis} swept", xscale="log", yscale="log", xlabel=axis, ylabel="GFLOP/s")
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
     figure.savefig(path, dpi=110)
