@@ -9,7 +9,8 @@ a ratio can be taken round by round (paired samples).
 Within a round the contenders of one thread pool (one framework) run back to back, the pools
 in an order drawn afresh. After each framework's calls its idle pool threads keep spinning for
 a while (OpenBLAS about 0.1 s, GNU OpenMP and Eigen less), on the cores the next framework
-needs: a switch of pool waits, untimed, until those threads sleep. Every framework is thus timed
+needs: a switch of pool waits, untimed, until those threads sleep, and the first contender after it
+settles longer than a turn within its pool. Every framework is thus timed
 under its own defaults without another's pool on its cores, and cross-framework ratios still
 pair samples of the same round, seconds apart.
 """
@@ -52,6 +53,10 @@ class Settings:
     #: back to this case after another's turn. One call was not enough: numpy-manual's grads raced against its own
     #: twin read 14% slower than raced alone in the same process; with about 1.2 ms of calls, within 5%.
     settle_s: float = 2e-3
+    #: ... and at a switch of pool, as many as take this long. jax-grad's float32 grads at 1 thread, raced with
+    #: torch-autograd in fresh processes taking turns: 385 to 509 µs with 2 ms of calls, 370 to 426 with 10 ms,
+    #: 363 to 372 with 50 ms, where raced alone they read 349 to 371 (2026-12-04, five or six processes each).
+    switch_settle_s: float = 5e-2
     #: The longest wait at a switch of pool for the previous pool's threads to sleep: above OpenBLAS's
     #: default spin (2**28 cycles, about 0.1 s), so that a fixed wait suffices where threads cannot be seen.
     switch_wait_s: float = 0.25
@@ -131,7 +136,7 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
     keys = [c.key for c in contenders]
     if len(set(keys)) != len(keys):
         raise ValueError(f"race: contender keys must be unique, got {keys}")
-    first_call_s, loops, settles, failed = {}, {}, {}, {}
+    first_call_s, loops, settles, switch_settles, failed = {}, {}, {}, {}, {}
     for previous, contender in zip([None, *contenders], contenders):
         if previous is None or contender.pool != previous.pool:
             wait_for_idle(settings.switch_wait_s)
@@ -146,10 +151,13 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
             continue
         loops[contender.key] = max(1, math.ceil(settings.min_sample_s / max(estimate, 1e-9)))
         settles[contender.key] = max(settings.settle_calls, math.ceil(settings.settle_s / max(estimate, 1e-9)))
+        switch_settles[contender.key] = max(settles[contender.key],
+                                            math.ceil(settings.switch_settle_s / max(estimate, 1e-9)))
 
     for contender in contenders:
         if contender.twin_of in loops and contender.key in loops:
-            loops[contender.key], settles[contender.key] = loops[contender.twin_of], settles[contender.twin_of]
+            for found in (loops, settles, switch_settles):
+                found[contender.key] = found[contender.twin_of]
 
     rng = np.random.default_rng(settings.seed)
     samples = {key: np.empty(settings.rounds) for key in keys}
@@ -161,11 +169,12 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
                 contender = contenders[i]
                 if contender.key in failed:
                     continue
+                settle = settles[contender.key]
                 if contender.pool != last_pool:
                     wait_for_idle(settings.switch_wait_s)
-                    last_pool = contender.pool
+                    last_pool, settle = contender.pool, switch_settles[contender.key]
                 try:
-                    for _ in range(settles[contender.key]):
+                    for _ in range(settle):
                         contender.call()
                     samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key], clock)
                 except Exception as error:  # noqa: BLE001

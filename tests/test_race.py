@@ -7,6 +7,7 @@ reads the load as a difference between them.
 """
 
 import math
+import re
 from dataclasses import fields
 
 import numpy as np
@@ -41,13 +42,15 @@ class PlantedLoad:
         return call
 
 
-SETTINGS = Settings(rounds=20, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0, settle_s=0.0)
+SETTINGS = Settings(rounds=20, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0, settle_s=0.0,
+                    switch_settle_s=0.0)
 
 
 def test_every_round_times_every_contender_once_in_a_fresh_order():
     order = []
     field = [Contender(key, lambda key=key: order.append(key)) for key in "abcd"]
-    timings = race(field, Settings(rounds=12, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0, settle_s=0.0))
+    timings = race(field, Settings(rounds=12, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0,
+                                   settle_s=0.0, switch_settle_s=0.0))
     rounds = [order[8 + 4 * i: 12 + 4 * i] for i in range(12)]  # after one first call and one warm-up call each
     assert all(sorted(r) == list("abcd") for r in rounds)
     assert len({tuple(r) for r in rounds}) > 1
@@ -176,7 +179,8 @@ def test_an_aa_twin_takes_its_originals_invocations_per_sample():
     load = PlantedLoad()
     field = [Contender("case", load.work(2e-4)), Contender("A/A", lambda: None, twin_of="case")]
     # Some 100 of the original's calls per sample; on its own the twin, which takes no time, would make 2e7.
-    timings = race(field, Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=2e-2, settle_calls=0, settle_s=0.0),
+    timings = race(field, Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=2e-2, settle_calls=0,
+                                   settle_s=0.0, switch_settle_s=0.0),
                    clock=load.clock)
     assert timings.loops["A/A"] == timings.loops["case"] > 1
 
@@ -207,7 +211,31 @@ def test_each_turn_begins_with_untimed_calls_that_fill_the_settle_time():
     def call():
         now[0] += 2.0 ** -14
         made.append(now[0])
-    settings = Settings(rounds=4, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=1, settle_s=2.0 ** -11)
+    settings = Settings(rounds=4, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=1, settle_s=2.0 ** -11,
+                        switch_settle_s=0.0)
     timings = race([Contender("a", call, pool="p")], settings, clock=lambda: now[0], wait_for_idle=lambda s: None)
     assert len(made) == 2 + 4 * (8 + 1)  # the first call and one warm-up call, then each round's turn
     assert list(timings.samples_s["a"]) == [2.0 ** -14] * 4
+
+
+def test_the_first_turn_after_a_switch_of_pool_settles_longer():
+    # Calls of 2**-14 s: a turn settles for 8 calls, the first after a switch of pool for 32, then one is timed.
+    now, made = [0.0], []
+
+    def call_on(pool):
+        def call():
+            now[0] += 2.0 ** -14
+            made.append(pool)
+        return call
+    settings = Settings(rounds=4, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=1, settle_s=2.0 ** -11,
+                        switch_settle_s=2.0 ** -9)
+    field = [Contender("a1", call_on("p"), pool="p"), Contender("a2", call_on("p"), pool="p"),
+             Contender("b", call_on("q"), pool="q")]
+    race(field, settings, clock=lambda: now[0], wait_for_idle=lambda s: None)
+    rounds = "".join(made[3 * 2:])  # after each contender's first call and warm-up call
+    # Each stretch of one pool's calls opens with a switch (32 + 1 calls), then 8 + 1 for each further turn in it.
+    stretches = [len(run) for run in re.findall(r"p+|q+", rounds)]
+    assert all(n >= 33 and (n - 33) % 9 == 0 for n in stretches), stretches
+    assert sum(1 + (n - 33) // 9 for n in stretches) == 3 * 4
+
+

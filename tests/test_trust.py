@@ -59,7 +59,8 @@ def test_each_pool_runs_back_to_back_and_a_switch_waits_for_the_last_pool():
     pools = {"a1": "a", "a2": "a", "b1": "b", "c1": "c", "c2": "c", "c3": "c"}
     field = [Contender(key, lambda key=key: events.append(key), pool=pool) for key, pool in pools.items()]
     rounds = 12
-    timings = race(field, Settings(rounds=rounds, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0, settle_s=0.0),
+    timings = race(field, Settings(rounds=rounds, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=0,
+                                   settle_s=0.0, switch_settle_s=0.0),
                    wait_for_idle=lambda longest: events.append("wait"))
     assert all(len(samples) == rounds for samples in timings.samples_s.values())
     calls = [i for i, event in enumerate(events) if event != "wait"]
