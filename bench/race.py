@@ -149,10 +149,10 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
         except Exception as error:  # noqa: BLE001 (the code under test failed: reported, not fatal)
             failed[contender.key] = _failure(error)
             continue
-        loops[contender.key] = max(1, math.ceil(settings.min_sample_s / max(estimate, 1e-9)))
-        settles[contender.key] = max(settings.settle_calls, math.ceil(settings.settle_s / max(estimate, 1e-9)))
-        switch_settles[contender.key] = max(settles[contender.key],
-                                            math.ceil(settings.switch_settle_s / max(estimate, 1e-9)))
+        per_call = max(estimate, 1e-9)
+        loops[contender.key] = max(1, math.ceil(settings.min_sample_s / per_call))
+        settles[contender.key] = max(settings.settle_calls, math.ceil(settings.settle_s / per_call))
+        switch_settles[contender.key] = max(settles[contender.key], math.ceil(settings.switch_settle_s / per_call))
 
     for contender in contenders:
         if contender.twin_of in loops and contender.key in loops:

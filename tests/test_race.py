@@ -237,5 +237,3 @@ def test_the_first_turn_after_a_switch_of_pool_settles_longer():
     stretches = [len(run) for run in re.findall(r"p+|q+", rounds)]
     assert all(n >= 33 and (n - 33) % 9 == 0 for n in stretches), stretches
     assert sum(1 + (n - 33) // 9 for n in stretches) == 3 * 4
-
-

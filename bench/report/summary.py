@@ -228,9 +228,9 @@ def direction_statements(direction: pd.DataFrame) -> list[str]:
     """Whether the race moves a framework's times as a whole: the sign of each case's difference, and their median."""
     if direction.empty:
         return []
-    counts = ", ".join(f"{row.slower} of {'all' if row.framework == 'all' else row.framework + chr(39) + 's'} "
-                       f"{row.slower + row.faster} (median {100 * row.median_difference:+.1f}%)"
-                       for row in direction.itertuples())
+    whose = {row.framework: "all" if row.framework == "all" else f"{row.framework}'s" for row in direction.itertuples()}
+    counts = ", ".join(f"{row.slower} of {whose[row.framework]} {row.slower + row.faster} "
+                       f"(median {100 * row.median_difference:+.1f}%)" for row in direction.itertuples())
     return [f"Does the race move a framework's times as a whole? The race read slower than alone in {counts}. "
             "A race that moved nothing reads slower and faster alike; one that slowed a framework reads slower in "
             "all its cases. The cases share the race's one process, a single draw, so this shows a direction "
