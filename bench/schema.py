@@ -144,6 +144,11 @@ class AloneInfo(Record):
     process: int = 0     # which of the fresh processes (bench.alone.PROCESSES)
 
 
+def alone_stage(impl: str, device: str, dtype: str, mode: str, process: int) -> str:
+    """The name an alone process's machine state is recorded under (bench.state.watched), ``process`` from 0."""
+    return f"alone-{impl}-{device}-{dtype}-{mode}-process{process + 1}"
+
+
 @dataclass(frozen=True)
 class PeakInfo(Record):
     """A large square product: the device's measured matmul peak."""

@@ -1,10 +1,11 @@
-"""The machine's state while each race ran: how much CPU other processes took, and the load average.
+"""The machine's state while each race ran: how much CPU other processes took, the load average, the handoff.
 
 A race's samples say how long the calls took, not whether something else held the cores meanwhile.
 Around each race this module reads the machine's busy CPU time (/proc/stat: every process, steal
 by the hypervisor included) and this process's own (os.times); the difference is what the rest
 of the machine took. The records go into the races file (bench.store) and bench/trust.py judges
-them. Where /proc/stat cannot be read (not Linux) the state is recorded as unknown.
+them. Where /proc/stat cannot be read (not Linux) the state is recorded as unknown. Before and
+after each stage it also times the cores' handoff (bench/cores.py), which /proc does not show.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Callable, Iterator
 
 import pytest
 
+from bench.cores import Handoff, measure as measure_handoff
 from impls.threads import thread_count
 
 STATES = pytest.StashKey[list]()
@@ -34,6 +36,9 @@ class MachineState:
     threads: int                  # threads each framework was told to use
     others_cores: float | None    # mean cores busy with other processes (steal included); None: not readable
     load_average: float | None    # the 1-minute load average at the end (this process's threads included)
+    #: µs for one core to read 400 KB another just wrote, before and after the stage; None: not measurable
+    handoff_us: tuple[float | None, float | None] = (None, None)
+    handoff_local_us: float | None = None   # ... and 400 KB it wrote itself, before the stage
 
 
 def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
@@ -63,18 +68,23 @@ def _load_average() -> float | None:
 @contextlib.contextmanager
 def watched(config, race: str, busy: Callable[[], float | None] = busy_cpu_seconds,
             own: Callable[[], float] = own_cpu_seconds, clock: Callable[[], float] = time.monotonic,
-            load_average: Callable[[], float | None] = _load_average) -> Iterator[None]:
+            load_average: Callable[[], float | None] = _load_average,
+            handoff: Callable[[], Handoff | None] = measure_handoff) -> Iterator[None]:
     """Record the machine's state over the block as one MachineState in the run's races file.
 
-    ``busy``, ``own``, ``clock`` and ``load_average`` are the readers; a test plants its own.
+    ``busy``, ``own``, ``clock``, ``load_average`` and ``handoff`` are the readers; a test plants its own.
+    The handoffs are measured outside the busy and wall clocks' window.
     """
+    before = handoff()
     busy_start, own_start, start = busy(), own(), clock()
     yield
     busy_end, own_end, wall = busy(), own(), clock() - start
+    after = handoff()
     others = None
     if busy_start is not None and busy_end is not None and wall > 0:
         # Ticks are 10 ms: a negative difference is rounding, not time given back.
         others = max(0.0, (busy_end - busy_start) - (own_end - own_start)) / wall
     config.stash.setdefault(STATES, []).append(asdict(MachineState(
         race=race, wall_s=wall, cores=os.cpu_count() or 1, threads=thread_count(), others_cores=others,
-        load_average=load_average())))
+        load_average=load_average(), handoff_us=(before and before.remote_us, after and after.remote_us),
+        handoff_local_us=before and before.local_us)))

@@ -10,7 +10,7 @@ import pytest
 
 from bench.alone import PLAIN_WAYS, PROCESSES, time_alone
 from bench.lineup import RaceKey, enters, race_keys, settings, verdict
-from bench.schema import AloneInfo
+from bench.schema import AloneInfo, alone_stage
 from bench.state import watched
 from bench.store import recorded
 from impls.contract import UnsupportedCase
@@ -48,7 +48,7 @@ def test_alone(request, alone):
     spec = kept(config).spec(name)
     framework = kept(config).implementation(name).backend
     for process in range(PROCESSES):
-        with watched(config, f"alone-{name}-{device}-{dtype}-{mode}-process{process + 1}"):
+        with watched(config, alone_stage(name, device, dtype, mode, process)):
             timings = time_alone(spec, device, dtype, mode, phases, settings(config).rounds)
         for phase, timed in timings.items():
             assert not timed.failed, f"{name} {phase} raised when timed alone: {timed.failed}"

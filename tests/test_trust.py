@@ -13,6 +13,8 @@ import threading
 import pytest
 
 from bench.race import Contender, Settings, running_threads, race
+from bench.cores import Handoff, measure
+from bench.schema import alone_stage
 from bench.state import STATES, busy_cpu_seconds, watched
 from impls.threads import THREAD_VARIABLES, thread_environment
 
@@ -97,12 +99,25 @@ def test_busy_time_is_every_field_but_idle_and_iowait(tmp_path):
 def test_a_watched_stage_records_what_other_processes_took():
     config, readings = type("Config", (), {"stash": pytest.Stash()})(), iter([100.0, 103.0])
     own, clock = iter([10.0, 11.0]), iter([0.0, 2.0])
+    handoffs = iter([Handoff(17.0, 9.0), Handoff(60.0, 10.0)])
     with watched(config, "r", busy=lambda: next(readings), own=lambda: next(own), clock=lambda: next(clock),
-                 load_average=lambda: 2.5):
+                 load_average=lambda: 2.5, handoff=lambda: next(handoffs)):
         pass
     (state,) = config.stash[STATES]
     # 3 s of the machine busy, 1 s of it ours, over 2 s: the others kept one core busy.
     assert (state["race"], state["others_cores"], state["load_average"], state["wall_s"]) == ("r", 1.0, 2.5, 2.0)
+    assert (state["handoff_us"], state["handoff_local_us"]) == ((17.0, 60.0), 9.0)
+
+
+def test_the_handoff_is_timed_on_two_cores_without_pinning_the_calling_thread(monkeypatch):
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("one core: there is no other core to hand data to")
+    measured = measure(nbytes=80_000, repeats=5)
+    assert measured.remote_us > 0 and measured.local_us > 0
+    assert os.sched_getaffinity(0) == allowed
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert measure() is None
 
 
 RACE = "cpu-float32-strict-N64-grads-latency"
@@ -113,9 +128,9 @@ def aa(difference, race=RACE):
                           "difference_hi": difference * 1.5}])
 
 
-def state(others, threads=2, cores=2, race=RACE, load_average=1.0):
+def state(others, threads=2, cores=2, race=RACE, load_average=1.0, handoff_us=(None, None)):
     return {"race": race, "wall_s": 5.0, "cores": cores, "threads": threads, "others_cores": others,
-            "load_average": load_average}
+            "load_average": load_average, "handoff_us": handoff_us, "handoff_local_us": 9.0}
 
 
 def test_a_quiet_run_is_judged_readable_and_says_its_state():
@@ -150,6 +165,21 @@ def test_a_quiet_run_whose_aa_interval_alone_is_wide_says_it_cannot_read_small_d
     assert "--rounds" not in " ".join(trust.judge([state(0.0)], aa(0.08)).lines)
 
 
+def test_a_handoff_that_moves_during_a_race_makes_the_run_unreliable_and_one_that_moves_between_stages_is_said():
+    moved_within = trust.judge([state(0.0, handoff_us=(17.0, 60.0))], aa(0.01))
+    assert not moved_within.reliable
+    assert any(f"{RACE}: the cores' handoff moved from 17.0 to 60.0 µs" in line for line in moved_within.warning)
+    # Between stages only: each race is one state of the machine; the fact line says it moved, and by how much.
+    between = trust.judge([state(0.0, handoff_us=(17.0, 18.0)), state(0.0, race="other", handoff_us=(60.0, 61.0))],
+                          aa(0.01))
+    assert between.reliable
+    assert any("one core read 400 KB another had just written in 17.0 to 61.0 µs" in line
+               and "moved by 44.0 µs" in line for line in between.lines)
+    # With one thread per framework nothing is handed between cores: a move says nothing about the times.
+    assert trust.judge([state(0.0, threads=1, handoff_us=(17.0, 60.0))], aa(0.01)).reliable
+    assert "handoff" not in " ".join(trust.judge([state(0.0)], aa(0.01)).lines)   # not measured: not mentioned
+
+
 def test_other_processes_on_the_cores_the_benchmark_leaves_free_take_nothing_from_it():
     assert trust.judge([state(0.9, threads=1)], aa(0.01)).reliable
     assert not trust.judge([state(1.2, threads=1)], aa(0.01)).reliable
@@ -174,6 +204,14 @@ def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa_or_
     assert found["processes"].tolist() == [3, 3, 3]
     assert found["agree"].to_dict() == {"torch-autograd": True, "numpy-manual": False, "jax-grad": True}
     assert found["readable"].all() and not analysis.alone_table(table, alone, aa(0.2))["readable"].any()
+    assert not found["handoff_moved"].any()
+    # The handoff while the race ran against the processes' median: numpy's race ran at 60 µs, its processes at 17 to 18 (each the mean of its two).
+    states = [state(0.0, handoff_us=(60.0, 60.0)),
+              *[state(0.0, race=alone_stage(impl, "cpu", "float32", "strict", i), handoff_us=(17.0, 17.0 + i))
+                for impl in fresh for i in range(3)]]
+    handed = analysis.alone_table(table, alone, aa(0.02), states).set_index("impl")
+    assert handed.loc["numpy-manual", ["handoff_raced_us", "handoff_alone_us"]].tolist() == [60.0, 17.5]
+    assert handed["handoff_moved"].all()
 
 
 def test_the_summary_says_when_the_race_reads_one_framework_slower_than_alone_in_every_case():

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from bench.report.statistics import ratio, ratio_interval
-from bench.report.trust import AA_BOUND, aa_spread
+from bench.report.trust import AA_BOUND, HANDOFF_BOUND_US, aa_spread, stage_handoff
 from bench.report.tables import DEFAULT, at_default_size
-from bench.schema import SIZE
+from bench.schema import SIZE, alone_stage
 
 #: Targets of an implementation's time over its own library's products (issue 10).
 OWN_FLOOR_TARGETS = {"torch-manual": 1.15, "torch-autograd": 1.3, "torch-function": 1.3, "torch-nn": 1.3,
@@ -63,22 +63,29 @@ def decomposition(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame) -> pd.DataFrame:
+def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
+                states: list[dict] = ()) -> pd.DataFrame:
     """Each plain way's time alone (the median of its fresh processes' medians, each process its framework only)
     beside its median in the race, and whether they agree: the race's median within the reach of the race's
     A/A or of how far the fresh processes differ from their own median (``spread``), whichever is wider: the
     race then reads as one more fresh process would. Where the race's A/A is past the run's bound, agreement
     says nothing (``readable`` false); a wide spread is shown, not hidden: it is how far apart users' own
-    processes land."""
+    processes land. Beside them, the cores' handoff (bench/cores.py) while the race ran and the median over
+    the processes, from the run's machine ``states``; ``handoff_moved`` where they differ past its bound."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
-               "difference", "aa", "agree", "readable"]
+               "difference", "aa", "agree", "readable", "handoff_raced_us", "handoff_alone_us", "handoff_moved"]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     if alone.empty:
         return pd.DataFrame(columns=columns)
-    by_way = alone.groupby([*key, "framework"], sort=False)["median_s"]
-    fresh = by_way.median().rename("median_s").to_frame()
+    handoff = {state["race"]: stage_handoff(state) for state in states}
+    alone = alone.assign(handoff_us=[handoff.get(alone_stage(*stage)) for stage in
+                                     zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
+                                         alone["process"].astype(int))]).astype({"handoff_us": float})
+    by_way = alone.groupby([*key, "framework"], sort=False)
+    fresh = by_way["median_s"].median().rename("median_s").to_frame()
     fresh["processes"] = by_way.size()
-    fresh["spread"] = by_way.apply(lambda medians: (medians / medians.median() - 1).abs().max())
+    fresh["spread"] = by_way["median_s"].apply(lambda medians: (medians / medians.median() - 1).abs().max())
+    fresh["handoff_alone_us"] = by_way["handoff_us"].median()
     raced = at_default_size(table)[[*key, "median_s", "race"]]
     paired = fresh.reset_index().merge(raced, on=key, how="inner", suffixes=("_alone", ""))
     if paired.empty:
@@ -87,11 +94,14 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame) -> p
     difference = paired["median_s"] / paired["median_s_alone"] - 1
     race_aa = paired["race"].map(spread)
     reach = np.maximum(race_aa, paired["spread"])
+    handoff_raced = paired["race"].map(handoff).astype(float)
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
                          "dtype": paired["dtype"], "mode": paired["mode"], "phase": paired["phase"],
                          "alone_s": paired["median_s_alone"], "processes": paired["processes"],
                          "spread": paired["spread"], "raced_s": paired["median_s"], "difference": difference,
-                         "aa": race_aa, "agree": difference.abs() <= reach, "readable": race_aa <= AA_BOUND},
+                         "aa": race_aa, "agree": difference.abs() <= reach, "readable": race_aa <= AA_BOUND,
+                         "handoff_raced_us": handoff_raced, "handoff_alone_us": paired["handoff_alone_us"],
+                         "handoff_moved": (handoff_raced - paired["handoff_alone_us"]).abs() > HANDOFF_BOUND_US},
                         columns=columns)
 
 

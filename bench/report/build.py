@@ -48,7 +48,7 @@ def findings_of(document: dict, frames: dict[str, pd.DataFrame], full: pd.DataFr
                               "datetime": document.get("datetime", ""), "commit": commit.get("id", ""),
                               "dirty": bool(commit.get("dirty"))},
                     ignored=len(document["benchmarks"]) - sum(len(frame) for frame in frames.values()),
-                    alone=analysis.alone_table(full, frames["alone"], aa),
+                    alone=analysis.alone_table(full, frames["alone"], aa, document.get("machine_state", [])),
                     machine_state=document.get("machine_state", []))
 
 

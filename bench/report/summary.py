@@ -212,16 +212,37 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
         "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
         "race / alone − 1": [f"{100 * v:+.1f}%" for v in found["difference"]],
         "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
-        "agree": [("yes" if agree else "**no**") if readable else "unreadable (A/A past the bound)"
-                  for agree, readable in zip(found["agree"], found["readable"])]})
+        "agree": [("yes" if agree else "**no**, handoff moved" if moved else "**no**") if readable
+                  else "unreadable (A/A past the bound)"
+                  for agree, readable, moved in zip(found["agree"], found["readable"], _handoff_moved(found))]})
+    handoff = _handoff_column(found)
+    if handoff:
+        frame.insert(len(frame.columns) - 1, "handoff µs, race / alone", handoff)
     agreed = int((found["agree"] & found["readable"]).sum())
     processes = int(found["processes"].max())
     return [f"Each framework's plain way timed again in {processes} fresh process(es) that load its framework alone, "
             "with the job's thread counts and every other setting at the framework's defaults. Alone: the median of "
             "the processes' medians; processes differ: how far the farthest of them lies from it. "
             f"{agreed} of {len(found)} agree with their time in the race: within its A/A or within how far the fresh "
-            "processes differ, whichever is wider (the race's process is one more draw).", "",
+            "processes differ, whichever is wider (the race's process is one more draw)."
+            + (" Handoff: µs for one core to read 400 KB another has just written (bench/cores.py), while the race "
+               "ran and the processes' median; \"handoff moved\" marks a disagreement where the two differ by more "
+               f"than {trust.HANDOFF_BOUND_US:.0f} µs: the machine differed between them, which two threads feel "
+               "and one does not; it does not prove that this made the difference." if handoff else ""), "",
             _markdown(frame, left=3), "", *direction_statements(analysis.race_direction(found))]
+
+
+def _handoff_moved(found: pd.DataFrame) -> list[bool]:
+    """Where the cores' handoff differed past its bound between the race and the fresh processes (False in older runs)."""
+    return [bool(v) for v in found["handoff_moved"]] if "handoff_moved" in found else [False] * len(found)
+
+
+def _handoff_column(found: pd.DataFrame) -> list[str]:
+    """The cores' handoff while the race ran / over the fresh processes, in µs; empty where the run has none."""
+    if "handoff_raced_us" not in found or found[["handoff_raced_us", "handoff_alone_us"]].isna().all(axis=None):
+        return []
+    return [f"{_number(raced, '.1f')} / {_number(alone, '.1f')}"
+            for raced, alone in zip(found["handoff_raced_us"], found["handoff_alone_us"])]
 
 
 def direction_statements(direction: pd.DataFrame) -> list[str]:

@@ -30,6 +30,14 @@ AA_BOUND = 0.05
 #: whichever contender runs then, not on all alike. Taking more than 5% of the benchmark's cores
 #: can move a ratio by more than the 5% that AA_BOUND lets the report read, so the same bound.
 CONTENTION_BOUND = 0.05
+#: The largest move of the cores' handoff (bench/cores.py: µs to read 400 KB another core wrote) that
+#: times taken at two handoffs may still be set side by side, with two threads or more. A 2-thread step at
+#: the default size hands arrays of that size between cores more than once: the gradient of w1 from the
+#: product's two threads to numpy's one-thread update, the updated w1 back to the next product's threads.
+#: When the probe moved from 9.4 to 17.3 µs, numpy's ``w1 -= g`` after ``g = x.T @ grad_h`` (float32, 2
+#: threads) moved from 9.9 to 14.6 µs (2026-12-04): 0.6 µs a pass per µs of the probe. The fastest float32
+#: steps take 230 to 270 µs there; two such passes moved by a 10 µs move are 12 µs, AA_BOUND's 5% of them.
+HANDOFF_BOUND_US = 10.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,33 @@ def contention(state: dict[str, Any]) -> float | None:
     if others is None:
         return None
     return max(0.0, others - (cores - threads)) / threads
+
+
+def handoffs(state: dict[str, Any]) -> list[float]:
+    """The cores' handoff in µs measured before and after a stage, those that were measured (none in old runs)."""
+    return [v for v in state.get("handoff_us") or [] if v is not None]
+
+
+def stage_handoff(state: dict[str, Any]) -> float | None:
+    """One stage's handoff: the mean of its measurements, None where none was taken."""
+    found = handoffs(state)
+    return float(np.mean(found)) if found else None
+
+
+def _handoff_line(states: list[dict[str, Any]]) -> str | None:
+    measured = [v for s in states for v in handoffs(s)]
+    if not measured:
+        return None
+    local = [s["handoff_local_us"] for s in states if s.get("handoff_local_us") is not None]
+    moved = max(measured) - min(measured)
+    reading = (f"it moved by {moved:.1f} µs, past the {HANDOFF_BOUND_US:.0f} µs within which stages timed at two "
+               "handoffs can be set side by side (alone against raced, this run against another); the alone table "
+               "shows each side's" if moved > HANDOFF_BOUND_US and states[0]["threads"] > 1
+               else "it matters only where a framework runs two threads or more" if states[0]["threads"] <= 1
+               else f"within {HANDOFF_BOUND_US:.0f} µs throughout")
+    return (f"Cores' handoff (bench/cores.py): one core read 400 KB another had just written in {min(measured):.1f} "
+            f"to {max(measured):.1f} µs (median {np.median(measured):.1f}) before and after the timed stages, "
+            f"400 KB it wrote itself in {np.median(local):.1f}; {reading}.")
 
 
 def _state_line(states: list[dict[str, Any]]) -> str:
@@ -123,14 +158,21 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
             problems.append(f"- {race}: A/A {100 * reach:.1f}% (bound {100 * AA_BOUND:.0f}%): differences "
                             f"within {100 * reach:.1f}% of 1 in this race cannot be read{why}")
     for state in states:
+        found = handoffs(state)
+        if state["threads"] > 1 and len(found) == 2 and abs(found[1] - found[0]) > HANDOFF_BOUND_US \
+                and not state["race"].startswith("alone"):
+            problems.append(f"- {state['race']}: the cores' handoff moved from {found[0]:.1f} to {found[1]:.1f} µs "
+                            f"while it ran (bound {HANDOFF_BOUND_US:.0f} µs): the move fell on the contenders timed "
+                            "after it, on those that hand data between threads most: its ratios cannot be read")
         taken = contention(state)
         if taken is not None and taken > CONTENTION_BOUND:
             what = ("its time alone cannot be set beside its time in the race" if state["race"].startswith("alone")
                     else "its ratios between cases, frameworks above all (timed in turn), cannot be read")
             problems.append(f"- {state['race']}: other processes took {100 * taken:.0f}% of the benchmark's "
                             f"{state['threads']} core(s) (bound {100 * CONTENTION_BOUND:.0f}%): {what}")
-    facts = [_state_line(states), _aa_line(spread)]
-    bounds = f"A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores {100 * CONTENTION_BOUND:.0f}%"
+    facts = [_state_line(states), *filter(None, [_handoff_line(states)]), _aa_line(spread)]
+    bounds = f"A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores {100 * CONTENTION_BOUND:.0f}%" + (
+        f", the cores' handoff's move within a race {HANDOFF_BOUND_US:.0f} µs" if any(map(handoffs, states)) else "")
     if not problems:
         known = "the run can be read" if states else "the run can be read as far as its A/A tells"
         return Judgement(True, [*facts, f"Within the bounds ({bounds}): {known}."], [])
