@@ -7,7 +7,9 @@ to the next, and nothing in /proc says so: the hypervisor moves the two virtual 
 physical ones (the same core's two hyperthreads, two cores sharing a cache, two that share none).
 Measured in one process at 2 threads, numpy's ``w1 -= g`` right after ``g = x.T @ grad_h``
 (float32, default size, 2026-12-04 23:30) took 10, 15, 60 or 263 µs, in stretches of seconds to
-minutes, while the same pass over a ``g`` the main thread had written itself took 10.7 to 19.
+minutes, while the same pass over a ``g`` the main thread had written itself took 10.7 to 19. At the
+slow levels whole steps slow down, not only that pass: in a default run's fresh processes, numpy-manual's
+float32 step took 270-286 µs where this probe read about 10 µs and 608-621 where it read about 18.
 
 ``measure()`` times that directly: a thread of its own pinned to one core fills 400 KB, and another
 pinned to another core sums it; then that thread sums 400 KB it filled itself. It takes a few

@@ -532,3 +532,22 @@ def test_a_cuda_case_timed_only_for_latency_still_shows_its_device_time(built):
     (cuda_row,) = [line for line in lines[-1].splitlines() if line.startswith("| on-cuda ")]
     assert "| 90.0 | 12 | 60.0 |" in cuda_row and "| – |" in cuda_row, cuda_row
     assert any(line.startswith("| fast ") for line in lines[-1].splitlines()), lines[-1]  # the queued case stays
+
+
+def test_compare_names_the_moved_cases_whose_races_ran_at_another_cores_handoff(built, tmp_path):
+    table = rows(built)
+    moved = table.copy()
+    mask = (moved["impl"] == "slow") & (moved["phase"] == "grads") & (moved["timing"] == "latency")
+    moved.loc[mask, ["ratio_to_fastest", "median_s"]] *= 1.2
+    race = table.loc[mask, "race"].item()
+    runs = {}
+    for name, frame, handoff in (("a", table, 17.0), ("b", moved, 60.0)):
+        runs[name] = write_run(tmp_path / name, frame)
+        (runs[name] / "findings.json").write_text(json.dumps({"machine_state": [
+            {"race": race, "threads": 2, "handoff_us": [handoff, handoff + 1]}]}))
+    result = report.compare(runs["a"], runs["b"])
+    assert result.loc[mask.to_numpy(), ["handoff_a", "handoff_b"]].values.tolist() == [[17.5, 60.5]]
+    line = describe_fastest(result)
+    assert "; 1 of the 1 in races whose cores' handoff differed between the runs by more than 5 µs" in line, line
+    # Runs written before the handoff was recorded say nothing of it.
+    assert "handoff" not in describe_fastest(report.compare(built, write_run(tmp_path / "c", moved)))

@@ -169,6 +169,9 @@ def test_a_handoff_that_moves_during_a_race_makes_the_run_unreliable_and_one_tha
     moved_within = trust.judge([state(0.0, handoff_us=(17.0, 60.0))], aa(0.01))
     assert not moved_within.reliable
     assert any(f"{RACE}: the cores' handoff moved from 17.0 to 60.0 µs" in line for line in moved_within.warning)
+    # 10 to 18 µs: the two levels a default run met, with steps up to 2.2x as long at the second; 10 to 13: one level.
+    assert not trust.judge([state(0.0, handoff_us=(10.0, 18.0))], aa(0.01)).reliable
+    assert trust.judge([state(0.0, handoff_us=(10.0, 13.0))], aa(0.01)).reliable
     # Between stages only: each race is one state of the machine; the fact line says it moved, and by how much.
     between = trust.judge([state(0.0, handoff_us=(17.0, 18.0)), state(0.0, race="other", handoff_us=(60.0, 61.0))],
                           aa(0.01))
