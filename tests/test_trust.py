@@ -207,14 +207,20 @@ def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa_or_
     assert found["processes"].tolist() == [3, 3, 3]
     assert found["agree"].to_dict() == {"torch-autograd": True, "numpy-manual": False, "jax-grad": True}
     assert found["readable"].all() and not analysis.alone_table(table, alone, aa(0.2))["readable"].any()
-    assert not found["handoff_moved"].any()
+    assert not analysis.handoff_moved(found).any()   # not recorded: nothing said
     # The handoff while the race ran against the processes' median: numpy's race ran at 60 µs, its processes at 17 to 18 (each the mean of its two).
     states = [state(0.0, handoff_us=(60.0, 60.0)),
               *[state(0.0, race=alone_stage(impl, "cpu", "float32", "strict", i), handoff_us=(17.0, 17.0 + i))
                 for impl in fresh for i in range(3)]]
     handed = analysis.alone_table(table, alone, aa(0.02), states).set_index("impl")
-    assert handed.loc["numpy-manual", ["handoff_raced_us", "handoff_alone_us"]].tolist() == [60.0, 17.5]
-    assert handed["handoff_moved"].all()
+    assert handed.loc["numpy-manual", ["handoff_raced_from_us", "handoff_raced_to_us", "handoff_alone_us"]].tolist() \
+        == [60.0, 60.0, 17.5]
+    assert analysis.handoff_moved(handed).all()
+    # A race during which it moved was timed in two states, whatever the processes read.
+    states[0] = state(0.0, handoff_us=(10.0, 17.0))
+    assert analysis.handoff_moved(analysis.alone_table(table, alone, aa(0.02), states)).all()
+    states[0] = state(0.0, handoff_us=(17.0, 19.0))
+    assert not analysis.handoff_moved(analysis.alone_table(table, alone, aa(0.02), states)).any()
 
 
 def test_the_summary_says_when_the_race_reads_one_framework_slower_than_alone_in_every_case():

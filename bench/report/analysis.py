@@ -71,13 +71,16 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     race then reads as one more fresh process would. Where the race's A/A is past the run's bound, agreement
     says nothing (``readable`` false); a wide spread is shown, not hidden: it is how far apart users' own
     processes land. Beside them, the cores' handoff (bench/cores.py) while the race ran and the median over
-    the processes, from the run's machine ``states``; ``handoff_moved`` where they differ past its bound."""
+    the processes, from the run's machine ``states`` (``handoff_moved`` reads them)."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
-               "difference", "aa", "agree", "readable", "handoff_raced_us", "handoff_alone_us", "handoff_moved"]
+               "difference", "aa", "agree", "readable", "handoff_raced_from_us", "handoff_raced_to_us",
+               "handoff_alone_us"]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     if alone.empty:
         return pd.DataFrame(columns=columns)
     handoff = {state["race"]: stage_handoff(state) for state in states}
+    ends = {state["race"]: [np.nan if v is None else v for v in state.get("handoff_us") or (None, None)]
+            for state in states}
     alone = alone.assign(handoff_us=[handoff.get(alone_stage(*stage)) for stage in
                                      zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
                                          alone["process"].astype(int))]).astype({"handoff_us": float})
@@ -94,15 +97,26 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     difference = paired["median_s"] / paired["median_s_alone"] - 1
     race_aa = paired["race"].map(spread)
     reach = np.maximum(race_aa, paired["spread"])
-    handoff_raced = paired["race"].map(handoff).astype(float)
+    raced_ends = [ends.get(race, [np.nan, np.nan]) for race in paired["race"]]
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
                          "dtype": paired["dtype"], "mode": paired["mode"], "phase": paired["phase"],
                          "alone_s": paired["median_s_alone"], "processes": paired["processes"],
                          "spread": paired["spread"], "raced_s": paired["median_s"], "difference": difference,
                          "aa": race_aa, "agree": difference.abs() <= reach, "readable": race_aa <= AA_BOUND,
-                         "handoff_raced_us": handoff_raced, "handoff_alone_us": paired["handoff_alone_us"],
-                         "handoff_moved": (handoff_raced - paired["handoff_alone_us"]).abs() > HANDOFF_BOUND_US},
+                         "handoff_raced_from_us": [float(e[0]) for e in raced_ends],
+                         "handoff_raced_to_us": [float(e[1]) for e in raced_ends],
+                         "handoff_alone_us": paired["handoff_alone_us"]},
                         columns=columns)
+
+
+def handoff_moved(found: pd.DataFrame) -> pd.Series:
+    """Per row of ``alone_table``: whether the cores' handoff moved past its bound while the race ran, or lay that far
+    from the fresh processes' (then the two were timed on a machine in two states); False where not recorded."""
+    if "handoff_raced_from_us" not in found:
+        return pd.Series(False, index=found.index)
+    start, end = found["handoff_raced_from_us"].astype(float), found["handoff_raced_to_us"].astype(float)
+    apart = ((start + end) / 2 - found["handoff_alone_us"].astype(float)).abs()
+    return ((end - start).abs() > HANDOFF_BOUND_US) | (apart > HANDOFF_BOUND_US)
 
 
 def race_direction(alone: pd.DataFrame) -> pd.DataFrame:

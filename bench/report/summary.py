@@ -214,7 +214,7 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
         "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
         "agree": [("yes" if agree else "**no**, handoff moved" if moved else "**no**") if readable
                   else "unreadable (A/A past the bound)"
-                  for agree, readable, moved in zip(found["agree"], found["readable"], _handoff_moved(found))]})
+                  for agree, readable, moved in zip(found["agree"], found["readable"], analysis.handoff_moved(found))]})
     handoff = _handoff_column(found)
     if handoff:
         frame.insert(len(frame.columns) - 1, "handoff µs, race / alone", handoff)
@@ -232,17 +232,15 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
             _markdown(frame, left=3), "", *direction_statements(analysis.race_direction(found))]
 
 
-def _handoff_moved(found: pd.DataFrame) -> list[bool]:
-    """Where the cores' handoff differed past its bound between the race and the fresh processes (False in older runs)."""
-    return [bool(v) for v in found["handoff_moved"]] if "handoff_moved" in found else [False] * len(found)
-
-
 def _handoff_column(found: pd.DataFrame) -> list[str]:
-    """The cores' handoff while the race ran / over the fresh processes, in µs; empty where the run has none."""
-    if "handoff_raced_us" not in found or found[["handoff_raced_us", "handoff_alone_us"]].isna().all(axis=None):
+    """The cores' handoff while the race ran (its start→end where it moved) / the fresh processes' median, in µs;
+    empty where the run has none."""
+    columns = ["handoff_raced_from_us", "handoff_raced_to_us", "handoff_alone_us"]
+    if not set(columns) <= set(found) or found[columns].isna().all(axis=None):
         return []
-    return [f"{_number(raced, '.1f')} / {_number(alone, '.1f')}"
-            for raced, alone in zip(found["handoff_raced_us"], found["handoff_alone_us"])]
+    return [(f"{_number(start, '.1f')}→{_number(end, '.1f')}" if abs(end - start) > trust.HANDOFF_BOUND_US
+             else _number((start + end) / 2, ".1f")) + f" / {_number(alone, '.1f')}"
+            for start, end, alone in zip(*(found[c].astype(float) for c in columns))]
 
 
 def direction_statements(direction: pd.DataFrame) -> list[str]:
