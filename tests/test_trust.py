@@ -179,7 +179,9 @@ def test_a_handoff_that_moves_during_a_race_makes_the_run_unreliable_and_one_tha
     assert any("one core read 400 KB another had just written in 17.0 to 61.0 µs" in line
                and "moved by 44.0 µs" in line for line in between.lines)
     # With one thread per framework nothing is handed between cores: a move says nothing about the times.
-    assert trust.judge([state(0.0, threads=1, handoff_us=(17.0, 60.0))], aa(0.01)).reliable
+    one_thread = trust.judge([state(0.0, threads=1, handoff_us=(17.0, 60.0))], aa(0.01))
+    assert one_thread.reliable and "handoff" not in one_thread.lines[-1]
+    assert "not judged with one thread per framework" in " ".join(one_thread.lines)
     assert "handoff" not in " ".join(trust.judge([state(0.0)], aa(0.01)).lines)   # not measured: not mentioned
 
 
@@ -198,7 +200,7 @@ def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa_or_
     # differ by a third, and the race lands inside that.
     fresh = {"torch-autograd": ("torch", (195e-6, 196e-6, 197e-6)), "numpy-manual": ("numpy", (199e-6, 200e-6, 201e-6)),
              "jax-grad": ("jax", (200e-6, 240e-6, 320e-6))}
-    alone = pd.DataFrame([{**key, "impl": impl, "framework": fw, "median_s": m, "process": i}
+    alone = pd.DataFrame([{**key, "impl": impl, "framework": fw, "median_s": m, "process": i, "threads": 2}
                           for impl, (fw, medians) in fresh.items() for i, m in enumerate(medians)])
     found = analysis.alone_table(table, alone, aa(0.02)).set_index("impl")
     assert found.loc["torch-autograd", "difference"] == pytest.approx(200 / 196 - 1)
@@ -221,6 +223,10 @@ def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa_or_
     assert analysis.handoff_moved(analysis.alone_table(table, alone, aa(0.02), states)).all()
     states[0] = state(0.0, handoff_us=(17.0, 19.0))
     assert not analysis.handoff_moved(analysis.alone_table(table, alone, aa(0.02), states)).any()
+    # With one thread per framework it is shown, not judged.
+    states[0] = state(0.0, handoff_us=(10.0, 17.0))
+    single = analysis.alone_table(table, alone.assign(threads=1), aa(0.02), states)
+    assert not analysis.handoff_moved(single).any() and single["handoff_raced_to_us"].eq(17.0).all()
 
 
 def test_the_summary_says_when_the_race_reads_one_framework_slower_than_alone_in_every_case():

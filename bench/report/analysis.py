@@ -73,7 +73,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     processes land. Beside them, the cores' handoff (bench/cores.py) while the race ran and the median over
     the processes, from the run's machine ``states`` (``handoff_moved`` reads them)."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
-               "difference", "aa", "agree", "readable", "handoff_raced_from_us", "handoff_raced_to_us",
+               "difference", "aa", "agree", "readable", "threads", "handoff_raced_from_us", "handoff_raced_to_us",
                "handoff_alone_us"]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     if alone.empty:
@@ -87,6 +87,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     by_way = alone.groupby([*key, "framework"], sort=False)
     fresh = by_way["median_s"].median().rename("median_s").to_frame()
     fresh["processes"] = by_way.size()
+    fresh["threads"] = by_way["threads"].max() if "threads" in alone else np.nan
     fresh["spread"] = by_way["median_s"].apply(lambda medians: (medians / medians.median() - 1).abs().max())
     fresh["handoff_alone_us"] = by_way["handoff_us"].median()
     raced = at_default_size(table)[[*key, "median_s", "race"]]
@@ -101,6 +102,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
                          "dtype": paired["dtype"], "mode": paired["mode"], "phase": paired["phase"],
                          "alone_s": paired["median_s_alone"], "processes": paired["processes"],
+                         "threads": paired["threads"],
                          "spread": paired["spread"], "raced_s": paired["median_s"], "difference": difference,
                          "aa": race_aa, "agree": difference.abs() <= reach, "readable": race_aa <= AA_BOUND,
                          "handoff_raced_from_us": [float(e[0]) for e in raced_ends],
@@ -111,12 +113,14 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
 
 def handoff_moved(found: pd.DataFrame) -> pd.Series:
     """Per row of ``alone_table``: whether the cores' handoff moved past its bound while the race ran, or lay that far
-    from the fresh processes' (then the two were timed on a machine in two states); False where not recorded."""
+    from the fresh processes' (then the two were timed on a machine in two states); False where not recorded, and
+    with one thread per framework, where the bound, set from 2-thread times, says nothing."""
     if "handoff_raced_from_us" not in found:
         return pd.Series(False, index=found.index)
+    several = found["threads"].astype(float) > 1 if "threads" in found else True
     start, end = found["handoff_raced_from_us"].astype(float), found["handoff_raced_to_us"].astype(float)
     apart = ((start + end) / 2 - found["handoff_alone_us"].astype(float)).abs()
-    return ((end - start).abs() > HANDOFF_BOUND_US) | (apart > HANDOFF_BOUND_US)
+    return several & (((end - start).abs() > HANDOFF_BOUND_US) | (apart > HANDOFF_BOUND_US))
 
 
 def race_direction(alone: pd.DataFrame) -> pd.DataFrame:

@@ -173,7 +173,8 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
                             f"{state['threads']} core(s) (bound {100 * CONTENTION_BOUND:.0f}%): {what}")
     facts = [_state_line(states), *filter(None, [_handoff_line(states)]), _aa_line(spread)]
     bounds = f"A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores {100 * CONTENTION_BOUND:.0f}%" + (
-        f", the cores' handoff's move within a race {HANDOFF_BOUND_US:.0f} µs" if any(map(handoffs, states)) else "")
+        f", the cores' handoff's move within a race {HANDOFF_BOUND_US:.0f} µs"
+        if any(handoffs(state) and state["threads"] > 1 for state in states) else "")
     if not problems:
         known = "the run can be read" if states else "the run can be read as far as its A/A tells"
         return Judgement(True, [*facts, f"Within the bounds ({bounds}): {known}."], [])
