@@ -163,8 +163,8 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
         if state["threads"] > 1 and len(found) == 2 and abs(found[1] - found[0]) > HANDOFF_BOUND_US \
                 and not state["race"].startswith("alone"):
             problems.append(f"- {state['race']}: the cores' handoff moved from {found[0]:.1f} to {found[1]:.1f} µs "
-                            f"while it ran (bound {HANDOFF_BOUND_US:.0f} µs): the move fell on the contenders timed "
-                            "after it, on those that hand data between threads most: its ratios cannot be read")
+                            f"while it ran (bound {HANDOFF_BOUND_US:.0f} µs): its rounds were timed in two states of "
+                            "the machine, which slow the frameworks unalike: its ratios cannot be read")
         taken = contention(state)
         if taken is not None and taken > CONTENTION_BOUND:
             what = ("its time alone cannot be set beside its time in the race" if state["race"].startswith("alone")
