@@ -13,8 +13,8 @@ float32 step took 270-286 µs where this probe read about 10 µs and 608-621 whe
 
 ``measure()`` times that directly: a thread of its own pinned to one core fills 400 KB, and another
 pinned to another core sums it; then that thread sums 400 KB it filled itself. It takes a few
-milliseconds. bench/state.py records it before and after every timed stage, and
-bench/report/trust.py says where it moved.
+milliseconds. bench/state.py records it before and after every timed stage and after each round of
+a race, and bench/report/trust.py says where it moved.
 
 ``python -m bench.cores`` prints one measurement as JSON.
 """
@@ -31,7 +31,8 @@ import numpy as np
 
 #: About a weight matrix of the default size: w1 and its gradient are 1000 x 100 (400 KB in float32).
 HANDOFF_BYTES = 400_000
-REPEATS = 60
+#: Enough for a median that tells its levels apart (10 and 18 µs here), few enough for about 10 ms a reading.
+REPEATS = 20
 
 
 @dataclass(frozen=True)

@@ -125,13 +125,15 @@ def _round_order(contenders: list[Contender], rng: np.random.Generator) -> list[
 
 def race(contenders: list[Contender], settings: Settings = Settings(),
          clock: Callable[[], float] = time.perf_counter,
-         wait_for_idle: Callable[[float], None] = wait_for_idle_pools) -> Timings:
+         wait_for_idle: Callable[[float], None] = wait_for_idle_pools,
+         after_round: Callable[[], None] = lambda: None) -> Timings:
     """Every contender's first call alone, a warm-up, then ``settings.rounds`` shuffled rounds.
 
     A contender that raises is dropped from the rest of the race and named in ``failed``; the others go on.
     ``clock`` reads seconds (pytest-benchmark's ``timer``): a test passes a fake one that only its planted
     calls move, so that what it asserts about the timings holds however loaded the machine is.
-    ``wait_for_idle`` is called, untimed, wherever the next contender runs on another pool than the last.
+    ``wait_for_idle`` is called, untimed, wherever the next contender runs on another pool than the last, and
+    ``after_round`` after each round (bench.state.Stage reads the machine's state there).
     """
     keys = [c.key for c in contenders]
     if len(set(keys)) != len(keys):
@@ -179,6 +181,7 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
                     samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key], clock)
                 except Exception as error:  # noqa: BLE001
                     failed[contender.key] = _failure(error)
+            after_round()
     finally:
         if collecting:
             gc.enable()

@@ -5,7 +5,8 @@ Around each race this module reads the machine's busy CPU time (/proc/stat: ever
 by the hypervisor included) and this process's own (os.times); the difference is what the rest
 of the machine took. The records go into the races file (bench.store) and bench/trust.py judges
 them. Where /proc/stat cannot be read (not Linux) the state is recorded as unknown. Before and
-after each stage it also times the cores' handoff (bench/cores.py), which /proc does not show.
+after each stage, and after each round of a race, it also times the cores' handoff (bench/cores.py),
+which /proc does not show.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterator
 
 import pytest
@@ -39,6 +40,20 @@ class MachineState:
     #: µs for one core to read 400 KB another just wrote, before and after the stage; None: not measurable
     handoff_us: tuple[float | None, float | None] = (None, None)
     handoff_local_us: float | None = None   # ... and 400 KB it wrote itself, before the stage
+    handoff_rounds_us: tuple[float, ...] = ()   # ... after each round of a race, where the race asked (Stage)
+
+
+@dataclass
+class Stage:
+    """A watched stage while it runs: ``after_round`` (a race's hook, untimed) reads the handoff once more."""
+
+    handoff: Callable[[], Handoff | None]
+    rounds_us: list[float] = field(default_factory=list)
+
+    def after_round(self) -> None:
+        found = self.handoff()
+        if found is not None:
+            self.rounds_us.append(found.remote_us)
 
 
 def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
@@ -69,15 +84,16 @@ def _load_average() -> float | None:
 def watched(config, race: str, busy: Callable[[], float | None] = busy_cpu_seconds,
             own: Callable[[], float] = own_cpu_seconds, clock: Callable[[], float] = time.monotonic,
             load_average: Callable[[], float | None] = _load_average,
-            handoff: Callable[[], Handoff | None] = measure_handoff) -> Iterator[None]:
+            handoff: Callable[[], Handoff | None] = measure_handoff) -> Iterator[Stage]:
     """Record the machine's state over the block as one MachineState in the run's races file.
 
     ``busy``, ``own``, ``clock``, ``load_average`` and ``handoff`` are the readers; a test plants its own.
-    The handoffs are measured outside the busy and wall clocks' window.
+    The handoffs are measured outside the busy and wall clocks' window; the block's own readings, through the
+    ``Stage`` it is given, are inside it (a few milliseconds a round, taken by this process).
     """
-    before = handoff()
+    before, stage = handoff(), Stage(handoff)
     busy_start, own_start, start = busy(), own(), clock()
-    yield
+    yield stage
     busy_end, own_end, wall = busy(), own(), clock() - start
     after = handoff()
     others = None
@@ -87,4 +103,4 @@ def watched(config, race: str, busy: Callable[[], float | None] = busy_cpu_secon
     config.stash.setdefault(STATES, []).append(asdict(MachineState(
         race=race, wall_s=wall, cores=os.cpu_count() or 1, threads=thread_count(), others_cores=others,
         load_average=load_average(), handoff_us=(before and before.remote_us, after and after.remote_us),
-        handoff_local_us=before and before.local_us)))
+        handoff_local_us=before and before.local_us, handoff_rounds_us=tuple(stage.rounds_us))))

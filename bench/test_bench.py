@@ -35,8 +35,8 @@ def test_race(request, race_key: RaceKey):
             pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")
         floors, twin = floor_contenders(key), aa_twin(entered, key)
         field = [c for c, _, _ in entered] + [c for c, _ in floors] + ([twin] if twin else [])
-        with watched(config, key.id):
-            timings = race(field, settings(config))
+        with watched(config, key.id) as stage:
+            timings = race(field, settings(config), after_round=stage.after_round)
         measures = device_measures(entered, key, timings)
     record_race(config, key, entered, floors, twin, timings, measures)
 

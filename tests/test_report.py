@@ -536,18 +536,21 @@ def test_a_cuda_case_timed_only_for_latency_still_shows_its_device_time(built):
 
 def test_compare_names_the_moved_cases_whose_races_ran_at_another_cores_handoff(built, tmp_path):
     table = rows(built)
+    table["ratio_to_fastest_lo"], table["ratio_to_fastest_hi"] = table["ratio_to_fastest"] / 1.02, \
+        table["ratio_to_fastest"] * 1.02
     moved = table.copy()
     mask = (moved["impl"] == "slow") & (moved["phase"] == "grads") & (moved["timing"] == "latency")
-    moved.loc[mask, ["ratio_to_fastest", "median_s"]] *= 1.2
+    moved.loc[mask, ["ratio_to_fastest", "ratio_to_fastest_lo", "ratio_to_fastest_hi", "median_s"]] *= 1.2
     race = table.loc[mask, "race"].item()
     runs = {}
-    for name, frame, handoff in (("a", table, 17.0), ("b", moved, 60.0)):
+    for name, frame, handoff in (("a", table, 10.0), ("b", moved, 18.0)):   # near, then far (own writes 9.0 µs)
         runs[name] = write_run(tmp_path / name, frame)
         (runs[name] / "findings.json").write_text(json.dumps({"machine_state": [
-            {"race": race, "threads": 2, "handoff_us": [handoff, handoff + 1]}]}))
+            {"race": race, "threads": 2, "handoff_us": [handoff, handoff + 1], "handoff_local_us": 9.0}]}))
     result = report.compare(runs["a"], runs["b"])
-    assert result.loc[mask.to_numpy(), ["handoff_a", "handoff_b"]].values.tolist() == [[17.5, 60.5]]
+    assert result.loc[mask.to_numpy(), ["handoff_a", "handoff_b"]].values.tolist() == [[False, True]]
     line = describe_fastest(result)
-    assert "; 1 of the 1 in races whose cores' handoff differed between the runs by more than 5 µs" in line, line
+    assert "; 1 of the 1 with both runs' handoff known in races at the other handoff level" in line, line
+    assert "handoff near→far)" in line
     # Runs written before the handoff was recorded say nothing of it.
     assert "handoff" not in describe_fastest(report.compare(built, write_run(tmp_path / "c", moved)))

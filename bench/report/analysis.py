@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.statistics import ratio, ratio_interval
-from bench.report.trust import AA_BOUND, HANDOFF_BOUND_US, aa_spread, stage_handoff
+from bench.report.trust import AA_BOUND, aa_spread, far_above, handoffs, stage_handoff
 from bench.report.tables import DEFAULT, at_default_size
 from bench.schema import SIZE, alone_stage
 
@@ -73,13 +73,13 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     processes land. Beside them, the cores' handoff (bench/cores.py) while the race ran and the median over
     the processes, from the run's machine ``states`` (``handoff_moved`` reads them)."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
-               "difference", "aa", "agree", "readable", "threads", "handoff_raced_from_us", "handoff_raced_to_us",
-               "handoff_alone_us"]
+               "difference", "aa", "agree", "readable", "threads", "handoff_raced_lo_us", "handoff_raced_hi_us",
+               "handoff_raced_us", "handoff_alone_us", "handoff_far_above_us"]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     if alone.empty:
         return pd.DataFrame(columns=columns)
     handoff = {state["race"]: stage_handoff(state) for state in states}
-    ends = {state["race"]: [np.nan if v is None else v for v in state.get("handoff_us") or (None, None)]
+    ends = {state["race"]: [min(found), max(found)] if (found := handoffs(state)) else [np.nan, np.nan]
             for state in states}
     alone = alone.assign(handoff_us=[handoff.get(alone_stage(*stage)) for stage in
                                      zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
@@ -105,22 +105,25 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                          "threads": paired["threads"],
                          "spread": paired["spread"], "raced_s": paired["median_s"], "difference": difference,
                          "aa": race_aa, "agree": difference.abs() <= reach, "readable": race_aa <= AA_BOUND,
-                         "handoff_raced_from_us": [float(e[0]) for e in raced_ends],
-                         "handoff_raced_to_us": [float(e[1]) for e in raced_ends],
-                         "handoff_alone_us": paired["handoff_alone_us"]},
+                         "handoff_raced_lo_us": [float(e[0]) for e in raced_ends],
+                         "handoff_raced_hi_us": [float(e[1]) for e in raced_ends],
+                         "handoff_raced_us": paired["race"].map(handoff).astype(float),
+                         "handoff_alone_us": paired["handoff_alone_us"],
+                         "handoff_far_above_us": far_above(list(states)) if states else np.nan},
                         columns=columns)
 
 
 def handoff_moved(found: pd.DataFrame) -> pd.Series:
-    """Per row of ``alone_table``: whether the cores' handoff moved past its bound while the race ran, or lay that far
-    from the fresh processes' (then the two were timed on a machine in two states); False where not recorded, and
-    with one thread per framework, where the bound, set from 2-thread times, says nothing."""
-    if "handoff_raced_from_us" not in found:
+    """Per row of ``alone_table``: whether the race ran at both handoff levels (trust.HANDOFF_FAR_US), or mostly at
+    the other level than the fresh processes: then the two were timed on a machine in two states. False where not
+    recorded, and with one thread per framework, where the processes took the same time at either level."""
+    columns = ["handoff_raced_lo_us", "handoff_raced_hi_us", "handoff_raced_us", "handoff_alone_us",
+               "handoff_far_above_us"]
+    if not set(columns) <= set(found):
         return pd.Series(False, index=found.index)
-    several = found["threads"].astype(float) > 1 if "threads" in found else True
-    start, end = found["handoff_raced_from_us"].astype(float), found["handoff_raced_to_us"].astype(float)
-    apart = ((start + end) / 2 - found["handoff_alone_us"].astype(float)).abs()
-    return several & (((end - start).abs() > HANDOFF_BOUND_US) | (apart > HANDOFF_BOUND_US))
+    several = found["threads"].astype(float) > 1
+    low, high, raced, alone, above = (found[c].astype(float) for c in columns)
+    return several & (((low <= above) & (high > above)) | ((raced > above) != (alone > above))) & above.notna()
 
 
 def race_direction(alone: pd.DataFrame) -> pd.DataFrame:

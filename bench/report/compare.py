@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench.report.load import ReportError, read_run, read_samples
 from bench.report.statistics import rank_test
-from bench.report.trust import HANDOFF_BOUND_US, stage_handoff
+from bench.report.trust import far_above, stage_handoff
 from bench.schema import CASE_ID
 
 #: Family-wise false-alarm rate of the rank test's verdicts over one comparison (Bonferroni).
@@ -20,13 +20,15 @@ ALPHA = 0.01
 FASTEST_AGREE = 0.05
 
 
-def race_handoffs(run_dir: Path) -> dict[str, float]:
-    """Each race's cores' handoff in µs (bench/cores.py) from a run's findings.json; empty for runs without it."""
+def race_handoffs(run_dir: Path) -> dict[str, bool]:
+    """Whether each race ran mostly far (trust.HANDOFF_FAR_US) from a run's findings.json; empty for runs without it."""
     try:
         states = json.loads((run_dir / "findings.json").read_text()).get("machine_state", [])
     except (OSError, ValueError):
         return {}
-    return {state["race"]: found for state in states if (found := stage_handoff(state)) is not None}
+    above = far_above(states)
+    return {} if above is None else {state["race"]: found > above for state in states
+                                     if (found := stage_handoff(state)) is not None}
 
 
 def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = ALPHA) -> pd.DataFrame:
@@ -42,8 +44,8 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
     it moved (b/a − 1): ratios taken within one run, which a machine slower or faster as a whole
     leaves alone. Why one moved: ``fastest_intervals`` says whether the two runs' 95% intervals of it
     "overlap", lie "apart", or are "unknown" (a run has none), and ``own_moved`` and ``yardstick_moved`` split the move
-    into the case's own median (b/a − 1) and, about, its race's fastest case's. ``handoff_a``/``handoff_b``: the
-    cores' handoff (µs) while its race ran in each run, where recorded. ``attrs`` holds how many cases only one
+    into the case's own median (b/a − 1) and, about, its race's fastest case's. ``handoff_a``/``handoff_b``: whether
+    its race ran mostly at the far handoff level (bench/report/trust.py) in each run, where recorded. ``attrs`` holds how many cases only one
     run has, alpha and m.
     """
     if not threshold >= 1:
@@ -88,7 +90,7 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
                            "own_moved": ratio - 1,
                            "yardstick_moved": (both["median_s_b"] / fastest["b"]) / (both["median_s_a"] / fastest["a"]) - 1,
                            **{f"handoff_{run}": both.get(f"race_{run}", pd.Series(index=both.index, dtype=object))
-                              .map(race_handoffs(Path(path))).astype(float) for run, path in (("a", run_a), ("b", run_b))}})
+                              .map(race_handoffs(Path(path))) for run, path in (("a", run_a), ("b", run_b))}})
     result.attrs.update(only_a=int((joined["_merge"] == "left_only").sum()),
                         only_b=int((joined["_merge"] == "right_only").sum()), alpha=alpha, tested=m)
     return result
@@ -105,6 +107,10 @@ def describe_test(result: pd.DataFrame, threshold: float) -> str:
     if rest:
         parts.append(f"{rest} case(s) without raw samples in both runs by non-overlapping IQRs (no stated error rate)")
     return "; ".join(parts)
+
+
+def _level(far: bool) -> str:
+    return "far" if far else "near"
 
 
 def percent_moved(fraction: float) -> str:
@@ -128,15 +134,15 @@ def describe_fastest(result: pd.DataFrame) -> str:
     line += (f"; of the {len(moved)} that moved past it, {intervals.get('overlap', 0)} with the two runs' 95% "
              f"intervals overlapping (noise each run shows), {intervals.get('apart', 0)} with them apart"
              + (f", {intervals['unknown']} with no interval in a run" if "unknown" in intervals else ""))
-    handed = (moved["handoff_b"] - moved["handoff_a"]).abs() > HANDOFF_BOUND_US if "handoff_a" in moved else []
-    if any(handed):
-        line += (f"; {int(sum(handed))} of the {len(moved)} in races whose cores' handoff differed between the runs "
-                 f"by more than {HANDOFF_BOUND_US:.0f} µs")
+    known = moved[moved["handoff_a"].notna() & moved["handoff_b"].notna()] if "handoff_a" in moved else moved.iloc[:0]
+    handed = int((known["handoff_a"] != known["handoff_b"]).sum())
+    if len(known):
+        line += f"; {handed} of the {len(known)} with both runs' handoff known in races at the other handoff level"
     if beyond.empty:
         return line
     named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f} (its median "
              f"{percent_moved(r.own_moved)}, its race's fastest {percent_moved(r.yardstick_moved)}"
-             + (f", handoff {r.handoff_a:.0f}→{r.handoff_b:.0f} µs" if pd.notna(getattr(r, "handoff_a", np.nan))
+             + (f", handoff {_level(r.handoff_a)}→{_level(r.handoff_b)}" if pd.notna(getattr(r, "handoff_a", np.nan))
                 and pd.notna(getattr(r, "handoff_b", np.nan)) else "") + ")"
              for r in beyond.head(5).itertuples()]
     return f"{line}, most: {', '.join(named)}{' ...' if len(beyond) > 5 else ''}"

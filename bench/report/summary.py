@@ -225,22 +225,25 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
             "the processes' medians; processes differ: how far the farthest of them lies from it. "
             f"{agreed} of {len(found)} agree with their time in the race: within its A/A or within how far the fresh "
             "processes differ, whichever is wider (the race's process is one more draw)."
-            + (" Handoff: µs for one core to read 400 KB another has just written (bench/cores.py), while the race "
-               "ran and the processes' median; \"handoff moved\" marks a disagreement where the two differ by more "
-               f"than {trust.HANDOFF_BOUND_US:.0f} µs: the machine differed between them, which two threads feel "
-               "and one does not; it does not prove that this made the difference." if handoff else ""), "",
+            + (" Handoff: µs for one core to read 400 KB another has just written (bench/cores.py): the race's "
+               "median (its range where it read at both levels) and the processes' median. It reads near or far "
+               f"(above {found['handoff_far_above_us'].iloc[0]:.1f} µs); \"handoff moved\" marks a disagreement "
+               "where the race ran at both levels or at the other one than the processes: the machine differed "
+               "between them, which two threads feel and one does not. It does not prove that this made the "
+               "difference." if handoff else ""), "",
             _markdown(frame, left=3), "", *direction_statements(analysis.race_direction(found))]
 
 
 def _handoff_column(found: pd.DataFrame) -> list[str]:
-    """The cores' handoff while the race ran (its start→end where it moved) / the fresh processes' median, in µs;
-    empty where the run has none."""
-    columns = ["handoff_raced_from_us", "handoff_raced_to_us", "handoff_alone_us"]
-    if not set(columns) <= set(found) or found[columns].isna().all(axis=None):
+    """The cores' handoff while the race ran (its median, and its range where it read at both levels) / the fresh
+    processes' median, in µs; empty where the run has none."""
+    columns = ["handoff_raced_lo_us", "handoff_raced_hi_us", "handoff_raced_us", "handoff_alone_us",
+               "handoff_far_above_us"]
+    if not set(columns) <= set(found) or found[columns[:4]].isna().all(axis=None):
         return []
-    return [(f"{_number(start, '.1f')}→{_number(end, '.1f')}" if abs(end - start) > trust.HANDOFF_BOUND_US
-             else _number((start + end) / 2, ".1f")) + f" / {_number(alone, '.1f')}"
-            for start, end, alone in zip(*(found[c].astype(float) for c in columns))]
+    return [_number(raced, ".1f") + (f" ({_number(low, '.1f')}–{_number(high, '.1f')})" if low <= above < high else "")
+            + f" / {_number(alone, '.1f')}"
+            for low, high, raced, alone, above in zip(*(found[c].astype(float) for c in columns))]
 
 
 def direction_statements(direction: pd.DataFrame) -> list[str]:
