@@ -31,11 +31,12 @@ AA_BOUND = 0.05
 #: can move a ratio by more than the 5% that AA_BOUND lets the report read, so the same bound.
 CONTENTION_BOUND = 0.05
 #: The cores' handoff (bench/cores.py: µs to read 400 KB another core wrote) reads at one of two levels here,
-#: each lasting seconds to minutes: over 792 readings of 2026-12-04/05 (four runs), 9 to 13 µs or 15 to 25, none
-#: between, against 9.0 to 9.3 for 400 KB a core wrote itself. A reading is "far" where it exceeds the run's
-#: own-write time by more than this, "near" otherwise. Fresh 2-thread processes near and far took 270-286 and
-#: 608-621 µs for numpy-manual's float32 step, 369 and 549-587 for torch-autograd's (default run of 23:39): 1.3 to
-#: 2.2x as long, numpy's the most. Times near and far cannot be set side by side, nor can rounds of both in one race.
+#: each lasting seconds to minutes: of 1,168 readings in the five runs of 2026-12-04/05, all read 9.2 to 12.8
+#: µs or 15.3 to 24.9 but one (13.5), where 400 KB a core wrote itself read 9.0 (median). A reading is "far"
+#: where it exceeds the run's own-write time by more than this, "near" otherwise. Fresh 2-thread processes
+#: near and far took 270-286 and 608-621 µs for numpy-manual's float32 step, 369 and 549-587 for
+#: torch-autograd's (default run of 23:39): 1.3 to 2.2x as long, numpy's the most. Times near and far cannot
+#: be set side by side, nor can rounds of both in one race.
 HANDOFF_FAR_US = 5.0
 
 
