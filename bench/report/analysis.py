@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.statistics import ratio, ratio_interval
-from bench.report.trust import AA_BOUND, aa_spread, far_above, handoffs, stage_handoff
+from bench.report.trust import AA_BOUND, aa_spread, both_levels, far_above, handoffs, own_write_us, stage_handoff
 from bench.report.tables import DEFAULT, at_default_size
 from bench.schema import SIZE, alone_stage
 
@@ -74,7 +74,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     the processes, from the run's machine ``states`` (``handoff_moved`` reads them)."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
                "difference", "aa", "agree", "readable", "threads", "handoff_raced_lo_us", "handoff_raced_hi_us",
-               "handoff_raced_us", "handoff_alone_us", "handoff_far_above_us"]
+               "handoff_raced_us", "handoff_alone_us", "handoff_own_write_us"]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     if alone.empty:
         return pd.DataFrame(columns=columns)
@@ -109,7 +109,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                          "handoff_raced_hi_us": [float(e[1]) for e in raced_ends],
                          "handoff_raced_us": paired["race"].map(handoff).astype(float),
                          "handoff_alone_us": paired["handoff_alone_us"],
-                         "handoff_far_above_us": far_above(list(states)) if states else np.nan},
+                         "handoff_own_write_us": own_write_us(list(states))},
                         columns=columns)
 
 
@@ -118,12 +118,13 @@ def handoff_moved(found: pd.DataFrame) -> pd.Series:
     the other level than the fresh processes: then the two were timed on a machine in two states. False where not
     recorded, and with one thread per framework, where the processes took the same time at either level."""
     columns = ["handoff_raced_lo_us", "handoff_raced_hi_us", "handoff_raced_us", "handoff_alone_us",
-               "handoff_far_above_us"]
+               "handoff_own_write_us"]
     if not set(columns) <= set(found):
         return pd.Series(False, index=found.index)
     several = found["threads"].astype(float) > 1
-    low, high, raced, alone, above = (found[c].astype(float) for c in columns)
-    return several & (((low <= above) & (high > above)) | ((raced > above) != (alone > above))) & above.notna()
+    low, high, raced, alone, own_write = (found[c].astype(float) for c in columns)
+    above = far_above(own_write)
+    return several & (both_levels(low, high, above) | ((raced > above) != (alone > above))) & above.notna()
 
 
 def race_direction(alone: pd.DataFrame) -> pd.DataFrame:

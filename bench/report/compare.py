@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.report.load import ReportError, read_run, read_samples
+from bench.report.load import ReportError, read_findings, read_run, read_samples
 from bench.report.statistics import rank_test
-from bench.report.trust import far_above, stage_handoff
+from bench.report.trust import far_above, own_write_us, stage_handoff
 from bench.schema import CASE_ID
 
 #: Family-wise false-alarm rate of the rank test's verdicts over one comparison (Bonferroni).
@@ -22,11 +21,8 @@ FASTEST_AGREE = 0.05
 
 def race_handoffs(run_dir: Path) -> dict[str, bool]:
     """Whether each race ran mostly far (trust.HANDOFF_FAR_US) from a run's findings.json; empty for runs without it."""
-    try:
-        states = json.loads((run_dir / "findings.json").read_text()).get("machine_state", [])
-    except (OSError, ValueError):
-        return {}
-    above = far_above(states)
+    states = read_findings(run_dir).machine_state
+    above = far_above(own_write_us(states))
     return {} if above is None else {state["race"]: found > above for state in states
                                      if (found := stage_handoff(state)) is not None}
 
@@ -134,7 +130,7 @@ def describe_fastest(result: pd.DataFrame) -> str:
     line += (f"; of the {len(moved)} that moved past it, {intervals.get('overlap', 0)} with the two runs' 95% "
              f"intervals overlapping (noise each run shows), {intervals.get('apart', 0)} with them apart"
              + (f", {intervals['unknown']} with no interval in a run" if "unknown" in intervals else ""))
-    known = moved[moved["handoff_a"].notna() & moved["handoff_b"].notna()] if "handoff_a" in moved else moved.iloc[:0]
+    known = moved[moved["handoff_a"].notna() & moved["handoff_b"].notna()]
     handed = int((known["handoff_a"] != known["handoff_b"]).sum())
     if len(known):
         line += f"; {handed} of the {len(known)} with both runs' handoff known in races at the other handoff level"
@@ -142,7 +138,7 @@ def describe_fastest(result: pd.DataFrame) -> str:
         return line
     named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f} (its median "
              f"{percent_moved(r.own_moved)}, its race's fastest {percent_moved(r.yardstick_moved)}"
-             + (f", handoff {_level(r.handoff_a)}→{_level(r.handoff_b)}" if pd.notna(getattr(r, "handoff_a", np.nan))
-                and pd.notna(getattr(r, "handoff_b", np.nan)) else "") + ")"
+             + (f", handoff {_level(r.handoff_a)}→{_level(r.handoff_b)}" if pd.notna(r.handoff_a) and pd.notna(r.handoff_b)
+                else "") + ")"
              for r in beyond.head(5).itertuples()]
     return f"{line}, most: {', '.join(named)}{' ...' if len(beyond) > 5 else ''}"

@@ -227,7 +227,8 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
             "processes differ, whichever is wider (the race's process is one more draw)."
             + (" Handoff: µs for one core to read 400 KB another has just written (bench/cores.py): the race's "
                "median (its range where it read at both levels) and the processes' median. It reads near or far "
-               f"(above {found['handoff_far_above_us'].iloc[0]:.1f} µs); \"handoff moved\" marks a disagreement "
+               f"(above {trust.far_above(found['handoff_own_write_us'].iloc[0]):.1f} µs); "
+               "\"handoff moved\" marks a disagreement "
                "where the race ran at both levels or at the other one than the processes: the machine differed "
                "between them, which two threads feel and one does not. It does not prove that this made the "
                "difference." if handoff else ""), "",
@@ -238,12 +239,14 @@ def _handoff_column(found: pd.DataFrame) -> list[str]:
     """The cores' handoff while the race ran (its median, and its range where it read at both levels) / the fresh
     processes' median, in µs; empty where the run has none."""
     columns = ["handoff_raced_lo_us", "handoff_raced_hi_us", "handoff_raced_us", "handoff_alone_us",
-               "handoff_far_above_us"]
+               "handoff_own_write_us"]
     if not set(columns) <= set(found) or found[columns[:4]].isna().all(axis=None):
         return []
-    return [_number(raced, ".1f") + (f" ({_number(low, '.1f')}–{_number(high, '.1f')})" if low <= above < high else "")
+    return [_number(raced, ".1f")
+            + (f" ({_number(low, '.1f')}–{_number(high, '.1f')})" if trust.both_levels(low, high, above) else "")
             + f" / {_number(alone, '.1f')}"
-            for low, high, raced, alone, above in zip(*(found[c].astype(float) for c in columns))]
+            for low, high, raced, alone, above in zip(*(found[c].astype(float) for c in columns[:4]),
+                                                      trust.far_above(found[columns[4]].astype(float)))]
 
 
 def direction_statements(direction: pd.DataFrame) -> list[str]:

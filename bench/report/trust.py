@@ -86,14 +86,24 @@ def stage_handoff(state: dict[str, Any]) -> float | None:
     return float(np.median(found)) if found else None
 
 
-def far_above(states: list[dict[str, Any]]) -> float | None:
-    """The handoff in µs above which a reading is far: the run's median own-write time plus HANDOFF_FAR_US."""
+def own_write_us(states: list[dict[str, Any]]) -> float | None:
+    """The run's median time for a core to read 400 KB it wrote itself; None where the handoff was not measured."""
     local = [s["handoff_local_us"] for s in states if s.get("handoff_local_us") is not None]
-    return float(np.median(local)) + HANDOFF_FAR_US if local else None
+    return float(np.median(local)) if local else None
+
+
+def far_above(own_write: float | None) -> float | None:
+    """The handoff in µs above which a reading is far: the run's own-write time plus HANDOFF_FAR_US."""
+    return None if own_write is None else own_write + HANDOFF_FAR_US
+
+
+def both_levels(lowest, highest, above):
+    """Whether readings from ``lowest`` to ``highest`` lie on both sides of ``above`` (numbers or Series alike)."""
+    return (lowest <= above) & (highest > above)
 
 
 def _handoff_line(states: list[dict[str, Any]]) -> str | None:
-    measured, above = [v for s in states for v in handoffs(s)], far_above(states)
+    measured, above = [v for s in states for v in handoffs(s)], far_above(own_write_us(states))
     if not measured or above is None:
         return None
     far = sum(v > above for v in measured)
@@ -164,10 +174,12 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
                 why = "; its twin's medians agree, so the width is its 95% interval's: more rounds (--rounds) narrow it"
             problems.append(f"- {race}: A/A {100 * reach:.1f}% (bound {100 * AA_BOUND:.0f}%): differences "
                             f"within {100 * reach:.1f}% of 1 in this race cannot be read{why}")
+    above = far_above(own_write_us(states))
     for state in states:
-        found, above = handoffs(state), far_above(states)
-        far = sum(v > above for v in found) if above is not None else 0
-        if state["threads"] > 1 and 0 < far < len(found) and not state["race"].startswith("alone"):
+        found = handoffs(state)
+        if state["threads"] > 1 and above is not None and found and both_levels(min(found), max(found), above) \
+                and not state["race"].startswith("alone"):
+            far = sum(v > above for v in found)
             problems.append(f"- {state['race']}: the cores' handoff read far (above {above:.1f} µs) in {far} and near "
                             f"in {len(found) - far} of its {len(found)} readings: its rounds were timed in two states "
                             "of the machine, which slow the frameworks unalike: its ratios cannot be read")
