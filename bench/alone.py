@@ -45,7 +45,8 @@ def time_alone(spec: str, device: str, dtype: str, mode: str, phases: list[str],
         raise RuntimeError(f"{spec} alone failed (exit {child.returncode}): {last}")
     found = json.loads(child.stdout.splitlines()[-1])
     return {phase: Timings(first_call_s=t["first_call_s"], loops=t["loops"], failed=t["failed"],
-                           samples_s={k: np.asarray(v) for k, v in t["samples_s"].items()})
+                           samples_s={k: np.asarray(v) for k, v in t["samples_s"].items()},
+                           faults_per_call=t["faults_per_call"])
             for phase, t in found.items()}
 
 
@@ -58,7 +59,8 @@ def _timed(spec: str, device: str, dtype: str, mode: str, phases: list[str], rou
             call = timed_call(session, RaceKey(device, dtype, mode, Problem(), phase, "latency"))
             timings = race([Contender(spec, call, pool=session.backend.name)], Settings(rounds=rounds))
             found[phase] = {"first_call_s": timings.first_call_s, "loops": timings.loops, "failed": timings.failed,
-                            "samples_s": {k: v.tolist() for k, v in timings.samples_s.items()}}
+                            "samples_s": {k: v.tolist() for k, v in timings.samples_s.items()},
+                            "faults_per_call": timings.faults_per_call}
     return found
 
 

@@ -252,7 +252,7 @@ def record_race(config, key: RaceKey, entered: list[Entrant], floors: list[tuple
             flops=dynamic_flops(key.problem, TIMED_DEPTHS) if impl.model == "dynamic" else
             call_flops(key.problem, key.phase, session.batching), first_call_s=timings.first_call_s[contender.key],
             race=key.id, verified=outcome.passed, worst_error_over_tol=_finite(outcome.ratio),
-            **measures.get(contender.key, {}))
+            faults_per_call=timings.faults_per_call.get(contender.key), **measures.get(contender.key, {}))
         recorded(config, record, timings, contender.key)
     for contender, info in floors:
         if contender.key not in timings.failed:

@@ -22,11 +22,12 @@ import math
 import os
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
+from bench.faults import minor_faults
 from impls.serve import first_line
 
 
@@ -71,6 +72,8 @@ class Timings:
     loops: dict[str, int]                # invocations per sample
     samples_s: dict[str, np.ndarray]     # one per round, aligned by round across contenders
     failed: dict[str, str]               # contenders that raised, and the exception's first line: no samples
+    #: the median over rounds of minor page faults per invocation (bench/faults.py); absent where not counted
+    faults_per_call: dict[str, float] = field(default_factory=dict)
 
 
 def _failure(error: Exception) -> str:
@@ -126,14 +129,16 @@ def _round_order(contenders: list[Contender], rng: np.random.Generator) -> list[
 def race(contenders: list[Contender], settings: Settings = Settings(),
          clock: Callable[[], float] = time.perf_counter,
          wait_for_idle: Callable[[float], None] = wait_for_idle_pools,
-         after_round: Callable[[], None] = lambda: None) -> Timings:
+         after_round: Callable[[], None] = lambda: None,
+         faults: Callable[[], int | None] = minor_faults) -> Timings:
     """Every contender's first call alone, a warm-up, then ``settings.rounds`` shuffled rounds.
 
     A contender that raises is dropped from the rest of the race and named in ``failed``; the others go on.
     ``clock`` reads seconds (pytest-benchmark's ``timer``): a test passes a fake one that only its planted
     calls move, so that what it asserts about the timings holds however loaded the machine is.
     ``wait_for_idle`` is called, untimed, wherever the next contender runs on another pool than the last, and
-    ``after_round`` after each round (bench.state.Stage reads the machine's state there).
+    ``after_round`` after each round (bench.state.Stage reads the machine's state there). ``faults`` counts the
+    process's page faults so far; it is read around each sample, outside the timed window.
     """
     keys = [c.key for c in contenders]
     if len(set(keys)) != len(keys):
@@ -163,6 +168,7 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
 
     rng = np.random.default_rng(settings.seed)
     samples = {key: np.empty(settings.rounds) for key in keys}
+    faulted = {key: np.empty(settings.rounds) for key in keys}
     collecting, last_pool = gc.isenabled(), None
     gc.disable()
     try:
@@ -178,11 +184,17 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
                 try:
                     for _ in range(settle):
                         contender.call()
+                    before = faults()
                     samples[contender.key][round_index] = _per_invocation(contender, loops[contender.key], clock)
+                    after = faults()
+                    faulted[contender.key][round_index] = np.nan if before is None else \
+                        (after - before) / loops[contender.key]
                 except Exception as error:  # noqa: BLE001
                     failed[contender.key] = _failure(error)
             after_round()
     finally:
         if collecting:
             gc.enable()
-    return Timings(first_call_s, loops, {k: v for k, v in samples.items() if k not in failed}, failed)
+    kept = [key for key in keys if key not in failed]
+    return Timings(first_call_s, loops, {key: samples[key] for key in kept}, failed,
+                   {key: float(np.median(faulted[key])) for key in kept if not np.isnan(faulted[key]).any()})

@@ -67,6 +67,7 @@ class CaseInfo(Record):
     race: str = ""             # the cases timed interleaved with this one (bench.race), "" if timed alone
     verified: bool = True      # passed the catalogue's agreement check at this size before it was timed
     worst_error_over_tol: float | None = None  # that check's largest error / tolerance (<= 1 passes)
+    faults_per_call: float | None = None        # minor page faults per call, median over rounds (bench/faults.py)
 
     def problem(self) -> Problem:
         return Problem(N=self.N, D_in=self.D_in, H=self.H, D_out=self.D_out, bias=self.bias)
@@ -142,6 +143,7 @@ class AloneInfo(Record):
     phase: str
     threads: int
     process: int = 0     # which of the fresh processes (bench.alone.PROCESSES)
+    faults_per_call: float | None = None   # as CaseInfo's
 
 
 def alone_stage(impl: str, device: str, dtype: str, mode: str, process: int) -> str:
@@ -216,6 +218,6 @@ COLUMNS = ["impl", "framework", "eager_by_design", "device", "dtype", "mode", *S
            "calls_per_round", "threads", "sync", *STATS.values(), "first_call_s", "flops", "gflops", "pct_peak",
            "gemm_floor_s", "ratio_to_floor", "ratio_to_fastest", "ratio_to_fastest_lo", "ratio_to_fastest_hi",
            "verified", "worst_error_over_tol", "race", "fit_fixed_s", "fit_s_per_flop", "grads_over_forward", "noise", "noisy",
-           "device_time_s", "peak_memory_bytes", "kernels_per_call", "launch_floor_s"]
+           "device_time_s", "peak_memory_bytes", "kernels_per_call", "launch_floor_s", "faults_per_call"]
 #: Columns renamed since earlier runs were written: old name -> new name (read_run applies them).
 RENAMED = {"precision": "mode"}

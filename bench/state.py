@@ -6,7 +6,7 @@ by the hypervisor included) and this process's own (os.times); the difference is
 of the machine took. The records go into the races file (bench.store) and bench/trust.py judges
 them. Where /proc/stat cannot be read (not Linux) the state is recorded as unknown. Before and
 after each stage, and after each round of a race, it also times the cores' handoff (bench/cores.py),
-which /proc does not show.
+which /proc does not show, and what a page fault costs (bench/faults.py).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 import pytest
 
 from bench.cores import Handoff, measure as measure_handoff
+from bench.faults import fault_us as measure_fault_us
 from impls.threads import thread_count
 
 STATES = pytest.StashKey[list]()
@@ -41,6 +42,7 @@ class MachineState:
     handoff_us: tuple[float | None, float | None] = (None, None)
     handoff_local_us: float | None = None   # ... and 400 KB it wrote itself, before the stage
     handoff_rounds_us: tuple[float, ...] = ()   # ... after each round of a race, where the race asked (Stage)
+    fault_us: float | None = None   # µs per minor page fault before the stage (bench/faults.py); None: not counted
 
 
 @dataclass
@@ -84,14 +86,15 @@ def _load_average() -> float | None:
 def watched(config, race: str, busy: Callable[[], float | None] = busy_cpu_seconds,
             own: Callable[[], float] = own_cpu_seconds, clock: Callable[[], float] = time.monotonic,
             load_average: Callable[[], float | None] = _load_average,
-            handoff: Callable[[], Handoff | None] = measure_handoff) -> Iterator[Stage]:
+            handoff: Callable[[], Handoff | None] = measure_handoff,
+            fault_us: Callable[[], float | None] = measure_fault_us) -> Iterator[Stage]:
     """Record the machine's state over the block as one MachineState in the run's races file.
 
-    ``busy``, ``own``, ``clock``, ``load_average`` and ``handoff`` are the readers; a test plants its own.
-    The handoffs are measured outside the busy and wall clocks' window; the block's own readings, through the
+    ``busy``, ``own``, ``clock``, ``load_average``, ``handoff`` and ``fault_us`` are the readers; a test plants its
+    own. The handoffs and the fault's cost are measured outside the busy and wall clocks' window; the block's own readings, through the
     ``Stage`` it is given, are inside it (a few milliseconds a round, taken by this process).
     """
-    before, stage = handoff(), Stage(handoff)
+    before, fault, stage = handoff(), fault_us(), Stage(handoff)
     busy_start, own_start, start = busy(), own(), clock()
     yield stage
     busy_end, own_end, wall = busy(), own(), clock() - start
@@ -103,4 +106,4 @@ def watched(config, race: str, busy: Callable[[], float | None] = busy_cpu_secon
     config.stash.setdefault(STATES, []).append(asdict(MachineState(
         race=race, wall_s=wall, cores=os.cpu_count() or 1, threads=thread_count(), others_cores=others,
         load_average=load_average(), handoff_us=(before and before.remote_us, after and after.remote_us),
-        handoff_local_us=before and before.local_us, handoff_rounds_us=tuple(stage.rounds_us))))
+        handoff_local_us=before and before.local_us, handoff_rounds_us=tuple(stage.rounds_us), fault_us=fault)))

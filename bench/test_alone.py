@@ -55,4 +55,5 @@ def test_alone(request, alone):
             recorded(config, AloneInfo(impl=name, framework=framework, device=device, dtype=dtype, mode=mode,
                                        N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
                                        D_out=key.problem.D_out, bias=key.problem.bias, phase=phase,
-                                       threads=thread_count(), process=process), timed, spec)
+                                       threads=thread_count(), process=process,
+                                       faults_per_call=timed.faults_per_call.get(spec)), timed, spec)

@@ -218,6 +218,32 @@ def test_each_turn_begins_with_untimed_calls_that_fill_the_settle_time():
     assert list(timings.samples_s["a"]) == [2.0 ** -14] * 4
 
 
+def test_page_faults_are_counted_per_call_around_each_sample_and_not_in_its_settle_calls():
+    # "a" faults 3 pages a call, "b" none; each turn's two settle calls fault 100 each, which must not count.
+    faults, settling = [0], []
+
+    def call_faulting(pages):
+        def call():
+            faults[0] += 100 if settling and settling[-1] else pages
+        return call
+    settings = Settings(rounds=5, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=2, settle_s=0.0,
+                        switch_settle_s=0.0)
+    calls = {"a": call_faulting(3), "b": call_faulting(0)}
+
+    def counted(key):
+        made = {"n": 0}
+
+        def call():   # the first call and the warm-up call, then per round two settle calls and one timed
+            made["n"] += 1
+            settling.append(made["n"] > 2 and (made["n"] - 3) % 3 != 2)
+            calls[key]()
+        return call
+    field = [Contender(key, counted(key), pool=key) for key in ("a", "b")]
+    timings = race(field, settings, wait_for_idle=lambda s: None, faults=lambda: faults[0])
+    assert timings.faults_per_call == {"a": 3.0, "b": 0.0}
+    assert race(field, settings, wait_for_idle=lambda s: None, faults=lambda: None).faults_per_call == {}
+
+
 def test_the_first_turn_after_a_switch_of_pool_settles_longer():
     # Calls of 2**-14 s: a turn settles for 8 calls, the first after a switch of pool for 32, then one is timed.
     now, made = [0.0], []

@@ -101,7 +101,7 @@ def test_a_watched_stage_records_what_other_processes_took():
     own, clock = iter([10.0, 11.0]), iter([0.0, 2.0])
     handoffs = iter([Handoff(17.0, 9.0), Handoff(18.0, 9.0), None, Handoff(11.0, 9.0), Handoff(60.0, 10.0)])
     with watched(config, "r", busy=lambda: next(readings), own=lambda: next(own), clock=lambda: next(clock),
-                 load_average=lambda: 2.5, handoff=lambda: next(handoffs)) as stage:
+                 load_average=lambda: 2.5, handoff=lambda: next(handoffs), fault_us=lambda: 2.9) as stage:
         for _ in range(3):
             stage.after_round()   # as a race calls it after each round; one reading failed (None)
     (state,) = config.stash[STATES]
@@ -109,6 +109,7 @@ def test_a_watched_stage_records_what_other_processes_took():
     assert (state["race"], state["others_cores"], state["load_average"], state["wall_s"]) == ("r", 1.0, 2.5, 2.0)
     assert (state["handoff_us"], state["handoff_local_us"], state["handoff_rounds_us"]) == ((17.0, 60.0), 9.0, (18.0, 11.0))
     assert trust.handoffs(state) == [17.0, 18.0, 11.0, 60.0] and trust.stage_handoff(state) == 17.5
+    assert state["fault_us"] == 2.9 and trust.fault_us([state, {**state, "fault_us": 3.1}]) == 3.0
 
 
 def test_a_race_calls_its_after_round_hook_once_after_each_round():
@@ -245,6 +246,45 @@ def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa_or_
     states[0] = state(0.0, handoff_us=(10.0, 17.0))
     single = analysis.alone_table(table, alone.assign(threads=1), aa(0.02), states)
     assert not analysis.handoff_moved(single).any() and single["handoff_raced_hi_us"].eq(17.0).all()
+
+
+def test_page_faults_explain_a_disagreement_only_where_the_slower_side_faulted_enough_more():
+    from bench.report.summary import alone_statements
+    key = {"device": "cpu", "dtype": "float64", "mode": "strict", "N": 64, "D_in": 1000, "H": 100, "D_out": 10,
+           "bias": False, "phase": "step"}
+    # (race µs, its faults per call), (the processes' µs, their faults per call)
+    cases = {"numpy-manual": ((656, 0.0), (1380, 358.0)),      # 358 more faults at 2 µs: 716 µs of the 724
+             "jax-grad": ((620, 0.0), (750, 30.0)),            # 30 more faults at 2 µs: 60 µs of 130, less than half
+             "torch-autograd": ((900, 50.0), (700, 0.0)),      # the race faulted more and is slower: 100 µs of 200
+             "numpy-inplace": ((500, 100.0), (700, 0.0))}      # the race faulted more, yet is the faster
+    table = pd.DataFrame([{**key, "impl": impl, "timing": "latency", "median_s": raced * 1e-6, "race": RACE,
+                           "faults_per_call": raced_faults} for impl, ((raced, raced_faults), _) in cases.items()])
+    alone = pd.DataFrame([{**key, "impl": impl, "framework": impl.split("-")[0], "median_s": us * 1e-6, "process": i,
+                           "threads": 1, "faults_per_call": faults + i}
+                          for impl, (_, (us, faults)) in cases.items() for i in (-1, 0, 1)])
+    states = [{**state(0.0), "fault_us": 2.0}]
+    found = analysis.alone_table(table, alone, aa(0.02), states).set_index("impl")
+    assert found.loc["numpy-manual", ["faults_raced", "faults_alone", "faults_alone_lo", "faults_alone_hi",
+                                      "fault_us"]].tolist() == [0.0, 358.0, 357.0, 359.0, 2.0]
+    assert analysis.faults_explain(found).to_dict() == {"numpy-manual": True, "jax-grad": False,
+                                                        "torch-autograd": True, "numpy-inplace": False}
+    text = "\n".join(alone_statements(found.reset_index()))
+    assert "page faults per call, race / alone" in text and "| 0 / 358 (357–359) |" in text
+    assert text.count("**no**, page faults differ") == 2 and "at 2.00 µs each" in text
+    # Not counted (a run written before they were): no column, no mark.
+    old = analysis.alone_table(table.drop(columns="faults_per_call"), alone.drop(columns="faults_per_call"), aa(0.02))
+    assert not analysis.faults_explain(old).any() and "page faults" not in "\n".join(alone_statements(old))
+
+
+def test_the_cost_of_a_page_fault_is_measured_and_said_where_counted():
+    from bench.faults import fault_us, minor_faults
+    if minor_faults() is None:
+        pytest.skip("page faults are not counted on this system")
+    assert fault_us(nbytes=64 * 4096, repeats=3) > 0
+    line = next(line for line in trust.judge([{**state(0.0), "fault_us": 2.5}], aa(0.01)).lines
+                if line.startswith("Page faults"))
+    assert "one minor fault cost 2.50 µs" in line
+    assert not any(line.startswith("Page faults") for line in trust.judge([state(0.0)], aa(0.01)).lines)
 
 
 def test_the_summary_says_when_the_race_reads_one_framework_slower_than_alone_in_every_case():

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from bench.report.statistics import ratio, ratio_interval
-from bench.report.trust import AA_BOUND, aa_spread, both_levels, far_above, handoffs, own_write_us, stage_handoff
+from bench.report.trust import AA_BOUND, aa_spread, both_levels, far_above, fault_us, handoffs, own_write_us, \
+    stage_handoff
 from bench.report.tables import DEFAULT, at_default_size
 from bench.schema import SIZE, alone_stage
 
@@ -71,10 +72,12 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     race then reads as one more fresh process would. Where the race's A/A is past the run's bound, agreement
     says nothing (``readable`` false); a wide spread is shown, not hidden: it is how far apart users' own
     processes land. Beside them, the cores' handoff (bench/cores.py) while the race ran and the median over
-    the processes, from the run's machine ``states`` (``handoff_moved`` reads them)."""
+    the processes, from the run's machine ``states`` (``handoff_moved`` reads them), and the minor page faults per
+    call on each side with the run's cost of one (bench/faults.py; ``faults_explain`` reads them)."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
                "difference", "aa", "agree", "readable", "threads", "handoff_raced_lo_us", "handoff_raced_hi_us",
-               "handoff_raced_us", "handoff_alone_us", "handoff_own_write_us"]
+               "handoff_raced_us", "handoff_alone_us", "handoff_own_write_us", "faults_raced", "faults_alone",
+               "faults_alone_lo", "faults_alone_hi", "fault_us"]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     if alone.empty:
         return pd.DataFrame(columns=columns)
@@ -84,13 +87,17 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     alone = alone.assign(handoff_us=[handoff.get(alone_stage(*stage)) for stage in
                                      zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
                                          alone["process"].astype(int))]).astype({"handoff_us": float})
+    # A run written before faults were counted has none: NaN.
+    alone = alone.assign(faults_per_call=alone.get("faults_per_call", np.nan)).astype({"faults_per_call": float})
     by_way = alone.groupby([*key, "framework"], sort=False)
     fresh = by_way["median_s"].median().rename("median_s").to_frame()
     fresh["processes"] = by_way.size()
     fresh["threads"] = by_way["threads"].max() if "threads" in alone else np.nan
     fresh["spread"] = by_way["median_s"].apply(lambda medians: (medians / medians.median() - 1).abs().max())
     fresh["handoff_alone_us"] = by_way["handoff_us"].median()
-    raced = at_default_size(table)[[*key, "median_s", "race"]]
+    faults = by_way["faults_per_call"]
+    fresh["faults_alone"], fresh["faults_alone_lo"], fresh["faults_alone_hi"] = faults.median(), faults.min(), faults.max()
+    raced = at_default_size(table).reindex(columns=[*key, "median_s", "race", "faults_per_call"])
     paired = fresh.reset_index().merge(raced, on=key, how="inner", suffixes=("_alone", ""))
     if paired.empty:
         return pd.DataFrame(columns=columns)
@@ -109,7 +116,10 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                          "handoff_raced_hi_us": [float(e[1]) for e in raced_ends],
                          "handoff_raced_us": paired["race"].map(handoff).astype(float),
                          "handoff_alone_us": paired["handoff_alone_us"],
-                         "handoff_own_write_us": own_write_us(list(states))},
+                         "handoff_own_write_us": own_write_us(list(states)),
+                         "faults_raced": paired["faults_per_call"].astype(float),
+                         **{c: paired[c].astype(float) for c in ("faults_alone", "faults_alone_lo", "faults_alone_hi")},
+                         "fault_us": fault_us(list(states))},
                         columns=columns)
 
 
@@ -125,6 +135,19 @@ def handoff_moved(found: pd.DataFrame) -> pd.Series:
     low, high, raced, alone, own_write = (found[c].astype(float) for c in columns)
     above = far_above(own_write)
     return several & (both_levels(low, high, above) | ((raced > above) != (alone > above))) & above.notna()
+
+
+def faults_explain(found: pd.DataFrame) -> pd.Series:
+    """Per row of ``alone_table``: whether the two sides' page faults account for their difference in time. They do
+    where the extra faults per call, at the run's measured cost of one, come to at least half the difference, with
+    its sign: the side that faulted more is the slower. False where not recorded."""
+    if not {"faults_raced", "faults_alone", "fault_us"} <= set(found):
+        return pd.Series(False, index=found.index)
+    predicted_s = (found["faults_raced"].astype(float) - found["faults_alone"].astype(float)) \
+        * found["fault_us"].astype(float) * 1e-6
+    measured_s = found["raced_s"].astype(float) - found["alone_s"].astype(float)
+    return (np.sign(predicted_s) == np.sign(measured_s)) & (predicted_s.abs() >= measured_s.abs() / 2) \
+        & (measured_s != 0)
 
 
 def race_direction(alone: pd.DataFrame) -> pd.DataFrame:

@@ -143,7 +143,7 @@ def read_committed(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     run_dir = Path(run_dir)
     table = read_run(run_dir)
     defaults = {"verified": True, "eager_by_design": False, "race": "", "worst_error_over_tol": np.nan,
-                "fit_fixed_s": np.nan, "fit_s_per_flop": np.nan}
+                "fit_fixed_s": np.nan, "fit_s_per_flop": np.nan, "faults_per_call": np.nan}
     table = table.assign(**{key: value for key, value in defaults.items() if key not in table})
     table["race"] = table["race"].astype(object).fillna("")
     table["verified"] = table["verified"].astype(bool)

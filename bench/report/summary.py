@@ -212,12 +212,14 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
         "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
         "race / alone − 1": [f"{100 * v:+.1f}%" for v in found["difference"]],
         "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
-        "agree": [("yes" if agree else "**no**, handoff moved" if moved else "**no**") if readable
-                  else "unreadable (A/A past the bound)"
-                  for agree, readable, moved in zip(found["agree"], found["readable"], analysis.handoff_moved(found))]})
+        "agree": [_agreement(agree, readable, moved, faulted) for agree, readable, moved, faulted in
+                  zip(found["agree"], found["readable"], analysis.handoff_moved(found), analysis.faults_explain(found))]})
     handoff = _handoff_column(found)
     if handoff:
         frame.insert(len(frame.columns) - 1, "handoff µs, race / alone", handoff)
+    faults = _faults_column(found)
+    if faults:
+        frame.insert(len(frame.columns) - 1, "page faults per call, race / alone", faults)
     agreed = int((found["agree"] & found["readable"]).sum())
     processes = int(found["processes"].max())
     return [f"Each framework's plain way timed again in {processes} fresh process(es) that load its framework alone, "
@@ -231,8 +233,32 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
                "\"handoff moved\" marks a disagreement "
                "where the race ran at both levels or at the other one than the processes: the machine differed "
                "between them, which two threads feel and one does not. It does not prove that this made the "
-               "difference." if handoff else ""), "",
+               "difference." if handoff else "")
+            + (" Page faults: minor faults per call, the race's median over rounds and the processes' median (their "
+               "range where they differ); how many a call takes depends on what its process allocated before "
+               "(bench/faults.py). \"page faults differ\" marks a disagreement where the extra faults of the slower "
+               f"side, at {_number(found['fault_us'].iloc[0], '.2f')} µs each (this run's cost of one), account for "
+               "at least half the difference." if faults else ""), "",
             _markdown(frame, left=3), "", *direction_statements(analysis.race_direction(found))]
+
+
+def _agreement(agree: bool, readable: bool, moved: bool, faulted: bool) -> str:
+    if not readable:
+        return "unreadable (A/A past the bound)"
+    if agree:
+        return "yes"
+    return ", ".join(["**no**", *(["handoff moved"] if moved else []), *(["page faults differ"] if faulted else [])])
+
+
+def _faults_column(found: pd.DataFrame) -> list[str]:
+    """Minor page faults per call in the race / in the fresh processes (their median, and range where they differ);
+    empty where the run did not count them."""
+    columns = ["faults_raced", "faults_alone", "faults_alone_lo", "faults_alone_hi", "fault_us"]
+    if not set(columns) <= set(found) or found[columns].isna().all(axis=None):
+        return []
+    return [f"{_number(raced, '.0f')} / {_number(alone, '.0f')}"
+            + (f" ({low:.0f}–{high:.0f})" if f"{low:.0f}" != f"{high:.0f}" else "")
+            for raced, alone, low, high in zip(*(found[c].astype(float) for c in columns[:4]))]
 
 
 def _handoff_column(found: pd.DataFrame) -> list[str]:

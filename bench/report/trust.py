@@ -92,6 +92,12 @@ def own_write_us(states: list[dict[str, Any]]) -> float | None:
     return float(np.median(local)) if local else None
 
 
+def fault_us(states: list[dict[str, Any]]) -> float | None:
+    """The run's median µs per minor page fault (bench/faults.py); None where not measured."""
+    found = [s["fault_us"] for s in states if s.get("fault_us") is not None]
+    return float(np.median(found)) if found else None
+
+
 def far_above(own_write: float | None) -> float | None:
     """The handoff in µs above which a reading is far: the run's own-write time plus HANDOFF_FAR_US."""
     return None if own_write is None else own_write + HANDOFF_FAR_US
@@ -115,6 +121,15 @@ def _handoff_line(states: list[dict[str, Any]]) -> str | None:
             + (" and after each race round" if any(s.get("handoff_rounds_us") for s in states) else "")
             + f"; {far} of {len(measured)} "
             f"readings far (above {above:.1f} µs, the 400 KB a core wrote itself plus {HANDOFF_FAR_US:.0f}); {judged}.")
+
+
+def _fault_line(states: list[dict[str, Any]]) -> str | None:
+    found = [s["fault_us"] for s in states if s.get("fault_us") is not None]
+    if not found:
+        return None
+    return (f"Page faults (bench/faults.py): one minor fault cost {np.median(found):.2f} µs (median over {len(found)} "
+            f"timed stages, {min(found):.2f} to {max(found):.2f}); a call that faults in fresh memory pays that per "
+            "page.")
 
 
 def _state_line(states: list[dict[str, Any]]) -> str:
@@ -189,7 +204,7 @@ def judge(states: list[dict[str, Any]], aa: pd.DataFrame, tuned: dict[str, str] 
                     else "its ratios between cases, frameworks above all (timed in turn), cannot be read")
             problems.append(f"- {state['race']}: other processes took {100 * taken:.0f}% of the benchmark's "
                             f"{state['threads']} core(s) (bound {100 * CONTENTION_BOUND:.0f}%): {what}")
-    facts = [_state_line(states), *filter(None, [_handoff_line(states)]), _aa_line(spread)]
+    facts = [_state_line(states), *filter(None, [_handoff_line(states), _fault_line(states)]), _aa_line(spread)]
     bounds = f"A/A {100 * AA_BOUND:.0f}%, others' share of the benchmark's cores {100 * CONTENTION_BOUND:.0f}%" + (
         ", one handoff level per race" if any(handoffs(state) and state["threads"] > 1 for state in states) else "")
     if not problems:
