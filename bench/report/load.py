@@ -79,8 +79,9 @@ def load_raw(raw: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
         calls = getattr(record, "calls_per_round", 1) or 1
         for key in TIMES:
             row[key] /= calls
-        if "first_call_s" in row:
-            row["first_call_s"] /= calls
+        for key in ("first_call_s", "faults_per_call"):
+            if row.get(key) is not None:
+                row[key] /= calls
         # The races keep every round's sample, aligned by round within a race: ratios round by round.
         # (pytest-benchmark's own entries carry samples too, but nothing pairs them with another's.)
         raced = bool(getattr(record, "race", "")) and stats.get("data")
