@@ -10,6 +10,8 @@ import json
 import os
 import threading
 
+import numpy as np
+
 import pytest
 
 from bench.race import Contender, Settings, running_threads, race
@@ -246,6 +248,53 @@ def test_alone_and_raced_medians_agree_where_they_differ_by_less_than_the_aa_or_
     states[0] = state(0.0, handoff_us=(10.0, 17.0))
     single = analysis.alone_table(table, alone.assign(threads=1), aa(0.02), states)
     assert not analysis.handoff_moved(single).any() and single["handoff_raced_hi_us"].eq(17.0).all()
+
+
+def test_a_race_timed_at_both_handoff_levels_is_set_beside_the_processes_level_by_level():
+    from bench.report.summary import alone_statements
+    key = {"device": "cpu", "dtype": "float32", "mode": "strict", "N": 64, "D_in": 1000, "H": 100, "D_out": 10,
+           "bias": False, "phase": "step"}
+    # 40 rounds: read near (10 µs) after each of the first 15, far (18) after the rest; round 15 lies across the move.
+    rounds_us = [10.0] * 15 + [18.0] * 25
+    near, far = np.arange(40) < 15, np.arange(40) > 15
+    raced = {"numpy-manual": (280e-6, 600e-6), "torch-autograd": (360e-6, 700e-6)}   # (near, far) per round
+    table = pd.DataFrame([{**key, "impl": impl, "timing": "latency", "race": RACE,
+                           "samples": np.where(near, at_near, at_far) * (1 + 0.001 * (np.arange(40) % 3)),
+                           "median_s": float(np.median(np.where(near, at_near, at_far)))}
+                          for impl, (at_near, at_far) in raced.items()])
+    # numpy's five processes all read near and agree with the race's near rounds; torch's three near ones do too,
+    # but its two far ones read 600 µs where the race's far rounds read 700.
+    alone_us = {"numpy-manual": (279, 281, 282, 280, 283), "torch-autograd": (359, 361, 362, 595, 605)}
+    far_processes = {"numpy-manual": 0, "torch-autograd": 2}
+    alone = pd.DataFrame([{**key, "impl": impl, "framework": impl.split("-")[0], "median_s": us * 1e-6,
+                           "process": i, "threads": 2} for impl, medians in alone_us.items()
+                          for i, us in enumerate(medians)])
+    states = [{**state(0.0, handoff_us=(10.0, 18.0)), "handoff_rounds_us": rounds_us},
+              *[state(0.0, race=alone_stage(impl, "cpu", "float32", "strict", i),
+                      handoff_us=(18.0, 18.0) if i >= 5 - far_processes[impl] else (10.0, 10.0))
+                for impl in alone_us for i in range(5)]]
+    found = analysis.alone_table(table, alone, aa(0.02), states).set_index("impl")
+    assert not found["agree"].any() and analysis.handoff_moved(found).all()
+    assert found.loc["torch-autograd", ["near_processes", "near_rounds", "far_processes", "far_rounds"]].tolist() == \
+        [3, 15, 2, 24]
+    assert found.loc["numpy-manual", ["near_processes", "near_rounds"]].tolist() == [5, 15]
+    assert np.isnan(found.loc["numpy-manual", "far_processes"])
+    assert found.loc["numpy-manual", "near_alone_s"] == pytest.approx(281e-6)
+    assert found.loc["torch-autograd", "far_alone_s"] == pytest.approx(600e-6)
+    assert analysis.level_agreement(found).to_dict() == {"numpy-manual": "yes", "torch-autograd": "no"}
+    text = "\n".join(alone_statements(found.reset_index()))
+    assert "| yes at one handoff level (near " in text and "**no**, at one handoff level too (near " in text
+    assert "Of the 2 disagreements timed at two handoff levels, 1 agree and 1 do not" in text
+    # Near: 280.28 / 281 and 360.36 / 361; far: 700.7 / 600 (medians of the rounds with their 0.1% steps). As wholes,
+    # numpy's race reads 600 (25 of its 40 rounds far) against its processes' 281.
+    assert ("Level by level they differ by 0.3% (median of 3) and at most 16.8%, where as wholes the same pairs differ "
+            "by up to 113.5%.") in text
+    # Read only before and after (no per-round readings), or with too few rounds at a level: nothing compared there.
+    states[0] = state(0.0, handoff_us=(10.0, 18.0))
+    assert (analysis.level_agreement(analysis.alone_table(table, alone, aa(0.02), states)) == "").all()
+    states[0] = {**state(0.0, handoff_us=(10.0, 18.0)), "handoff_rounds_us": [10.0] * 5 + [18.0] * 35}
+    few = analysis.alone_table(table, alone, aa(0.02), states).set_index("impl")
+    assert few["near_rounds"].isna().all() and few.loc["torch-autograd", "far_rounds"] == 34
 
 
 def test_page_faults_explain_a_disagreement_only_where_the_slower_side_faulted_enough_more():

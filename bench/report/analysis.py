@@ -64,6 +64,47 @@ def decomposition(table: pd.DataFrame, floor: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+#: The fewest rounds of a race at one handoff level for its median there to be set beside the processes at that level.
+LEVEL_ROUNDS = 10
+LEVELS = ("near", "far")
+#: Per level, what ``alone_table`` keeps of the two sides at that level alone.
+LEVEL_COLUMNS = [f"{level}_{what}" for level in LEVELS
+                 for what in ("alone_s", "processes", "raced_s", "rounds", "difference", "agree")]
+
+
+def level_of(readings: list[float], above: float | None) -> str:
+    """"near" or "far" where every handoff reading lies on that side of ``above``; "" where they lie on both, or none."""
+    if above is None or not readings:
+        return ""
+    far = [value > above for value in readings]
+    return "far" if all(far) else "" if any(far) else "near"
+
+
+def round_levels(state: dict | None, rounds: int, above: float | None) -> list[str]:
+    """Per round of a race, the level of the handoff read before and after it ("" where they differ); all "" where
+    the race was not read after every round."""
+    found = handoffs(state) if state else []
+    if len(found) != rounds + 2:   # before the stage, after each round, after the stage
+        return [""] * rounds
+    return [level_of(found[i:i + 2], above) for i in range(rounds)]
+
+
+def _level_by_level(processes: pd.DataFrame, samples, levels: list[str], race_aa: float) -> dict[str, float]:
+    """``LEVEL_COLUMNS`` for one way: at each level, the processes at it beside the race's rounds at it."""
+    found = dict.fromkeys(LEVEL_COLUMNS, np.nan)
+    for level in LEVELS:
+        medians = processes.loc[processes["level"] == level, "median_s"]
+        rounds = np.array([found_level == level for found_level in levels], dtype=bool)
+        if medians.empty or rounds.sum() < LEVEL_ROUNDS:
+            continue
+        alone_s, raced_s = float(medians.median()), float(np.median(np.asarray(samples)[rounds]))
+        reach = np.fmax(race_aa, (medians / alone_s - 1).abs().max())
+        found.update({f"{level}_alone_s": alone_s, f"{level}_processes": len(medians), f"{level}_raced_s": raced_s,
+                      f"{level}_rounds": int(rounds.sum()), f"{level}_difference": raced_s / alone_s - 1,
+                      f"{level}_agree": float(abs(raced_s / alone_s - 1) <= reach)})
+    return found
+
+
 def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                 states: list[dict] = ()) -> pd.DataFrame:
     """Each plain way's time alone (the median of its fresh processes' medians, each process its framework only)
@@ -73,20 +114,26 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     says nothing (``readable`` false); a wide spread is shown, not hidden: it is how far apart users' own
     processes land. Beside them, the cores' handoff (bench/cores.py) while the race ran and the median over
     the processes, from the run's machine ``states`` (``handoff_moved`` reads them), and the minor page faults per
-    call on each side with the run's cost of one (bench/faults.py; ``faults_explain`` reads them)."""
+    call on each side with the run's cost of one (bench/faults.py; ``faults_explain`` reads them). Where the race's
+    samples and its handoff after every round are known, the two sides are also set side by side level by level
+    (``LEVEL_COLUMNS``: the processes that read one level before and after beside the race's rounds that did;
+    ``level_agreement`` reads them)."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
                "difference", "aa", "agree", "readable", "threads", "handoff_raced_lo_us", "handoff_raced_hi_us",
                "handoff_raced_us", "handoff_alone_us", "handoff_own_write_us", "faults_raced", "faults_alone",
-               "faults_alone_lo", "faults_alone_hi", "fault_us"]
+               "faults_alone_lo", "faults_alone_hi", "fault_us", *LEVEL_COLUMNS]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     if alone.empty:
         return pd.DataFrame(columns=columns)
     handoff = {state["race"]: stage_handoff(state) for state in states}
     ends = {state["race"]: [min(found), max(found)] if (found := handoffs(state)) else [np.nan, np.nan]
             for state in states}
-    alone = alone.assign(handoff_us=[handoff.get(alone_stage(*stage)) for stage in
-                                     zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
-                                         alone["process"].astype(int))]).astype({"handoff_us": float})
+    by_stage, above = {state["race"]: state for state in states}, far_above(own_write_us(list(states)))
+    stages = [alone_stage(*stage) for stage in zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
+                                                   alone["process"].astype(int))]
+    alone = alone.assign(handoff_us=[handoff.get(stage) for stage in stages],
+                         level=[level_of(handoffs(by_stage.get(stage, {})), above) for stage in stages]
+                         ).astype({"handoff_us": float})
     # A run written before faults were counted has none: NaN.
     alone = alone.assign(faults_per_call=alone.get("faults_per_call", np.nan)).astype({"faults_per_call": float})
     by_way = alone.groupby([*key, "framework"], sort=False)
@@ -97,7 +144,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     fresh["handoff_alone_us"] = by_way["handoff_us"].median()
     faults = by_way["faults_per_call"]
     fresh["faults_alone"], fresh["faults_alone_lo"], fresh["faults_alone_hi"] = faults.median(), faults.min(), faults.max()
-    raced = at_default_size(table).reindex(columns=[*key, "median_s", "race", "faults_per_call"])
+    raced = at_default_size(table).reindex(columns=[*key, "median_s", "race", "faults_per_call", "samples"])
     paired = fresh.reset_index().merge(raced, on=key, how="inner", suffixes=("_alone", ""))
     if paired.empty:
         return pd.DataFrame(columns=columns)
@@ -106,6 +153,12 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     race_aa = paired["race"].map(spread)
     reach = np.maximum(race_aa, paired["spread"])
     raced_ends = [ends.get(race, [np.nan, np.nan]) for race in paired["race"]]
+    processes = dict(iter(by_way))
+    levels = pd.DataFrame([
+        _level_by_level(processes[tuple(row[[*key, "framework"]])], row["samples"],
+                        round_levels(by_stage.get(row["race"]), len(row["samples"]), above), row_aa)
+        if isinstance(row["samples"], np.ndarray) else dict.fromkeys(LEVEL_COLUMNS, np.nan)
+        for (_, row), row_aa in zip(paired.iterrows(), race_aa)], columns=LEVEL_COLUMNS, index=paired.index)
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
                          "dtype": paired["dtype"], "mode": paired["mode"], "phase": paired["phase"],
                          "alone_s": paired["median_s_alone"], "processes": paired["processes"],
@@ -119,7 +172,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                          "handoff_own_write_us": own_write_us(list(states)),
                          "faults_raced": paired["faults_per_call"].astype(float),
                          **{c: paired[c].astype(float) for c in ("faults_alone", "faults_alone_lo", "faults_alone_hi")},
-                         "fault_us": fault_us(list(states))},
+                         "fault_us": fault_us(list(states)), **levels},
                         columns=columns)
 
 
@@ -135,6 +188,16 @@ def handoff_moved(found: pd.DataFrame) -> pd.Series:
     low, high, raced, alone, own_write = (found[c].astype(float) for c in columns)
     above = far_above(own_write)
     return several & (both_levels(low, high, above) | ((raced > above) != (alone > above))) & above.notna()
+
+
+def level_agreement(found: pd.DataFrame) -> pd.Series:
+    """Per row of ``alone_table``: "yes" where at every handoff level both sides have (LEVEL_ROUNDS rounds of the race
+    and a process), the race's rounds there agree with the processes there; "no" where at one they do not; "" where
+    no level has both (or the run has no per-round readings)."""
+    agree = found.reindex(columns=[f"{level}_agree" for level in LEVELS]).astype(float)
+    compared = agree.notna().any(axis=1)
+    return pd.Series(np.where(~compared, "", np.where((agree.fillna(1.0) == 1.0).all(axis=1), "yes", "no")),
+                     index=found.index)
 
 
 def faults_explain(found: pd.DataFrame) -> pd.Series:

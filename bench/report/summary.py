@@ -203,6 +203,7 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
     (``analysis.alone_table``'s rows, as findings.json keeps them)."""
     if found.empty:
         return ["No plain way was timed alone in this run (the preset has no default size, or none was selected)."]
+    moved, levels = analysis.handoff_moved(found), analysis.level_agreement(found)
     frame = pd.DataFrame({
         "framework": found["framework"], "impl": found["impl"],
         "case": [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
@@ -212,8 +213,9 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
         "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
         "race / alone − 1": [f"{100 * v:+.1f}%" for v in found["difference"]],
         "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
-        "agree": [_agreement(agree, readable, moved, faulted) for agree, readable, moved, faulted in
-                  zip(found["agree"], found["readable"], analysis.handoff_moved(found), analysis.faults_explain(found))]})
+        "agree": [_agreement(agree, readable, moved, faulted, level, text) for agree, readable, moved, faulted, level, text
+                  in zip(found["agree"], found["readable"], moved, analysis.faults_explain(found), levels,
+                         _level_texts(found))]})
     handoff = _handoff_column(found)
     if handoff:
         frame.insert(len(frame.columns) - 1, "handoff µs, race / alone", handoff)
@@ -234,6 +236,7 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
                "where the race ran at both levels or at the other one than the processes: the machine differed "
                "between them, which two threads feel and one does not. It does not prove that this made the "
                "difference." if handoff else "")
+            + _level_statement(found, moved, levels)
             + (" Page faults: minor faults per call, the race's median over rounds and the processes' median (their "
                "range where they differ); how many a call takes depends on what its process allocated before "
                "(bench/faults.py). \"page faults differ\" marks a disagreement where the extra faults of the slower "
@@ -242,12 +245,44 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
             _markdown(frame, left=3), "", *direction_statements(analysis.race_direction(found))]
 
 
-def _agreement(agree: bool, readable: bool, moved: bool, faulted: bool) -> str:
+def _agreement(agree: bool, readable: bool, moved: bool, faulted: bool, level: str, level_text: str) -> str:
     if not readable:
         return "unreadable (A/A past the bound)"
     if agree:
         return "yes"
-    return ", ".join(["**no**", *(["handoff moved"] if moved else []), *(["page faults differ"] if faulted else [])])
+    if moved and level == "yes":
+        return f"yes at one handoff level ({level_text})"
+    reasons = ([f"at one handoff level too ({level_text})"] if moved and level == "no" else
+               ["handoff moved"] if moved else [])
+    return ", ".join(["**no**", *reasons, *(["page faults differ"] if faulted else [])])
+
+
+def _level_texts(found: pd.DataFrame) -> list[str]:
+    """Per row, the race's difference from the processes at each handoff level both sides have: "near +1.2%"."""
+    differences = found.reindex(columns=[f"{level}_difference" for level in analysis.LEVELS]).astype(float)
+    return [", ".join(f"{level} {100 * value:+.1f}%" for level, value in zip(analysis.LEVELS, row) if pd.notna(value))
+            for row in differences.itertuples(index=False)]
+
+
+def _level_statement(found: pd.DataFrame, moved: pd.Series, levels: pd.Series) -> str:
+    marked = ~found["agree"].astype(bool) & found["readable"].astype(bool) & moved
+    if not marked.any() or not (levels[marked] != "").any():
+        return ""
+    counted = levels[marked].value_counts()
+    return (f" Of the {int(marked.sum())} disagreements timed at two handoff levels, {counted.get('yes', 0)} agree "
+            f"and {counted.get('no', 0)} do not when the two are set side by side level by level: the processes "
+            "that read one level before and after, beside the race's rounds that read it before and after (at "
+            f"least {analysis.LEVEL_ROUNDS}), within the race's A/A or those processes' spread; "
+            f"{counted.get('', 0)} have no level in common." + _level_sizes(found[marked & (levels != "")]))
+
+
+def _level_sizes(compared: pd.DataFrame) -> str:
+    """How far apart the level-by-level pairs lie, beside how far apart the same pairs lie as wholes."""
+    at_level = compared.reindex(columns=[f"{level}_difference" for level in analysis.LEVELS]).astype(float).abs()
+    found = at_level.stack().dropna()
+    return (f" Level by level they differ by {100 * found.median():.1f}% (median of {len(found)}) and at most "
+            f"{100 * found.max():.1f}%, where as wholes the same pairs differ by up to "
+            f"{100 * compared['difference'].astype(float).abs().max():.1f}%.")
 
 
 def _faults_column(found: pd.DataFrame) -> list[str]:
