@@ -22,10 +22,15 @@ class ReportError(ValueError):
     """Bad input to the report: the message is one line naming the path and the problem."""
 
 
+#: pandas 3.0's default parser reads some floats off in their 13th digit (0.00010955600009765476 as
+#: 0.0001095560000976); 3.1 reads them as written and deprecates the option that did.
+EXACT_FLOATS = {} if tuple(int(part) for part in pd.__version__.split(".")[:2]) >= (3, 1) \
+    else {"float_precision": "round_trip"}
+
+
 def read_csv(path: Path, **options: Any) -> pd.DataFrame:
-    """A CSV this report wrote, with every float as written: pandas 3's default parser reads some of them off in
-    their 13th digit (0.00010955600009765476 as 0.0001095560000976)."""
-    return pd.read_csv(path, float_precision="round_trip", **options)
+    """A CSV this report wrote, with every float as written."""
+    return pd.read_csv(path, **EXACT_FLOATS, **options)
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -150,15 +155,20 @@ def read_committed(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     table["verified"] = table["verified"].astype(bool)
     samples = read_samples(run_dir)
     table["samples"] = [samples.get(tuple(key)) for key in table[CASE_ID].itertuples(index=False)]
-    ceilings_csv = run_dir / "ceilings.csv"
-    ceilings = read_csv(ceilings_csv, dtype={key: "Int64" for key in ("n", *SIZE)}) if ceilings_csv.is_file() \
-        else pd.DataFrame(columns=["ceiling"])
+    ceilings = read_ceilings(run_dir)
     peak_table = ceilings[ceilings["ceiling"] == "peak"].reindex(
         columns=["device", "dtype", "library", "n", "median_s", "gflops"]).reset_index(drop=True)
     floors = ceilings[ceilings["ceiling"] == "gemm_floor"].rename(columns={"gflops": "floor_gflops"}).reindex(
         columns=["device", "dtype", *SIZE, "phase", "floor_s", "floor_gflops", "winners"]).reset_index(drop=True)
     findings = read_findings(run_dir)
     return table, peak_table, floors, findings
+
+
+def read_ceilings(run_dir: Path) -> pd.DataFrame:
+    """A run's ceilings.csv (measured peaks and GEMM floors); no rows for a run without one."""
+    ceilings_csv = Path(run_dir) / "ceilings.csv"
+    return read_csv(ceilings_csv, dtype={key: "Int64" for key in ("n", *SIZE)}) if ceilings_csv.is_file() \
+        else pd.DataFrame(columns=["ceiling", "device", "dtype", "library", "gflops"])
 
 
 def read_findings(run_dir: Path) -> Findings:
