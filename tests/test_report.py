@@ -20,7 +20,7 @@ pytest.importorskip("matplotlib")
 from bench import report  # noqa: E402
 from bench.report.load import read_csv  # noqa: E402
 from bench.schema import TIMES  # noqa: E402
-from bench.report.compare import describe_fastest, percent_moved  # noqa: E402
+from bench.report.compare import describe_fastest, describe_machines, percent_moved  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 N, D_IN, H, D_OUT = 64, 1000, 100, 10
@@ -231,6 +231,32 @@ def test_compare_says_which_cases_x_fastest_moved_past_5_percent_between_runs(bu
     unknown = describe_fastest(report.compare(built, write_run(tmp_path / "c", moved)))
     assert unknown.endswith("0 with the two runs' 95% intervals overlapping (noise each run shows), 0 with them apart, "
                             "3 with no interval in a run")
+
+
+def test_compare_says_when_the_two_runs_were_timed_on_machines_that_differ_as_a_whole(built, tmp_path):
+    def run(name, float32_gflops, os_name="Linux-6.18-v1"):
+        folder = write_run(tmp_path / name, rows(built))
+        pd.DataFrame({"ceiling": ["peak", "peak", "gemm_floor"], "device": "cpu",
+                      "dtype": ["float32", "float64", "float32"], "library": ["numpy", "numpy", ""],
+                      "gflops": [float32_gflops, 54.0, 80.0]}).to_csv(folder / "ceilings.csv", index=False)
+        (folder / "machine.json").write_text(json.dumps({**MACHINE, "os": os_name}))
+        return folder
+
+    before = run("a", 102.0)
+    assert describe_machines(before, run("b", 99.0)) == (
+        "The machines are alike as a whole: measured peak GFLOP/s numpy cpu float32 102.0 → 99.0 (-3%), "
+        "numpy cpu float64 54.0 → 54.0 (+0%), each within 5%.")
+    slower = describe_machines(before, run("c", 36.8))
+    assert slower.startswith("The machines differ as a whole: measured peak GFLOP/s numpy cpu float32 102.0 → 36.8 "
+                             "(-64%), numpy cpu float64 54.0 → 54.0 (+0%). Across machines that differ"), slower
+    assert "os " not in slower
+    # A different machine is named even where its peaks happen to match.
+    assert describe_machines(before, run("d", 102.0, "Linux-6.18-v2")).startswith(
+        "The machines differ as a whole: measured peak GFLOP/s numpy cpu float32 102.0 → 102.0 (+0%), numpy cpu "
+        "float64 54.0 → 54.0 (+0%); os Linux-6.18-v1 → Linux-6.18-v2. ")
+    # Nothing known of one run's machine: nothing said of it.
+    assert describe_machines(before, write_run(tmp_path / "e", rows(built))) == \
+        "Whether the machines differ as a whole is not known: no measured peak in both runs."
 
 
 def test_compare_needs_non_overlapping_quartiles(built, tmp_path):

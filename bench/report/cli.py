@@ -30,7 +30,7 @@ import pandas as pd
 
 from bench.report.build import build, rebuild, write_latest
 from bench.report.headline import front_door_run, headline_markdown, headline_on_page, splice
-from bench.report.compare import ALPHA, compare, describe_fastest, describe_test
+from bench.report.compare import ALPHA, compare, describe_fastest, describe_machines, describe_test
 from bench.report.load import ReportError
 
 
@@ -111,5 +111,6 @@ def main(argv: list[str] | None = None) -> int:
           f"{describe_test(result, args.threshold)}; "
           f"{result.attrs['only_a']} case(s) only in {args.run_a}, {result.attrs['only_b']} only in {args.run_b}")
     print(describe_fastest(result))
+    print(describe_machines(args.run_a, args.run_b))
     return 1 if args.gate and (result["verdict"] == "slower").any() else 0
 

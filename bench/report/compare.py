@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.report.load import ReportError, read_findings, read_run, read_samples
+from bench.report.load import ReportError, read_ceilings, read_findings, read_machine, read_run, read_samples
 from bench.report.statistics import rank_test
 from bench.report.trust import far_above, own_write_us, stage_handoff
 from bench.schema import CASE_ID
@@ -142,3 +142,30 @@ def describe_fastest(result: pd.DataFrame) -> str:
                 else "") + ")"
              for r in beyond.head(5).itertuples()]
     return f"{line}, most: {', '.join(named)}{' ...' if len(beyond) > 5 else ''}"
+
+
+#: What machine.json says of a machine as a whole; a run's own settings (threads, versions) are not the machine.
+MACHINE_KEYS = ("cpu", "cores", "memory_gib", "os", "gpu")
+
+
+def describe_machines(run_a: Path, run_b: Path) -> str:
+    """One line: whether the two runs were timed on machines alike as a whole, by machine.json and by each library's
+    measured peak GFLOP/s (ceilings.csv) moved past FASTEST_AGREE or not. A machine slower as a whole slows each
+    library by its own factor, so × fastest need not hold across two such runs: this names that cause where it is
+    there to name."""
+    peaks = [read_ceilings(run).query("ceiling == 'peak'").set_index(["library", "device", "dtype"])["gflops"]
+             for run in (run_a, run_b)]
+    joined = pd.concat(peaks, axis=1, keys=["a", "b"]).dropna()
+    machines = read_machine(run_a), read_machine(run_b)
+    differs = [f"{key} {machines[0][key]} → {machines[1][key]}" for key in MACHINE_KEYS
+               if key in machines[0] and key in machines[1] and machines[0][key] != machines[1][key]]
+    moved = joined["b"] / joined["a"] - 1
+    listed = ", ".join(f"{' '.join(key)} {row.a:.1f} → {row.b:.1f} ({percent_moved(change)})"
+                       for (key, row), change in zip(joined.iterrows(), moved))
+    peak_text = f"measured peak GFLOP/s {listed}" if listed else "no measured peak in both runs"
+    if not listed and not differs:
+        return f"Whether the machines differ as a whole is not known: {peak_text}."
+    if differs or (moved.abs() > FASTEST_AGREE).any():
+        return (f"The machines differ as a whole: {'; '.join([peak_text, *differs])}. Across machines that differ, "
+                "× fastest need not hold: each library's time moves by its own factor.")
+    return f"The machines are alike as a whole: {peak_text}, each within {100 * FASTEST_AGREE:.0f}%."
