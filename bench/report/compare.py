@@ -149,23 +149,28 @@ MACHINE_KEYS = ("cpu", "cores", "memory_gib", "os", "gpu")
 
 
 def describe_machines(run_a: Path, run_b: Path) -> str:
-    """One line: whether the two runs were timed on machines alike as a whole, by machine.json and by each library's
-    measured peak GFLOP/s (ceilings.csv) moved past FASTEST_AGREE or not. A machine slower as a whole slows each
-    library by its own factor, so × fastest need not hold across two such runs: this names that cause where it is
-    there to name."""
+    """One line: whether the machine was faster or slower as a whole in run_b, by each library's measured peak
+    GFLOP/s (ceilings.csv): "as a whole" where every peak moved past FASTEST_AGREE the same way. Such a machine moves
+    each library's times by its own factor, so × fastest need not hold across the two runs: this names that cause
+    only where it is there to name. Peaks that moved unalike name nothing. What machine.json says of the machine
+    follows where it differs: a fact, not a cause (a new boot of the same VM differs in its kernel build)."""
     peaks = [read_ceilings(run).query("ceiling == 'peak'").set_index(["library", "device", "dtype"])["gflops"]
              for run in (run_a, run_b)]
     joined = pd.concat(peaks, axis=1, keys=["a", "b"]).dropna()
-    machines = read_machine(run_a), read_machine(run_b)
-    differs = [f"{key} {machines[0][key]} → {machines[1][key]}" for key in MACHINE_KEYS
-               if key in machines[0] and key in machines[1] and machines[0][key] != machines[1][key]]
     moved = joined["b"] / joined["a"] - 1
     listed = ", ".join(f"{' '.join(key)} {row.a:.1f} → {row.b:.1f} ({percent_moved(change)})"
                        for (key, row), change in zip(joined.iterrows(), moved))
-    peak_text = f"measured peak GFLOP/s {listed}" if listed else "no measured peak in both runs"
-    if not listed and not differs:
-        return f"Whether the machines differ as a whole is not known: {peak_text}."
-    if differs or (moved.abs() > FASTEST_AGREE).any():
-        return (f"The machines differ as a whole: {'; '.join([peak_text, *differs])}. Across machines that differ, "
-                "× fastest need not hold: each library's time moves by its own factor.")
-    return f"The machines are alike as a whole: {peak_text}, each within {100 * FASTEST_AGREE:.0f}%."
+    if joined.empty:
+        line = "Measured peak GFLOP/s: none in both runs, so whether the machine changed as a whole is not known."
+    elif (moved < -FASTEST_AGREE).all() or (moved > FASTEST_AGREE).all():
+        line = (f"The machine was {'slower' if moved.iloc[0] < 0 else 'faster'} as a whole in {run_b}: measured peak "
+                f"GFLOP/s {listed}. Across such runs, × fastest need not hold: each library's time moves by its own "
+                "factor.")
+    elif (moved.abs() <= FASTEST_AGREE).all():
+        line = f"The machine was alike as a whole: measured peak GFLOP/s {listed}, each within {100 * FASTEST_AGREE:.0f}%."
+    else:
+        line = f"Measured peak GFLOP/s moved unalike ({listed}): no change of the machine as a whole to name."
+    machines = read_machine(run_a), read_machine(run_b)
+    differs = [f"{key} {machines[0][key]} → {machines[1][key]}" for key in MACHINE_KEYS
+               if key in machines[0] and key in machines[1] and machines[0][key] != machines[1][key]]
+    return line + (f" machine.json differs: {'; '.join(differs)}." if differs else "")
