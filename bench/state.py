@@ -91,8 +91,8 @@ def watched(config, race: str, busy: Callable[[], float | None] = busy_cpu_secon
     """Record the machine's state over the block as one MachineState in the run's races file.
 
     ``busy``, ``own``, ``clock``, ``load_average``, ``handoff`` and ``fault_us`` are the readers; a test plants its
-    own. The handoffs and the fault's cost are measured outside the busy and wall clocks' window; the block's own readings, through the
-    ``Stage`` it is given, are inside it (a few milliseconds a round, taken by this process).
+    own. The handoffs and the fault's cost are measured outside the busy and wall clocks' window; the block's own
+    readings, through the ``Stage`` it is given, are inside it (a few milliseconds a round, taken by this process).
     """
     before, fault, stage = handoff(), fault_us(), Stage(handoff)
     busy_start, own_start, start = busy(), own(), clock()

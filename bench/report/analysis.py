@@ -73,7 +73,8 @@ LEVEL_COLUMNS = [f"{level}_{what}" for level in LEVELS
 
 
 def level_of(readings: list[float], above: float | None) -> str:
-    """"near" or "far" where every handoff reading lies on that side of ``above``; "" where they lie on both, or none."""
+    """"near" or "far" where every handoff reading lies on that side of ``above``; "" where they lie on both, or
+    where there are none."""
     if above is None or not readings:
         return ""
     far = [value > above for value in readings]
@@ -128,7 +129,8 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     handoff = {state["race"]: stage_handoff(state) for state in states}
     ends = {state["race"]: [min(found), max(found)] if (found := handoffs(state)) else [np.nan, np.nan]
             for state in states}
-    by_stage, above = {state["race"]: state for state in states}, far_above(own_write_us(list(states)))
+    own_write = own_write_us(list(states))
+    by_stage, above = {state["race"]: state for state in states}, far_above(own_write)
     stages = [alone_stage(*stage) for stage in zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
                                                    alone["process"].astype(int))]
     alone = alone.assign(handoff_us=[handoff.get(stage) for stage in stages],
@@ -143,7 +145,8 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     fresh["spread"] = by_way["median_s"].apply(lambda medians: (medians / medians.median() - 1).abs().max())
     fresh["handoff_alone_us"] = by_way["handoff_us"].median()
     faults = by_way["faults_per_call"]
-    fresh["faults_alone"], fresh["faults_alone_lo"], fresh["faults_alone_hi"] = faults.median(), faults.min(), faults.max()
+    fresh["faults_alone"], fresh["faults_alone_lo"], fresh["faults_alone_hi"] = \
+        faults.median(), faults.min(), faults.max()
     raced = at_default_size(table).reindex(columns=[*key, "median_s", "race", "faults_per_call", "samples"])
     paired = fresh.reset_index().merge(raced, on=key, how="inner", suffixes=("_alone", ""))
     if paired.empty:
@@ -169,7 +172,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                          "handoff_raced_hi_us": [float(e[1]) for e in raced_ends],
                          "handoff_raced_us": paired["race"].map(handoff).astype(float),
                          "handoff_alone_us": paired["handoff_alone_us"],
-                         "handoff_own_write_us": own_write_us(list(states)),
+                         "handoff_own_write_us": own_write,
                          "faults_raced": paired["faults_per_call"].astype(float),
                          **{c: paired[c].astype(float) for c in ("faults_alone", "faults_alone_lo", "faults_alone_hi")},
                          "fault_us": fault_us(list(states)), **levels},
@@ -190,11 +193,16 @@ def handoff_moved(found: pd.DataFrame) -> pd.Series:
     return several & (both_levels(low, high, above) | ((raced > above) != (alone > above))) & above.notna()
 
 
+def per_level(found: pd.DataFrame, what: str) -> pd.DataFrame:
+    """One of ``LEVEL_COLUMNS``' measures for each level, a column per level (NaN where a run has none)."""
+    return found.reindex(columns=[f"{level}_{what}" for level in LEVELS]).astype(float)
+
+
 def level_agreement(found: pd.DataFrame) -> pd.Series:
     """Per row of ``alone_table``: "yes" where at every handoff level both sides have (LEVEL_ROUNDS rounds of the race
     and a process), the race's rounds there agree with the processes there; "no" where at one they do not; "" where
     no level has both (or the run has no per-round readings)."""
-    agree = found.reindex(columns=[f"{level}_agree" for level in LEVELS]).astype(float)
+    agree = per_level(found, "agree")
     compared = agree.notna().any(axis=1)
     return pd.Series(np.where(~compared, "", np.where((agree.fillna(1.0) == 1.0).all(axis=1), "yes", "no")),
                      index=found.index)

@@ -41,8 +41,8 @@ def compare(run_a: Path, run_b: Path, threshold: float = 1.10, alpha: float = AL
     leaves alone. Why one moved: ``fastest_intervals`` says whether the two runs' 95% intervals of it
     "overlap", lie "apart", or are "unknown" (a run has none), and ``own_moved`` and ``yardstick_moved`` split the move
     into the case's own median (b/a − 1) and, about, its race's fastest case's. ``handoff_a``/``handoff_b``: whether
-    its race ran mostly at the far handoff level (bench/report/trust.py) in each run, where recorded. ``attrs`` holds how many cases only one
-    run has, alpha and m.
+    its race ran mostly at the far handoff level (bench/report/trust.py) in each run, where recorded. ``attrs``
+    holds how many cases only one run has, alpha and m.
     """
     if not threshold >= 1:
         raise ReportError(f"threshold {threshold}: must be at least 1 (a ratio of medians, b/a)")
@@ -138,8 +138,8 @@ def describe_fastest(result: pd.DataFrame) -> str:
         return line
     named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f} (its median "
              f"{percent_moved(r.own_moved)}, its race's fastest {percent_moved(r.yardstick_moved)}"
-             + (f", handoff {_level(r.handoff_a)}→{_level(r.handoff_b)}" if pd.notna(r.handoff_a) and pd.notna(r.handoff_b)
-                else "") + ")"
+             + (f", handoff {_level(r.handoff_a)}→{_level(r.handoff_b)}"
+                if pd.notna(r.handoff_a) and pd.notna(r.handoff_b) else "") + ")"
              for r in beyond.head(5).itertuples()]
     return f"{line}, most: {', '.join(named)}{' ...' if len(beyond) > 5 else ''}"
 
@@ -167,7 +167,8 @@ def describe_machines(run_a: Path, run_b: Path) -> str:
                 f"GFLOP/s {listed}. Across such runs, × fastest need not hold: each library's time moves by its own "
                 "factor.")
     elif (moved.abs() <= FASTEST_AGREE).all():
-        line = f"The machine was alike as a whole: measured peak GFLOP/s {listed}, each within {100 * FASTEST_AGREE:.0f}%."
+        line = (f"The machine was alike as a whole: measured peak GFLOP/s {listed}, each within "
+                f"{100 * FASTEST_AGREE:.0f}%.")
     else:
         line = f"Measured peak GFLOP/s moved unalike ({listed}): no change of the machine as a whole to name."
     machines = read_machine(run_a), read_machine(run_b)

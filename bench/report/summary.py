@@ -213,9 +213,8 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
         "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
         "race / alone − 1": [f"{100 * v:+.1f}%" for v in found["difference"]],
         "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
-        "agree": [_agreement(agree, readable, moved, faulted, level, text) for agree, readable, moved, faulted, level, text
-                  in zip(found["agree"], found["readable"], moved, analysis.faults_explain(found), levels,
-                         _level_texts(found))]})
+        "agree": [_agreement(*row) for row in zip(found["agree"], found["readable"], moved,
+                                                   analysis.faults_explain(found), levels, _level_texts(found))]})
     handoff = _handoff_column(found)
     if handoff:
         frame.insert(len(frame.columns) - 1, "handoff µs, race / alone", handoff)
@@ -259,7 +258,7 @@ def _agreement(agree: bool, readable: bool, moved: bool, faulted: bool, level: s
 
 def _level_texts(found: pd.DataFrame) -> list[str]:
     """Per row, the race's difference from the processes at each handoff level both sides have: "near +1.2%"."""
-    differences = found.reindex(columns=[f"{level}_difference" for level in analysis.LEVELS]).astype(float)
+    differences = analysis.per_level(found, "difference")
     return [", ".join(f"{level} {100 * value:+.1f}%" for level, value in zip(analysis.LEVELS, row) if pd.notna(value))
             for row in differences.itertuples(index=False)]
 
@@ -278,8 +277,7 @@ def _level_statement(found: pd.DataFrame, moved: pd.Series, levels: pd.Series) -
 
 def _level_sizes(compared: pd.DataFrame) -> str:
     """How far apart the level-by-level pairs lie, beside how far apart the same pairs lie as wholes."""
-    at_level = compared.reindex(columns=[f"{level}_difference" for level in analysis.LEVELS]).astype(float).abs()
-    found = at_level.stack().dropna()
+    found = analysis.per_level(compared, "difference").abs().stack().dropna()
     return (f" Level by level they differ by {100 * found.median():.1f}% (median of {len(found)}) and at most "
             f"{100 * found.max():.1f}%, where as wholes the same pairs differ by up to "
             f"{100 * compared['difference'].astype(float).abs().max():.1f}%.")

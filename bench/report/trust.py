@@ -80,22 +80,28 @@ def handoffs(state: dict[str, Any]) -> list[float]:
     return [v for v in (before, *(state.get("handoff_rounds_us") or ()), after) if v is not None]
 
 
+def _median(found: list[float]) -> float | None:
+    return float(np.median(found)) if found else None
+
+
 def stage_handoff(state: dict[str, Any]) -> float | None:
     """One stage's handoff: the median of its measurements (the level it mostly ran at), None where none was taken."""
-    found = handoffs(state)
-    return float(np.median(found)) if found else None
+    return _median(handoffs(state))
+
+
+def _readings(states: list[dict[str, Any]], key: str) -> list[float]:
+    """One reading per stage that took it (none in runs written before it was taken)."""
+    return [s[key] for s in states if s.get(key) is not None]
 
 
 def own_write_us(states: list[dict[str, Any]]) -> float | None:
     """The run's median time for a core to read 400 KB it wrote itself; None where the handoff was not measured."""
-    local = [s["handoff_local_us"] for s in states if s.get("handoff_local_us") is not None]
-    return float(np.median(local)) if local else None
+    return _median(_readings(states, "handoff_local_us"))
 
 
 def fault_us(states: list[dict[str, Any]]) -> float | None:
     """The run's median µs per minor page fault (bench/faults.py); None where not measured."""
-    found = [s["fault_us"] for s in states if s.get("fault_us") is not None]
-    return float(np.median(found)) if found else None
+    return _median(_readings(states, "fault_us"))
 
 
 def far_above(own_write: float | None) -> float | None:
@@ -119,15 +125,15 @@ def _handoff_line(states: list[dict[str, Any]]) -> str | None:
     return (f"Cores' handoff (bench/cores.py): one core read 400 KB another had just written in {min(measured):.1f} "
             f"to {max(measured):.1f} µs around the timed stages"
             + (" and after each race round" if any(s.get("handoff_rounds_us") for s in states) else "")
-            + f"; {far} of {len(measured)} "
-            f"readings far (above {above:.1f} µs, the 400 KB a core wrote itself plus {HANDOFF_FAR_US:.0f}); {judged}.")
+            + f"; {far} of {len(measured)} readings far (above {above:.1f} µs, the 400 KB a core wrote itself plus "
+            f"{HANDOFF_FAR_US:.0f}); {judged}.")
 
 
 def _fault_line(states: list[dict[str, Any]]) -> str | None:
-    found = [s["fault_us"] for s in states if s.get("fault_us") is not None]
+    found = _readings(states, "fault_us")
     if not found:
         return None
-    return (f"Page faults (bench/faults.py): one minor fault cost {np.median(found):.2f} µs (median over {len(found)} "
+    return (f"Page faults (bench/faults.py): one minor fault cost {_median(found):.2f} µs (median over {len(found)} "
             f"timed stages, {min(found):.2f} to {max(found):.2f}); a call that faults in fresh memory pays that per "
             "page.")
 
