@@ -22,7 +22,8 @@ from reference.harness.selection import Selection, keep
 STARTED = pytest.StashKey[float]()
 RACES = pytest.StashKey[int]()
 DONE = pytest.StashKey[int]()
-#: When the first race began: the pace of the races leaves out the stages before them (the plain ways alone).
+#: When the first race began: the pace of the races leaves out the stages before them; it includes the plain
+#: ways' processes spread among the races (bench.schedule), which the time left then counts too.
 RACES_STARTED = pytest.StashKey[float]()
 #: Benchmarks collected per test function, and the function whose progress line was printed last.
 COUNTS = pytest.StashKey[Counter]()

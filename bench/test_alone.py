@@ -1,7 +1,8 @@
 """Each framework's plain way timed alone, in fresh processes, to set beside its time in the races.
 
-Run by the main job with the races, at the default size where the preset has it (latency, the
-preset's phases). What is timed, and how, is bench/alone.py; the report compares the two.
+Run by the main job among the races, at the default size where the preset has it (latency, the
+preset's phases): one benchmark per fresh process, spread through the races it is compared with
+(bench/schedule.py). What is timed, and how, is bench/alone.py; the report compares the two.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.bench
 
 
 def pytest_generate_tests(metafunc):
-    """One case per plain way selected and (device, dtype, mode) raced at the default size: its phases there."""
+    """One case per process of each plain way selected and (device, dtype, mode) raced at the default size: its
+    phases there."""
     if "alone" not in metafunc.fixturenames:
         return
     config, found = metafunc.config, {}
@@ -32,9 +34,11 @@ def pytest_generate_tests(metafunc):
     cases = [(name, *where, phases) for name in PLAIN_WAYS.values() if name in kept(config).impls
              for where, phases in found.items()]
     metafunc.parametrize("alone", cases, ids=["-".join(case[:4]) for case in cases])
+    metafunc.parametrize("process", range(PROCESSES), ids=[f"process{p + 1}" for p in range(PROCESSES)])
 
 
-def test_alone(request, alone):
+def test_alone(request, alone, process):
+    """A plain way in a fresh process under its framework's defaults, spread through the races it is set beside."""
     config, (name, device, dtype, mode, phases) = request.config, alone
     key = RaceKey(device, dtype, mode, Problem(), phases[0], "latency")
     try:
@@ -47,13 +51,12 @@ def test_alone(request, alone):
         pytest.skip(f"{name} failed verification: not timed alone")
     spec = kept(config).spec(name)
     framework = kept(config).implementation(name).backend
-    for process in range(PROCESSES):
-        with watched(config, alone_stage(name, device, dtype, mode, process)):
-            timings = time_alone(spec, device, dtype, mode, phases, settings(config).rounds)
-        for phase, timed in timings.items():
-            assert not timed.failed, f"{name} {phase} raised when timed alone: {timed.failed}"
-            recorded(config, AloneInfo(impl=name, framework=framework, device=device, dtype=dtype, mode=mode,
-                                       N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
-                                       D_out=key.problem.D_out, bias=key.problem.bias, phase=phase,
-                                       threads=thread_count(), process=process,
-                                       faults_per_call=timed.faults_per_call.get(spec)), timed, spec)
+    with watched(config, alone_stage(name, device, dtype, mode, process)):
+        timings = time_alone(spec, device, dtype, mode, phases, settings(config).rounds)
+    for phase, timed in timings.items():
+        assert not timed.failed, f"{name} {phase} raised when timed alone: {timed.failed}"
+        recorded(config, AloneInfo(impl=name, framework=framework, device=device, dtype=dtype, mode=mode,
+                                   N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
+                                   D_out=key.problem.D_out, bias=key.problem.bias, phase=phase,
+                                   threads=thread_count(), process=process,
+                                   faults_per_call=timed.faults_per_call.get(spec)), timed, spec)
