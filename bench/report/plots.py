@@ -161,7 +161,9 @@ def plot_grads_over_forward(table: pd.DataFrame, floors: pd.DataFrame, path: Pat
     for ax, (title, rows) in zip(axes[:, 0], facets):
         rows = rows.sort_values("grads_over_forward")
         bars = ax.bar(rows["impl"], rows["grads_over_forward"])
-        ax.bar_label(bars, fmt="%.2f", fontsize="small")
+        for label in ax.bar_label(bars, fmt="%.2f", fontsize="small", padding=2):
+            # Over the floor's dashed line, which runs through the labels of bars just below it.
+            label.set(bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3}, zorder=3)
         ax.margins(y=0.15)  # room for the tallest bar's label
         ax.tick_params(axis="x", labelrotation=20)
         device, dtype = rows.iloc[0][["device", "dtype"]]
