@@ -81,10 +81,9 @@ def level_of(readings: list[float], above: float | None) -> str:
     return "far" if all(far) else "" if any(far) else "near"
 
 
-def round_levels(state: dict | None, rounds: int, above: float | None) -> list[str]:
-    """Per round of a race, the level of the handoff read before and after it ("" where they differ); all "" where
-    the race was not read after every round."""
-    found = handoffs(state) if state else []
+def round_levels(found: list[float], rounds: int, above: float | None) -> list[str]:
+    """Per round of a race, the level of the handoff read before and after it ("" where they differ), from the race's
+    readings in order (``trust.handoffs``); all "" where the race was not read after every round."""
     if len(found) != rounds + 2:   # before the stage, after each round, after the stage
         return [""] * rounds
     return [level_of(found[i:i + 2], above) for i in range(rounds)]
@@ -127,14 +126,14 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     if alone.empty:
         return pd.DataFrame(columns=columns)
     handoff = {state["race"]: stage_handoff(state) for state in states}
-    ends = {state["race"]: [min(found), max(found)] if (found := handoffs(state)) else [np.nan, np.nan]
-            for state in states}
+    readings = {state["race"]: handoffs(state) for state in states}  # every stage's, in order, read once
+    ends = {race: [min(found), max(found)] if found else [np.nan, np.nan] for race, found in readings.items()}
     own_write = own_write_us(list(states))
-    by_stage, above = {state["race"]: state for state in states}, far_above(own_write)
+    above = far_above(own_write)
     stages = [alone_stage(*stage) for stage in zip(alone["impl"], alone["device"], alone["dtype"], alone["mode"],
                                                    alone["process"].astype(int))]
     alone = alone.assign(handoff_us=[handoff.get(stage) for stage in stages],
-                         level=[level_of(handoffs(by_stage.get(stage, {})), above) for stage in stages]
+                         level=[level_of(readings.get(stage, []), above) for stage in stages]
                          ).astype({"handoff_us": float})
     # A run written before faults were counted has none: NaN.
     alone = alone.assign(faults_per_call=alone.get("faults_per_call", np.nan)).astype({"faults_per_call": float})
@@ -159,7 +158,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     processes = dict(iter(by_way))
     levels = pd.DataFrame([
         _level_by_level(processes[tuple(row[[*key, "framework"]])], row["samples"],
-                        round_levels(by_stage.get(row["race"]), len(row["samples"]), above), row_aa)
+                        round_levels(readings.get(row["race"], []), len(row["samples"]), above), row_aa)
         if isinstance(row["samples"], np.ndarray) else dict.fromkeys(LEVEL_COLUMNS, np.nan)
         for (_, row), row_aa in zip(paired.iterrows(), race_aa)], columns=LEVEL_COLUMNS, index=paired.index)
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
