@@ -6,9 +6,9 @@
 
 Runs every check of the catalogue (reference/checks/catalogue.py) on every implementation, device,
 dtype and mode asked for, each after the checks it rests on (reference/checks/verdict.py), with a
-progress line on stderr as each ends. Each case's table ends with the most likely cause of its
-failures; passing checks and the failures that cause explains are one line per family (-v: every
-check's row), and a check's time is the implementation's, the harness's own work counted apart.
+progress line on stderr as each ends. A failing case's table opens with the most likely cause of its
+failures, the diagnosis that explains the most of them; passing checks and the failures that cause
+explains are one line per family (-v: every check's row), and a check's time is the implementation's, the harness's own work counted apart.
 Each implementation runs in a child process of its own: an exit, a crash, a signal, an allocation
 past --memory-limit or a hang there is a failed check that says so, and the other checks still run.
 Exit status: 0 if every check ran and passed, 1 if any failed, 2 if an implementation cannot be
@@ -45,7 +45,7 @@ def table(rows: list[Row], cause: RootCause | None = None, verbose: bool = False
         name = row.check.id if count == 1 else f"{family(row.check.id)} ({count} checks)"
         explained = count > 1 or (not verbose and not row.outcome.passed and cause and row.check.id in cause.explained)
         lines.append((name, "pass" if row.outcome.passed else "FAIL", ratio, f"{row.seconds:.2f} s",
-                      "the most likely cause below" if explained and not row.outcome.passed else row.outcome.explanation))
+                      "the most likely cause above" if explained and not row.outcome.passed else row.outcome.explanation))
         if not row.outcome.passed and row.outcome.details and not explained:
             worst[len(lines) - 1] = row.outcome.details[0].strip().splitlines()[-1]
     widths = [max(len(line[i]) for line in lines) for i in range(4)]
@@ -181,10 +181,12 @@ def check_all(selection: Selection, checks: list[Check], timeout_s: float, json_
             progress.clear()
             cause = root_cause({row.check.id: row.outcome for row in rows})
             passed = sum(row.outcome.passed for row in rows)
-            print(f"{session.label}: {passed} of {len(rows)} checks pass (the implementation "
-                  f"{sum(r.seconds for r in rows):.1f} s; the harness's own float64 reference and comparisons "
-                  f"{sum(r.harness_seconds for r in rows):.1f} s)\n{table(rows, cause, verbose)}", flush=True)
-            print(f"{cause.line}\n" if cause else "", flush=True)
+            heading = [f"{session.label}: {passed} of {len(rows)} checks pass (the implementation "
+                       f"{sum(r.seconds for r in rows):.1f} s; the harness's own float64 reference and comparisons "
+                       f"{sum(r.harness_seconds for r in rows):.1f} s)"]
+            # The cause before the rows: it is what a reader came for, and a long table would push it off screen.
+            heading += [cause.line] if cause else []
+            print(*heading, table(rows, cause, verbose), "", sep="\n", flush=True)
             failed += len(rows) - passed
             records += [record(session, row, cause) for row in rows]
     if json_path:
