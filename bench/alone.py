@@ -8,21 +8,37 @@ in the race, with how far the fresh processes differ from each other.
 
 ``python -m bench.alone SPEC DEVICE DTYPE MODE ROUNDS PHASE...`` is that process: it prints one
 JSON line, per phase the samples of a race with one contender.
+
+Fresh processes one after another also sample other minutes of a machine that drifts, and here they
+differ by up to ±99% (2026-12-05 07:21, 2 threads): beside that, agreeing says little. So the plain
+way is also timed in a process of its own that takes its turn in every round of the race
+(``Turns``, ``python -m bench.alone --turns SPEC DEVICE DTYPE MODE PHASE SETTLE_S``): its samples
+pair with the race's round by round, and the two can be held to the race's A/A.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import select
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
+from dataclasses import replace
+
 import impls
-from bench.lineup import RaceKey, timed_call
-from bench.race import Contender, Settings, Timings, race
+from bench.lineup import RaceKey, settings, timed_call
+from bench.faults import minor_faults
+from bench.race import Contender, Settings, Timings, race, wait_for_idle_pools
+from bench.schema import AloneInfo
+from bench.store import excluded, recorded
 from impls.threads import limit_threads, thread_count
+from reference.harness.selection import kept
 from reference.harness.session import Session
 from reference.problem.inputs import Problem
 
@@ -34,12 +50,15 @@ PLAIN_WAYS = {"numpy": "numpy-manual", "torch": "torch-autograd", "jax": "jax-gr
 #: within a few % inside each process), so one process's median says which draw it got, not
 #: how fast the code is; the race's own process is one such draw.
 PROCESSES = 5
+#: How long a process taking turns may take to load, or to time one sample, before it counts as hung: as long as
+#: ``time_alone`` gives a fresh process for all its phases.
+ANSWER_TIMEOUT_S = 600
 
 
 def time_alone(spec: str, device: str, dtype: str, mode: str, phases: list[str], rounds: int) -> dict[str, Timings]:
     """The plain way's phases timed in a fresh child process with this process's environment (the job's)."""
     command = [sys.executable, "-m", "bench.alone", spec, device, dtype, mode, str(rounds), *phases]
-    child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=ANSWER_TIMEOUT_S)
     if child.returncode != 0:
         last = (child.stderr.strip().splitlines() or ["no output"])[-1]
         raise RuntimeError(f"{spec} alone failed (exit {child.returncode}): {last}")
@@ -64,6 +83,130 @@ def _timed(spec: str, device: str, dtype: str, mode: str, phases: list[str], rou
     return found
 
 
+class Turns:
+    """The plain way in a fresh process of its own that times one sample whenever the race gives it its turn.
+
+    Its samples are a contender's (``contender``): the race hands it the invocations per sample, and
+    the child settles for ``settle_s`` of calls back to back (as the race settles a contender after a
+    switch of pool), times them with its own clock, counts its own page faults and lets its pools fall
+    idle before it answers, so that the race's next contender finds the cores as it would after its
+    own. Settling call by call over the pipe instead read numpy-manual and torch-autograd 0.8 to 8.7% slower
+    than in the race in all twelve of their cases (six races, 2026-12-05, 2 threads): the gaps let the pools sleep.
+    """
+
+    def __init__(self, spec: str, device: str, dtype: str, mode: str, phase: str, settle_s: float,
+                 answer_timeout_s: float = ANSWER_TIMEOUT_S):
+        self.name, self.answer_timeout_s = f"{spec} {device} {dtype} {mode} {phase}", answer_timeout_s
+        self.errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty child cannot fill it and block
+        self.child = subprocess.Popen([sys.executable, "-m", "bench.alone", "--turns", spec, device, dtype, mode,
+                                       phase, str(settle_s)], cwd=ROOT, stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=self.errors, text=True)
+        self._answer()  # ready: loaded and prepared
+
+    def _answer(self) -> dict:
+        if not select.select([self.child.stdout], [], [], self.answer_timeout_s)[0]:
+            self.child.kill()
+            raise RuntimeError(f"{self.name} taking turns did not answer in {self.answer_timeout_s:g} s")
+        line = self.child.stdout.readline()
+        if not line:
+            self.errors.seek(0)
+            last = (self.errors.read().strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"{self.name} taking turns ended (exit {self.child.wait()}): {last}")
+        answer = json.loads(line)
+        if "failed" in answer:
+            raise RuntimeError(f"{self.name} taking turns: {answer['failed']}")
+        return answer
+
+    def sample(self, loops: int) -> tuple[float, float | None]:
+        self.child.stdin.write(f"{loops}\n")
+        self.child.stdin.flush()
+        answer = self._answer()
+        return answer["seconds"], answer["faults"]
+
+    def contender(self, key: str, pool: str) -> Contender:
+        return Contender(key, lambda: self.sample(1), pool=pool, sampled_elsewhere=self.sample)
+
+    def close(self) -> None:
+        if self.child.poll() is None:
+            self.child.stdin.close()
+            try:
+                self.child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+                self.child.wait()
+        self.errors.close()
+
+    def __enter__(self) -> Turns:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def turn_takers(config, key: RaceKey, entered: list, stack: contextlib.ExitStack) -> list[tuple[Contender, AloneInfo]]:
+    """Each plain way verified in a default-size latency race, in a process of its own (``Turns``, closed with
+    ``stack``) that takes its turn in the race, and the record its samples go under."""
+    if key.problem != Problem() or key.timing != "latency":
+        return []
+    found = []
+    for contender, session, outcome in entered:
+        if contender.key not in PLAIN_WAYS.values() or not outcome.passed:
+            continue
+        try:
+            turns = stack.enter_context(Turns(kept(config).spec(contender.key), key.device, key.dtype, key.mode,
+                                              key.phase, settings(config).switch_settle_s))
+        except (RuntimeError, OSError, ValueError) as error:
+            excluded(config, f"{contender.key} taking turns alone", key, f"could not start: {error}")
+            continue
+        framework = session.impl.backend
+        found.append((turns.contender(f"alone:{contender.key}", pool=f"alone:{framework}"),
+                      AloneInfo(impl=contender.key, framework=framework, device=key.device, dtype=key.dtype,
+                                mode=key.mode, N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
+                                D_out=key.problem.D_out, bias=key.problem.bias, phase=key.phase,
+                                threads=thread_count(), race=key.id)))
+    return found
+
+
+def record_turns(config, key: RaceKey, takers: list[tuple[Contender, AloneInfo]], timings: Timings) -> None:
+    for contender, info in takers:
+        if contender.key in timings.failed:
+            excluded(config, f"{info.impl} taking turns alone", key, f"raised: {timings.failed[contender.key]}")
+        else:
+            recorded(config, replace(info, faults_per_call=timings.faults_per_call.get(contender.key)), timings,
+                     contender.key)
+
+
+def _take_turns(spec: str, device: str, dtype: str, mode: str, phase: str, settle_s: float) -> None:
+    """The child of ``Turns``: one JSON line when ready, then one per sample asked for on stdin, until it closes."""
+    limit_threads(thread_count())
+    session = Session(impls.load_any(spec), device, dtype, mode)
+    with session.backend.scope(device, dtype, mode):
+        call = timed_call(session, RaceKey(device, dtype, mode, Problem(), phase, "latency"))
+        print(json.dumps({"ready": spec}), flush=True)
+        for line in sys.stdin:
+            loops = int(line)
+            try:
+                settled = time.perf_counter() + settle_s
+                while time.perf_counter() < settled:
+                    call()
+                before = minor_faults()
+                start = time.perf_counter()
+                for _ in range(loops):
+                    call()
+                seconds = (time.perf_counter() - start) / loops
+                after = minor_faults()
+            except Exception as error:  # noqa: BLE001 (reported to the race, which drops this contender)
+                print(json.dumps({"failed": f"{type(error).__name__}: {error}"}), flush=True)
+                return
+            wait_for_idle_pools(Settings.switch_wait_s)
+            print(json.dumps({"seconds": seconds, "faults": None if before is None else (after - before) / loops}),
+                  flush=True)
+
+
 if __name__ == "__main__":
-    spec_, device_, dtype_, mode_, rounds_, *phases_ = sys.argv[1:]
-    print(json.dumps(_timed(spec_, device_, dtype_, mode_, phases_, int(rounds_))))
+    if sys.argv[1] == "--turns":
+        spec_, device_, dtype_, mode_, phase_, settle_ = sys.argv[2:]
+        _take_turns(spec_, device_, dtype_, mode_, phase_, float(settle_))
+    else:
+        spec_, device_, dtype_, mode_, rounds_, *phases_ = sys.argv[1:]
+        print(json.dumps(_timed(spec_, device_, dtype_, mode_, phases_, int(rounds_))))

@@ -39,6 +39,10 @@ class Contender:
     call: Callable[[], object]
     twin_of: str | None = None   # an A/A twin: timed with the same invocations per sample as its original
     pool: str = ""               # the framework whose thread pools it runs on: one pool's calls run back to back
+    #: A contender that runs in another process (bench.alone.Turns): given the invocations per sample, it settles
+    #: there, times them with that process's clock and returns seconds and minor page faults per invocation (None
+    #: where not counted). The race does not settle it or count its faults here; its pipe's round trip is not timed.
+    sampled_elsewhere: Callable[[int], tuple[float, float | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ def _failure(error: Exception) -> str:
 
 
 def _per_invocation(contender: Contender, loops: int, clock: Callable[[], float]) -> float:
+    if contender.sampled_elsewhere:
+        return contender.sampled_elsewhere(loops)[0]
     start = clock()
     for _ in range(loops):
         contender.call()
@@ -182,6 +188,11 @@ def race(contenders: list[Contender], settings: Settings = Settings(),
                     wait_for_idle(settings.switch_wait_s)
                     last_pool, settle = contender.pool, switch_settles[contender.key]
                 try:
+                    if contender.sampled_elsewhere:
+                        seconds, faulted_there = contender.sampled_elsewhere(loops[contender.key])
+                        samples[contender.key][round_index] = seconds
+                        faulted[contender.key][round_index] = np.nan if faulted_there is None else faulted_there
+                        continue
                     for _ in range(settle):
                         contender.call()
                     before = faults()

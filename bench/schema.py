@@ -144,6 +144,7 @@ class AloneInfo(Record):
     threads: int
     process: int = 0     # which of the fresh processes (bench.alone.PROCESSES)
     faults_per_call: float | None = None   # as CaseInfo's
+    race: str = ""       # the race it took its turns in (bench.alone.Turns); empty: a fresh process timing itself
 
 
 def alone_stage(impl: str, device: str, dtype: str, mode: str, process: int) -> str:

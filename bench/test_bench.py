@@ -7,8 +7,11 @@ bench/lineup.py; the race itself (bench/race.py) times the contenders interleave
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
+from bench.alone import record_turns, turn_takers
 from bench.lineup import (RaceKey, aa_twin, device_measures, entrants, floor_contenders, library_arrays,
                           race_keys, record_race, scopes, settings)
 from bench.race import race
@@ -27,18 +30,21 @@ def pytest_generate_tests(metafunc):
 
 
 def test_race(request, race_key: RaceKey):
-    """Every verified implementation and each library's floors of one phase, timed in shuffled rounds."""
+    """Every verified implementation and each library's floors of one phase, timed in shuffled rounds; at the
+    default size, each plain way also in a process of its own that takes its turn (bench.alone.Turns)."""
     config, key = request.config, race_key
-    with scopes(key):
+    with scopes(key), contextlib.ExitStack() as turns:
         entered = entrants(config, key)
         if not entered:
             pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")
         floors, twin = floor_contenders(key), aa_twin(entered, key)
-        field = [c for c, _, _ in entered] + [c for c, _ in floors] + ([twin] if twin else [])
+        takers = turn_takers(config, key, entered, turns)
+        field = [c for c, _, _ in entered] + [c for c, _ in floors] + ([twin] if twin else []) + [c for c, _ in takers]
         with watched(config, key.id) as stage:
             timings = race(field, settings(config), after_round=stage.after_round)
         measures = device_measures(entered, key, timings)
     record_race(config, key, entered, floors, twin, timings, measures)
+    record_turns(config, key, takers, timings)
 
 
 # --- the GEMM floor: each product alone, with pytest-benchmark --------------------------------------

@@ -263,3 +263,50 @@ def test_the_first_turn_after_a_switch_of_pool_settles_longer():
     stretches = [len(run) for run in re.findall(r"p+|q+", rounds)]
     assert all(n >= 33 and (n - 33) % 9 == 0 for n in stretches), stretches
     assert sum(1 + (n - 33) // 9 for n in stretches) == 3 * 4
+
+
+def test_a_contender_sampled_elsewhere_is_asked_for_its_samples_and_neither_settled_nor_counted_here():
+    # "far" runs in another process: it returns its own seconds and faults per invocation; the race must not call it
+    # to settle, and must not count this process's faults for it (here 100 a sample, from "near").
+    now, faults, asked, settled_far = [0.0], [0], [], []
+
+    def near():
+        now[0] += 2.0 ** -14
+        faults[0] += 100
+
+    def far(loops):
+        asked.append(loops)
+        return 3e-4 + 1e-5 * len(asked), 2.0
+    settings = Settings(rounds=6, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, settle_calls=2, settle_s=0.0,
+                        switch_settle_s=0.0)
+    field = [Contender("near", near, pool="p"),
+             Contender("far", lambda: settled_far.append(1), pool="q", sampled_elsewhere=far)]
+    timings = race(field, settings, clock=lambda: now[0], wait_for_idle=lambda s: None, faults=lambda: faults[0])
+    assert not settled_far and asked[:2] == [1, 1] and asked[2:] == [1] * 6  # first call, warm-up, one per round
+    assert list(timings.samples_s["far"]) == [3e-4 + 1e-5 * n for n in range(3, 9)]
+    assert timings.faults_per_call == {"near": 100.0, "far": 2.0}
+    assert timings.first_call_s["far"] == pytest.approx(3.1e-4)
+
+
+def test_turns_time_the_plain_way_in_a_process_of_its_own_and_report_its_failures():
+    from bench.alone import Turns
+    with Turns("numpy-manual", "cpu", "float32", "strict", "grads", settle_s=0.0) as turns:
+        child = turns.child
+        seconds, faulted = turns.sample(3)
+        assert 0 < seconds < 1 and (faulted is None or faulted >= 0)
+        assert child.pid != __import__("os").getpid()
+    assert child.poll() == 0   # closing its stdin ends it
+    with pytest.raises(RuntimeError, match=r"nonesuch cpu float32 strict grads taking turns ended \(exit 1\): "
+                                           r".*unknown implementation 'nonesuch'"):
+        Turns("nonesuch", "cpu", "float32", "strict", "grads", settle_s=0.0)
+    # Code under test that raises or exits while timed: the race drops it and says why, and the others go on.
+    for hostile, why in (("tests.hostile.raises:SumWithAxis", "TypeError: "),
+                         ("tests.hostile.plugins:ExitsWithZero", "taking turns ended (exit 0)")):
+        with Turns(hostile, "cpu", "float32", "strict", "grads", settle_s=0.0) as turns:
+            timings = race([turns.contender("alone", pool="q"), Contender("here", lambda: None, pool="p")],
+                           Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, switch_settle_s=0.0))
+        assert why in timings.failed["alone"] and "here" in timings.samples_s, timings.failed
+    with Turns("tests.hostile.plugins:Hangs", "cpu", "float32", "strict", "step", 0.0, answer_timeout_s=3) as turns:
+        with pytest.raises(RuntimeError, match=r"Hangs cpu float32 strict step taking turns did not answer in 3 s"):
+            turns.sample(1)
+    assert turns.child.poll() is not None   # killed, not left behind

@@ -336,6 +336,47 @@ def test_the_cost_of_a_page_fault_is_measured_and_said_where_counted():
     assert not any(line.startswith("Page faults") for line in trust.judge([state(0.0)], aa(0.01)).lines)
 
 
+def test_turns_taken_alone_pair_with_the_race_round_by_round_and_are_held_to_its_aa_alone():
+    from bench.report.summary import alone_statements
+    key = {"device": "cpu", "dtype": "float32", "mode": "strict", "N": 64, "D_in": 1000, "H": 100, "D_out": 10,
+           "bias": False, "phase": "grads"}
+    # The machine drifts from round to round by up to 3x, alike for both sides of a round.
+    drift = np.exp(np.linspace(0.0, 1.1, 40))
+    # torch's race 1% slower than its turns alone; numpy's 10% slower; jax's alternately 21% faster and 40% slower.
+    base = {"torch-autograd": 200e-6, "numpy-manual": 300e-6, "jax-grad": 300e-6}
+    slower = {"torch-autograd": 1.01, "numpy-manual": 1.10, "jax-grad": np.tile([0.79, 1.40], 20)}
+    raced = {impl: m * drift * slower[impl] for impl, m in base.items()}
+    table = pd.DataFrame([{**key, "impl": impl, "timing": "latency", "median_s": float(np.median(samples)),
+                           "race": RACE, "samples": samples} for impl, samples in raced.items()])
+    # Fresh processes, one after another: numpy's differ by half, so that the race lies within their spread.
+    fresh = {"torch-autograd": ("torch", (195e-6, 196e-6, 197e-6)), "numpy-manual": ("numpy", (380e-6, 560e-6, 840e-6)),
+             "jax-grad": ("jax", (300e-6, 310e-6, 320e-6))}
+    alone = pd.DataFrame([{**key, "impl": impl, "framework": fw, "median_s": m, "process": i, "threads": 2, "race": "",
+                           "samples": None} for impl, (fw, medians) in fresh.items() for i, m in enumerate(medians)]
+                         + [{**key, "impl": impl, "framework": fresh[impl][0], "median_s": float(np.median(m * drift)),
+                             "process": 0, "threads": 2, "race": RACE, "samples": m * drift}
+                            for impl, m in base.items()])
+    found = analysis.alone_table(table, alone, aa(0.02)).set_index("impl")
+    assert found["turns_difference"].round(6).to_dict() == pytest.approx(
+        {"torch-autograd": 0.01, "numpy-manual": 0.10, "jax-grad": (0.79 + 1.40) / 2 - 1})
+    assert (found["turns_lo"] <= found["turns_difference"]).all() and \
+        (found["turns_difference"] <= found["turns_hi"]).all()
+    assert found.loc["torch-autograd", "turns_s"] == pytest.approx(200e-6 * np.median(drift))
+    # Held to the race's A/A, not to how far the fresh processes differ (numpy's: within, but 10% past the A/A).
+    assert found["agree"].to_dict() == {"torch-autograd": True, "numpy-manual": False, "jax-grad": False}
+    assert abs(found.loc["numpy-manual", "difference"]) <= found.loc["numpy-manual", "spread"]
+    text = alone_statements(found.reset_index())
+    rows = {line.split(" | ")[1]: line for line in "\n".join(text).splitlines()
+            if line.startswith("| ") and " | cpu float32 " in line}
+    assert "| +1.0% (" in rows["torch-autograd"] and rows["torch-autograd"].count("| yes |") == 1
+    assert "| **no** |" in rows["numpy-manual"]
+    assert "| not resolved (its interval reaches the A/A) |" in rows["jax-grad"]
+    assert "1 of 3 agree: within the race's A/A" in text[0]
+    # Without turns (a run before them, or none recorded), the fresh processes decide as before.
+    without = analysis.alone_table(table, alone[alone["race"] == ""], aa(0.02)).set_index("impl")
+    assert without["turns_difference"].isna().all() and bool(without.loc["numpy-manual", "agree"])
+
+
 def test_the_summary_says_when_the_race_reads_one_framework_slower_than_alone_in_every_case():
     from bench.report.summary import alone_statements
     cases = [("cpu", dtype, phase) for dtype in ("float32", "float64") for phase in ("forward", "grads", "step")]

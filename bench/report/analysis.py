@@ -9,7 +9,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from bench.report.statistics import ratio, ratio_interval
+from bench.report.statistics import paired_ratio, ratio, ratio_interval
 from bench.report.trust import AA_BOUND, aa_spread, both_levels, far_above, fault_us, handoffs, own_write_us, \
     stage_handoff
 from bench.report.tables import DEFAULT, at_default_size
@@ -70,6 +70,9 @@ LEVELS = ("near", "far")
 #: Per level, what ``alone_table`` keeps of the two sides at that level alone.
 LEVEL_COLUMNS = [f"{level}_{what}" for level in LEVELS
                  for what in ("alone_s", "processes", "raced_s", "rounds", "difference", "agree")]
+#: What ``alone_table`` keeps of the plain way's turns in the race (bench.alone.Turns): its median, and race /
+#: alone - 1 paired round by round with the ends of its 95% interval.
+TURN_COLUMNS = ["turns_s", "turns_difference", "turns_lo", "turns_hi"]
 
 
 def level_of(readings: list[float], above: float | None) -> str:
@@ -117,12 +120,19 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     call on each side with the run's cost of one (bench/faults.py; ``faults_explain`` reads them). Where the race's
     samples and its handoff after every round are known, the two sides are also set side by side level by level
     (``LEVEL_COLUMNS``: the processes that read one level before and after beside the race's rounds that did;
-    ``level_agreement`` reads them)."""
+    ``level_agreement`` reads them).
+
+    Where the plain way also took its turns in the race from a process of its own (bench.alone.Turns), its
+    samples pair with the race's round by round (``TURN_COLUMNS``): ``turns_difference`` is the median over
+    rounds of race / alone - 1, and then ``agree`` holds it to the race's A/A alone, as issue 20 asks."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
                "difference", "aa", "agree", "readable", "threads", "handoff_raced_lo_us", "handoff_raced_hi_us",
                "handoff_raced_us", "handoff_alone_us", "handoff_own_write_us", "faults_raced", "faults_alone",
-               "faults_alone_lo", "faults_alone_hi", "fault_us", *LEVEL_COLUMNS]
+               "faults_alone_lo", "faults_alone_hi", "fault_us", *LEVEL_COLUMNS, *TURN_COLUMNS]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
+    took_turns = alone["race"].fillna("").astype(str) != "" if "race" in alone else pd.Series(False, alone.index)
+    turns = {(row.race, row.impl): row.samples for row in alone[took_turns].itertuples()}
+    alone = alone[~took_turns]
     if alone.empty:
         return pd.DataFrame(columns=columns)
     handoff = {state["race"]: stage_handoff(state) for state in states}
@@ -161,12 +171,16 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                         round_levels(readings.get(row["race"], []), len(row["samples"]), above), row_aa)
         if isinstance(row["samples"], np.ndarray) else dict.fromkeys(LEVEL_COLUMNS, np.nan)
         for (_, row), row_aa in zip(paired.iterrows(), race_aa)], columns=LEVEL_COLUMNS, index=paired.index)
+    taken = pd.DataFrame([_turns(row["samples"], turns.get((row["race"], row["impl"])))
+                          for _, row in paired.iterrows()], columns=TURN_COLUMNS, index=paired.index)
+    agree = (difference.abs() <= reach).where(taken["turns_difference"].isna(),
+                                               taken["turns_difference"].abs() <= race_aa)
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
                          "dtype": paired["dtype"], "mode": paired["mode"], "phase": paired["phase"],
                          "alone_s": paired["median_s_alone"], "processes": paired["processes"],
                          "threads": paired["threads"],
                          "spread": paired["spread"], "raced_s": paired["median_s"], "difference": difference,
-                         "aa": race_aa, "agree": difference.abs() <= reach, "readable": race_aa <= AA_BOUND,
+                         "aa": race_aa, "agree": agree.astype(bool), "readable": race_aa <= AA_BOUND,
                          "handoff_raced_lo_us": [float(e[0]) for e in raced_ends],
                          "handoff_raced_hi_us": [float(e[1]) for e in raced_ends],
                          "handoff_raced_us": paired["race"].map(handoff).astype(float),
@@ -174,8 +188,17 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                          "handoff_own_write_us": own_write,
                          "faults_raced": paired["faults_per_call"].astype(float),
                          **{c: paired[c].astype(float) for c in ("faults_alone", "faults_alone_lo", "faults_alone_hi")},
-                         "fault_us": fault_us(list(states)), **levels},
+                         "fault_us": fault_us(list(states)), **levels, **taken},
                         columns=columns)
+
+
+def _turns(raced: np.ndarray | None, alone: np.ndarray | None) -> dict[str, float]:
+    """The plain way's median taking turns alone, and race / alone - 1 paired round by round with its 95% interval."""
+    if not isinstance(alone, np.ndarray):
+        return dict.fromkeys(TURN_COLUMNS, np.nan)
+    low, high = ratio_interval(raced, alone)
+    return {"turns_s": float(np.median(alone)), "turns_difference": paired_ratio(raced, alone) - 1,
+            "turns_lo": low - 1, "turns_hi": high - 1}
 
 
 def handoff_moved(found: pd.DataFrame) -> pd.Series:
@@ -227,7 +250,10 @@ def race_direction(alone: pd.DataFrame) -> pd.DataFrame:
     issue 20) reads slower in all its cases. They all ran in the race's one process, so they are not
     independent draws: the counts show a direction, they do not test it."""
     columns = ["framework", "slower", "faster", "median_difference"]
-    readable = alone[alone["readable"].astype(bool) & (alone["difference"] != 0)]
+    # Paired with the turns taken alone where the run has them: the sharper of the two.
+    took_turns = "turns_difference" in alone and alone["turns_difference"].notna().any()
+    difference = alone["turns_difference" if took_turns else "difference"].astype(float)
+    readable = alone.assign(difference=difference)[alone["readable"].astype(bool) & (difference != 0)]
     rows = [{"framework": framework, "slower": int((cases["difference"] > 0).sum()),
              "faster": int((cases["difference"] < 0).sum()), "median_difference": float(cases["difference"].median())}
             for framework, cases in [*readable.groupby("framework", sort=False), ("all", readable)] if len(cases)]

@@ -203,16 +203,16 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
     (``analysis.alone_table``'s rows, as findings.json keeps them)."""
     if found.empty:
         return ["No plain way was timed alone in this run (the preset has no default size, or none was selected)."]
+    if "turns_difference" in found and found["turns_difference"].notna().all():
+        return _turns_statements(found)
     moved, levels = analysis.handoff_moved(found), analysis.level_agreement(found)
     frame = pd.DataFrame({
-        "framework": found["framework"], "impl": found["impl"],
-        "case": [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
-                 zip(found["device"], found["dtype"], found["mode"], found["phase"])],
+        "framework": found["framework"], "impl": found["impl"], "case": _cases(found),
         "alone µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
         "processes differ": [f"±{100 * v:.1f}%" for v in found["spread"]],
         "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
         "race / alone − 1": [f"{100 * v:+.1f}%" for v in found["difference"]],
-        "race's A/A": ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]],
+        "race's A/A": _aa_column(found),
         "agree": [_agreement(*row) for row in zip(found["agree"], found["readable"], moved,
                                                    analysis.faults_explain(found), levels, _level_texts(found))]})
     handoff = _handoff_column(found)
@@ -242,6 +242,51 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
                f"side, at {_number(found['fault_us'].iloc[0], '.2f')} µs each (this run's cost of one), account for "
                "at least half the difference." if faults else ""), "",
             _markdown(frame, left=3), "", *direction_statements(analysis.race_direction(found))]
+
+
+def _turns_statements(found: pd.DataFrame) -> list[str]:
+    """The plain ways paired round by round with their turns taken alone (``analysis.TURN_COLUMNS``), and beside
+    them the fresh processes, which say how far users' own processes land."""
+    frame = pd.DataFrame({
+        "framework": found["framework"], "impl": found["impl"], "case": _cases(found),
+        "alone µs": [_number(v * 1e6, ",.1f") for v in found["turns_s"]],
+        "in the race µs": [_number(v * 1e6, ",.1f") for v in found["raced_s"]],
+        "race / alone − 1 (95%)": [f"{100 * v:+.1f}% ({100 * lo:+.1f} to {100 * hi:+.1f})" for v, lo, hi in
+                                   zip(found["turns_difference"], found["turns_lo"], found["turns_hi"])],
+        "race's A/A": _aa_column(found),
+        "agree": [_turns_agreement(*row) for row in
+                  zip(found["agree"], found["readable"], found["aa"], found["turns_lo"], found["turns_hi"])],
+        "fresh processes µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
+        "fresh processes differ": [f"±{100 * v:.1f}%" for v in found["spread"]]})
+    agreed = int((found["agree"] & found["readable"]).sum())
+    return [f"Each framework's plain way in a process of its own that loads its framework alone, with the job's "
+            "thread counts and every other setting at the framework's defaults, taking its turn in every round of "
+            "the race (bench/alone.py, `Turns`): it settles and times its sample there, as the race does its "
+            "contenders, and its samples pair with the race's round by round. Race / alone − 1: the median over "
+            f"rounds, with its 95% interval. {agreed} of {len(found)} agree: within the race's A/A (its median "
+            "difference or either end of its interval); \"not resolved\" where the median lies past the A/A and its "
+            "interval reaches into it (more rounds would tell). Fresh processes: the same way timed in "
+            f"{int(found['processes'].max())} processes started one after another among the races, each timing "
+            "itself: their median, and how far the farthest lies from it, which is how far apart one user's runs "
+            "can land here.", "", _markdown(frame, left=3), "",
+            *direction_statements(analysis.race_direction(found))]
+
+
+def _turns_agreement(agree: bool, readable: bool, aa: float, low: float, high: float) -> str:
+    if not readable:
+        return "unreadable (A/A past the bound)"
+    if agree:
+        return "yes"
+    return "not resolved (its interval reaches the A/A)" if low <= aa and high >= -aa else "**no**"
+
+
+def _cases(found: pd.DataFrame) -> list[str]:
+    return [f"{panel_title(d, t, m)} {p}" for d, t, m, p in
+            zip(found["device"], found["dtype"], found["mode"], found["phase"])]
+
+
+def _aa_column(found: pd.DataFrame) -> list[str]:
+    return ["–" if pd.isna(v) else f"±{100 * v:.1f}%" for v in found["aa"]]
 
 
 def _agreement(agree: bool, readable: bool, moved: bool, faulted: bool, level: str, level_text: str) -> str:
