@@ -70,9 +70,9 @@ LEVELS = ("near", "far")
 #: Per level, what ``alone_table`` keeps of the two sides at that level alone.
 LEVEL_COLUMNS = [f"{level}_{what}" for level in LEVELS
                  for what in ("alone_s", "processes", "raced_s", "rounds", "difference", "agree")]
-#: What ``alone_table`` keeps of the plain way's turns in the race (bench.alone.Turns): its median, and race /
-#: alone - 1 paired round by round with the ends of its 95% interval.
-TURN_COLUMNS = ["turns_s", "turns_difference", "turns_lo", "turns_hi"]
+#: What ``alone_table`` keeps of the plain way's turns in the race (bench.alone.Turns): its median, race / alone - 1
+#: paired round by round with the ends of its 95% interval, and its minor page faults per call.
+TURN_COLUMNS = ["turns_s", "turns_difference", "turns_lo", "turns_hi", "turns_faults"]
 
 
 def level_of(readings: list[float], above: float | None) -> str:
@@ -131,7 +131,8 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                "faults_alone_lo", "faults_alone_hi", "fault_us", *LEVEL_COLUMNS, *TURN_COLUMNS]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     took_turns = alone["race"].fillna("").astype(str) != "" if "race" in alone else pd.Series(False, alone.index)
-    turns = {(row.race, row.impl): row.samples for row in alone[took_turns].itertuples()}
+    turns = {(row.race, row.impl): (row.samples, getattr(row, "faults_per_call", np.nan))
+             for row in alone[took_turns].itertuples()}
     alone = alone[~took_turns]
     if alone.empty:
         return pd.DataFrame(columns=columns)
@@ -171,7 +172,7 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                         round_levels(readings.get(row["race"], []), len(row["samples"]), above), row_aa)
         if isinstance(row["samples"], np.ndarray) else dict.fromkeys(LEVEL_COLUMNS, np.nan)
         for (_, row), row_aa in zip(paired.iterrows(), race_aa)], columns=LEVEL_COLUMNS, index=paired.index)
-    taken = pd.DataFrame([_turns(row["samples"], turns.get((row["race"], row["impl"])))
+    taken = pd.DataFrame([_turns(row["samples"], *turns.get((row["race"], row["impl"]), (None, np.nan)))
                           for _, row in paired.iterrows()], columns=TURN_COLUMNS, index=paired.index)
     agree = (difference.abs() <= reach).where(taken["turns_difference"].isna(),
                                                taken["turns_difference"].abs() <= race_aa)
@@ -192,13 +193,14 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                         columns=columns)
 
 
-def _turns(raced: np.ndarray | None, alone: np.ndarray | None) -> dict[str, float]:
-    """The plain way's median taking turns alone, and race / alone - 1 paired round by round with its 95% interval."""
+def _turns(raced: np.ndarray | None, alone: np.ndarray | None, faults: float | None) -> dict[str, float]:
+    """The plain way's median taking turns alone, race / alone - 1 paired round by round with its 95% interval, and
+    its page faults per call."""
     if not isinstance(alone, np.ndarray):
         return dict.fromkeys(TURN_COLUMNS, np.nan)
     low, high = ratio_interval(raced, alone)
     return {"turns_s": float(np.median(alone)), "turns_difference": paired_ratio(raced, alone) - 1,
-            "turns_lo": low - 1, "turns_hi": high - 1}
+            "turns_lo": low - 1, "turns_hi": high - 1, "turns_faults": np.nan if faults is None else float(faults)}
 
 
 def handoff_moved(found: pd.DataFrame) -> pd.Series:

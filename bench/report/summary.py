@@ -255,9 +255,15 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
                                    zip(found["turns_difference"], found["turns_lo"], found["turns_hi"])],
         "race's A/A": _aa_column(found),
         "agree": [_turns_agreement(*row) for row in
-                  zip(found["agree"], found["readable"], found["aa"], found["turns_lo"], found["turns_hi"])],
+                  zip(found["agree"], found["readable"], found["aa"], found["turns_lo"], found["turns_hi"],
+                      analysis.faults_explain(found.assign(faults_alone=found["turns_faults"],
+                                                           alone_s=found["turns_s"])))],
         "fresh processes µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
         "fresh processes differ": [f"±{100 * v:.1f}%" for v in found["spread"]]})
+    faults = found.reindex(columns=["faults_raced", "turns_faults"]).astype(float)
+    if faults.notna().any(axis=None):
+        frame.insert(frame.columns.get_loc("agree"), "page faults per call, race / alone",
+                     [f"{_number(raced, '.0f')} / {_number(alone, '.0f')}" for raced, alone in faults.itertuples(False)])
     agreed = int((found["agree"] & found["readable"]).sum())
     return [f"Each framework's plain way in a process of its own that loads its framework alone, with the job's "
             "thread counts and every other setting at the framework's defaults, taking its turn in every round of "
@@ -265,19 +271,23 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
             "contenders, and its samples pair with the race's round by round. Race / alone − 1: the median over "
             f"rounds, with its 95% interval. {agreed} of {len(found)} agree: within the race's A/A (its median "
             "difference or either end of its interval); \"not resolved\" where the median lies past the A/A and its "
-            "interval reaches into it (more rounds would tell). Fresh processes: the same way timed in "
+            "interval reaches into it (more rounds would tell); \"page faults differ\" where the extra minor faults "
+            f"of the slower side, at {_number(found['fault_us'].iloc[0], '.2f')} µs each (this run's cost of one), "
+            "account for at least half the difference: how many a call takes depends on what its process "
+            "allocated before (bench/faults.py). Fresh processes: the same way timed in "
             f"{int(found['processes'].max())} processes started one after another among the races, each timing "
             "itself: their median, and how far the farthest lies from it, which is how far apart one user's runs "
             "can land here.", "", _markdown(frame, left=3), "",
             *direction_statements(analysis.race_direction(found))]
 
 
-def _turns_agreement(agree: bool, readable: bool, aa: float, low: float, high: float) -> str:
+def _turns_agreement(agree: bool, readable: bool, aa: float, low: float, high: float, faulted: bool) -> str:
     if not readable:
         return "unreadable (A/A past the bound)"
     if agree:
         return "yes"
-    return "not resolved (its interval reaches the A/A)" if low <= aa and high >= -aa else "**no**"
+    verdict = "not resolved (its interval reaches the A/A)" if low <= aa and high >= -aa else "**no**"
+    return verdict + (", page faults differ" if faulted else "")
 
 
 def _cases(found: pd.DataFrame) -> list[str]:
