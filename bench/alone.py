@@ -25,15 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from dataclasses import replace
-
 import impls
-from bench.lineup import RaceKey, settings, timed_call
 from bench.faults import minor_faults
+from bench.lineup import RaceKey, settings, timed_call
 from bench.race import Contender, Settings, Timings, race, wait_for_idle_pools
 from bench.schema import AloneInfo
 from bench.store import excluded, recorded
@@ -69,13 +69,24 @@ def time_alone(spec: str, device: str, dtype: str, mode: str, phases: list[str],
             for phase, t in found.items()}
 
 
-def _timed(spec: str, device: str, dtype: str, mode: str, phases: list[str], rounds: int) -> dict[str, dict]:
+@contextlib.contextmanager
+def _alone_session(spec: str, device: str, dtype: str, mode: str) -> Iterator[Session]:
+    """The plain way loaded in this process, its framework alone, under the job's thread counts and in its scope."""
     limit_threads(thread_count())  # as bench/conftest.py does in the races' process
     session = Session(impls.load_any(spec), device, dtype, mode)
-    found = {}
     with session.backend.scope(device, dtype, mode):
+        yield session
+
+
+def _latency_call(session: Session, phase: str):
+    return timed_call(session, RaceKey(session.device, session.dtype, session.mode, Problem(), phase, "latency"))
+
+
+def _timed(spec: str, device: str, dtype: str, mode: str, phases: list[str], rounds: int) -> dict[str, dict]:
+    found = {}
+    with _alone_session(spec, device, dtype, mode) as session:
         for phase in phases:
-            call = timed_call(session, RaceKey(device, dtype, mode, Problem(), phase, "latency"))
+            call = _latency_call(session, phase)
             timings = race([Contender(spec, call, pool=session.backend.name)], Settings(rounds=rounds))
             found[phase] = {"first_call_s": timings.first_call_s, "loops": timings.loops, "failed": timings.failed,
                             "samples_s": {k: v.tolist() for k, v in timings.samples_s.items()},
@@ -178,10 +189,8 @@ def record_turns(config, key: RaceKey, takers: list[tuple[Contender, AloneInfo]]
 
 def _take_turns(spec: str, device: str, dtype: str, mode: str, phase: str, settle_s: float) -> None:
     """The child of ``Turns``: one JSON line when ready, then one per sample asked for on stdin, until it closes."""
-    limit_threads(thread_count())
-    session = Session(impls.load_any(spec), device, dtype, mode)
-    with session.backend.scope(device, dtype, mode):
-        call = timed_call(session, RaceKey(device, dtype, mode, Problem(), phase, "latency"))
+    with _alone_session(spec, device, dtype, mode) as session:
+        call = _latency_call(session, phase)
         print(json.dumps({"ready": spec}), flush=True)
         for line in sys.stdin:
             loops = int(line)

@@ -8,7 +8,8 @@ Runs every check of the catalogue (reference/checks/catalogue.py) on every imple
 dtype and mode asked for, each after the checks it rests on (reference/checks/verdict.py), with a
 progress line on stderr as each ends. A failing case's table opens with the most likely cause of its
 failures, the diagnosis that explains the most of them; passing checks and the failures that cause
-explains are one line per family (-v: every check's row), and a check's time is the implementation's, the harness's own work counted apart.
+explains are one line per family (-v: every check's row), and a check's time is the implementation's,
+the harness's own work counted apart.
 Each implementation runs in a child process of its own: an exit, a crash, a signal, an allocation
 past --memory-limit or a hang there is a failed check that says so, and the other checks still run.
 Exit status: 0 if every check ran and passed, 1 if any failed, 2 if an implementation cannot be
