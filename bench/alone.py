@@ -12,7 +12,7 @@ JSON line, per phase the samples of a race with one contender.
 Fresh processes one after another also sample other minutes of a machine that drifts, and here they
 differ by up to ±99% (2026-12-05 07:21, 2 threads): beside that, agreeing says little. So the plain
 way is also timed in a process of its own that takes its turn in every round of the race
-(``Turns``, ``python -m bench.alone --turns SPEC DEVICE DTYPE MODE PHASE SETTLE_S``): its samples
+(``Turns``, ``python -m bench.alone --turns SPEC DEVICE DTYPE MODE SETTLE_S PHASE...``): its samples
 pair with the race's round by round, and the two can be held to the race's A/A.
 """
 
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +34,7 @@ import numpy as np
 import impls
 from bench.faults import minor_faults
 from bench.lineup import RaceKey, settings, timed_call
+from bench.options import plan_of
 from bench.race import Contender, Settings, Timings, race, wait_for_idle_pools
 from bench.schema import AloneInfo
 from bench.store import excluded, recorded
@@ -95,7 +96,14 @@ def _timed(spec: str, device: str, dtype: str, mode: str, phases: list[str], rou
 
 
 class Turns:
-    """The plain way in a fresh process of its own that times one sample whenever the race gives it its turn.
+    """The plain way in a fresh process of its own that times one sample whenever a race gives it its turn.
+
+    One process serves the way's default-size latency races in one (device, dtype, mode), every phase of
+    them prepared when it starts, as the race's own process holds them: a process that prepares one phase
+    only can lay out its heap so that glibc returns its top to the system after every call. numpy-manual's
+    float64 step, prepared alone in a process, faulted 359 pages a call and took 1.73 ms; with its forward
+    and grads prepared beside it, none and 0.76 ms, as in the race and as in the tutorial's own loop
+    (2026-12-05, 1 thread).
 
     Its samples are a contender's (``contender``): the race hands it the invocations per sample, and
     the child settles for ``settle_s`` of calls back to back (as the race settles a contender after a
@@ -105,37 +113,50 @@ class Turns:
     than in the race in all twelve of their cases (six races, 2026-12-05, 2 threads): the gaps let the pools sleep.
     """
 
-    def __init__(self, spec: str, device: str, dtype: str, mode: str, phase: str, settle_s: float,
+    def __init__(self, spec: str, device: str, dtype: str, mode: str, phases: Sequence[str], settle_s: float,
                  answer_timeout_s: float = ANSWER_TIMEOUT_S):
-        self.name, self.answer_timeout_s = f"{spec} {device} {dtype} {mode} {phase}", answer_timeout_s
+        self.name, self.answer_timeout_s = f"{spec} {device} {dtype} {mode}", answer_timeout_s
+        self.failure: str | None = None  # once set, every later sample raises it: the child is gone
         self.errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty child cannot fill it and block
         self.child = subprocess.Popen([sys.executable, "-m", "bench.alone", "--turns", spec, device, dtype, mode,
-                                       phase, str(settle_s)], cwd=ROOT, stdin=subprocess.PIPE,
+                                       str(settle_s), *phases], cwd=ROOT, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self.errors, text=True)
-        self._answer()  # ready: loaded and prepared
+        try:
+            self._answer()  # ready: loaded and prepared
+        except RuntimeError:
+            self.close()
+            raise
+
+    def _fail(self, why: str) -> RuntimeError:
+        self.failure = f"{self.name} taking turns {why}"
+        if self.child.poll() is None:
+            self.child.kill()
+        return RuntimeError(self.failure)
 
     def _answer(self) -> dict:
         if not select.select([self.child.stdout], [], [], self.answer_timeout_s)[0]:
-            self.child.kill()
-            raise RuntimeError(f"{self.name} taking turns did not answer in {self.answer_timeout_s:g} s")
+            raise self._fail(f"did not answer in {self.answer_timeout_s:g} s")
         line = self.child.stdout.readline()
         if not line:
             self.errors.seek(0)
             last = (self.errors.read().strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"{self.name} taking turns ended (exit {self.child.wait()}): {last}")
+            raise self._fail(f"ended (exit {self.child.wait()}): {last}")
         answer = json.loads(line)
         if "failed" in answer:
-            raise RuntimeError(f"{self.name} taking turns: {answer['failed']}")
+            raise self._fail(answer["failed"])
         return answer
 
-    def sample(self, loops: int) -> tuple[float, float | None]:
-        self.child.stdin.write(f"{loops}\n")
+    def sample(self, phase: str, loops: int) -> tuple[float, float | None]:
+        if self.failure:
+            raise RuntimeError(self.failure)
+        self.child.stdin.write(f"{phase} {loops}\n")
         self.child.stdin.flush()
         answer = self._answer()
         return answer["seconds"], answer["faults"]
 
-    def contender(self, key: str, pool: str) -> Contender:
-        return Contender(key, lambda: self.sample(1), pool=pool, sampled_elsewhere=self.sample)
+    def contender(self, key: str, pool: str, phase: str) -> Contender:
+        return Contender(key, lambda: self.sample(phase, 1), pool=pool,
+                         sampled_elsewhere=lambda loops: self.sample(phase, loops))
 
     def close(self) -> None:
         if self.child.poll() is None:
@@ -154,23 +175,58 @@ class Turns:
         self.close()
 
 
-def turn_takers(config, key: RaceKey, entered: list, stack: contextlib.ExitStack) -> list[tuple[Contender, AloneInfo]]:
-    """Each plain way verified in a default-size latency race, in a process of its own (``Turns``, closed with
-    ``stack``) that takes its turn in the race, and the record its samples go under."""
+class TurnTakers:
+    """The plain ways' ``Turns`` processes of the run: started at a (device, dtype, mode)'s first default-size
+    latency race, kept for its other phases, closed when the races move on to another (at most one per
+    framework alive) or the run ends."""
+
+    def __init__(self):
+        self.group: tuple = ()
+        self.started: dict[str, Turns] = {}
+        self.failed: dict[str, str] = {}  # plain way -> why its process could not start or is gone
+
+    def get(self, key: RaceKey, name: str, start: Callable[[], Turns]) -> Turns:
+        """``name``'s process for the races of ``key``'s (device, dtype, mode), started once; RuntimeError where
+        it could not start or has failed since."""
+        if (key.device, key.dtype, key.mode) != self.group:
+            self.close()
+            self.group = (key.device, key.dtype, key.mode)
+        if name not in self.started and name not in self.failed:
+            try:
+                self.started[name] = start()
+            except (RuntimeError, OSError, ValueError) as error:
+                self.failed[name] = f"could not start: {error}"
+        if name in self.started and self.started[name].failure:
+            self.failed[name] = self.started[name].failure
+        if name in self.failed:
+            raise RuntimeError(self.failed[name])
+        return self.started[name]
+
+    def close(self) -> None:
+        for turns in self.started.values():
+            turns.close()
+        self.started, self.failed = {}, {}
+
+
+def turn_takers(config, key: RaceKey, entered: list, children: TurnTakers) -> list[tuple[Contender, AloneInfo]]:
+    """Each plain way verified in a default-size latency race, in a process of its own (``Turns``, kept in
+    ``children``) that takes its turn in the race, and the record its samples go under."""
     if key.problem != Problem() or key.timing != "latency":
         return []
+    phases = plan_of(config).sizes_and_phases.phases
     found = []
     for contender, session, outcome in entered:
         if contender.key not in PLAIN_WAYS.values() or not outcome.passed:
             continue
         try:
-            turns = stack.enter_context(Turns(kept(config).spec(contender.key), key.device, key.dtype, key.mode,
-                                              key.phase, settings(config).switch_settle_s))
-        except (RuntimeError, OSError, ValueError) as error:
-            excluded(config, f"{contender.key} taking turns alone", key, f"could not start: {error}")
+            turns = children.get(key, contender.key, lambda: Turns(
+                kept(config).spec(contender.key), key.device, key.dtype, key.mode, phases,
+                settings(config).switch_settle_s))
+        except RuntimeError as error:
+            excluded(config, f"{contender.key} taking turns alone", key, str(error))
             continue
         framework = session.impl.backend
-        found.append((turns.contender(f"alone:{contender.key}", pool=f"alone:{framework}"),
+        found.append((turns.contender(f"alone:{contender.key}", pool=f"alone:{framework}", phase=key.phase),
                       AloneInfo(impl=contender.key, framework=framework, device=key.device, dtype=key.dtype,
                                 mode=key.mode, N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
                                 D_out=key.problem.D_out, bias=key.problem.bias, phase=key.phase,
@@ -187,13 +243,15 @@ def record_turns(config, key: RaceKey, takers: list[tuple[Contender, AloneInfo]]
                      contender.key)
 
 
-def _take_turns(spec: str, device: str, dtype: str, mode: str, phase: str, settle_s: float) -> None:
-    """The child of ``Turns``: one JSON line when ready, then one per sample asked for on stdin, until it closes."""
+def _take_turns(spec: str, device: str, dtype: str, mode: str, settle_s: float, phases: list[str]) -> None:
+    """The child of ``Turns``: one JSON line when ready, then one per sample asked for on stdin ("PHASE LOOPS"),
+    until it closes."""
     with _alone_session(spec, device, dtype, mode) as session:
-        call = _latency_call(session, phase)
+        calls = {phase: _latency_call(session, phase) for phase in phases}
         print(json.dumps({"ready": spec}), flush=True)
         for line in sys.stdin:
-            loops = int(line)
+            phase, loops = line.split()
+            call, loops = calls[phase], int(loops)
             try:
                 settled = time.perf_counter() + settle_s
                 while time.perf_counter() < settled:
@@ -214,8 +272,8 @@ def _take_turns(spec: str, device: str, dtype: str, mode: str, phase: str, settl
 
 if __name__ == "__main__":
     if sys.argv[1] == "--turns":
-        spec_, device_, dtype_, mode_, phase_, settle_ = sys.argv[2:]
-        _take_turns(spec_, device_, dtype_, mode_, phase_, float(settle_))
+        spec_, device_, dtype_, mode_, settle_, *phases_ = sys.argv[2:]
+        _take_turns(spec_, device_, dtype_, mode_, float(settle_), phases_)
     else:
         spec_, device_, dtype_, mode_, rounds_, *phases_ = sys.argv[1:]
         print(json.dumps(_timed(spec_, device_, dtype_, mode_, phases_, int(rounds_))))

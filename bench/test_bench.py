@@ -7,11 +7,9 @@ bench/lineup.py; the race itself (bench/race.py) times the contenders interleave
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
-from bench.alone import record_turns, turn_takers
+from bench.alone import TurnTakers, record_turns, turn_takers
 from bench.lineup import (RaceKey, aa_twin, device_measures, entrants, floor_contenders, library_arrays,
                           race_keys, record_race, scopes, settings)
 from bench.race import race
@@ -29,16 +27,23 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("race_key", keys, ids=[k.id for k in keys])
 
 
-def test_race(request, race_key: RaceKey):
+@pytest.fixture(scope="session")
+def turn_children():
+    children = TurnTakers()
+    yield children
+    children.close()
+
+
+def test_race(request, race_key: RaceKey, turn_children: TurnTakers):
     """Every verified implementation and each library's floors of one phase, timed in shuffled rounds; at the
     default size, each plain way also in a process of its own that takes its turn (bench.alone.Turns)."""
     config, key = request.config, race_key
-    with scopes(key), contextlib.ExitStack() as turns:
+    with scopes(key):
         entered = entrants(config, key)
         if not entered:
             pytest.skip(f"no implementation to time on {key.device} {key.dtype} {key.mode} ({key.timing})")
         floors, twin = floor_contenders(key), aa_twin(entered, key)
-        takers = turn_takers(config, key, entered, turns)
+        takers = turn_takers(config, key, entered, turn_children)
         field = [c for c, _, _ in entered] + [c for c, _ in floors] + ([twin] if twin else []) + [c for c, _ in takers]
         with watched(config, key.id) as stage:
             timings = race(field, settings(config), after_round=stage.after_round)

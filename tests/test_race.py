@@ -15,11 +15,13 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 pytest.importorskip("scipy")
+from bench.lineup import RaceKey  # noqa: E402
 from bench.race import Contender, Settings, race  # noqa: E402
 from bench.report import analysis  # noqa: E402
 from bench.report.tables import fits  # noqa: E402
 from bench.report.statistics import paired_ratio, ratio_interval, rank_test  # noqa: E402
 from bench.schema import STATS, CaseInfo  # noqa: E402
+from reference.problem.inputs import Problem  # noqa: E402
 
 
 class PlantedLoad:
@@ -290,23 +292,61 @@ def test_a_contender_sampled_elsewhere_is_asked_for_its_samples_and_neither_sett
 
 def test_turns_time_the_plain_way_in_a_process_of_its_own_and_report_its_failures():
     from bench.alone import Turns
-    with Turns("numpy-manual", "cpu", "float32", "strict", "grads", settle_s=0.0) as turns:
+    with Turns("numpy-manual", "cpu", "float32", "strict", ("forward", "grads"), settle_s=0.0) as turns:
         child = turns.child
-        seconds, faulted = turns.sample(3)
-        assert 0 < seconds < 1 and (faulted is None or faulted >= 0)
+        for phase in ("grads", "forward", "grads"):   # one process serves every phase it prepared
+            seconds, faulted = turns.sample(phase, 3)
+            assert 0 < seconds < 1 and (faulted is None or faulted >= 0)
         assert child.pid != __import__("os").getpid()
     assert child.poll() == 0   # closing its stdin ends it
-    with pytest.raises(RuntimeError, match=r"nonesuch cpu float32 strict grads taking turns ended \(exit 1\): "
+    with pytest.raises(RuntimeError, match=r"nonesuch cpu float32 strict taking turns ended \(exit 1\): "
                                            r".*unknown implementation 'nonesuch'"):
-        Turns("nonesuch", "cpu", "float32", "strict", "grads", settle_s=0.0)
-    # Code under test that raises or exits while timed: the race drops it and says why, and the others go on.
+        Turns("nonesuch", "cpu", "float32", "strict", ("grads",), settle_s=0.0)
+    # Code under test that raises or exits while timed: the race drops it and says why, and the others go on;
+    # the process stays gone for the races after it.
     for hostile, why in (("tests.hostile.raises:SumWithAxis", "TypeError: "),
                          ("tests.hostile.plugins:ExitsWithZero", "taking turns ended (exit 0)")):
-        with Turns(hostile, "cpu", "float32", "strict", "grads", settle_s=0.0) as turns:
-            timings = race([turns.contender("alone", pool="q"), Contender("here", lambda: None, pool="p")],
+        with Turns(hostile, "cpu", "float32", "strict", ("grads",), settle_s=0.0) as turns:
+            timings = race([turns.contender("alone", pool="q", phase="grads"), Contender("here", lambda: None, pool="p")],
                            Settings(rounds=3, warmup_s=0.0, warmup_calls=1, min_sample_s=0.0, switch_settle_s=0.0))
-        assert why in timings.failed["alone"] and "here" in timings.samples_s, timings.failed
-    with Turns("tests.hostile.plugins:Hangs", "cpu", "float32", "strict", "step", 0.0, answer_timeout_s=3) as turns:
-        with pytest.raises(RuntimeError, match=r"Hangs cpu float32 strict step taking turns did not answer in 3 s"):
-            turns.sample(1)
+            assert why in timings.failed["alone"] and "here" in timings.samples_s, timings.failed
+            with pytest.raises(RuntimeError, match=re.escape(why)):
+                turns.sample("grads", 1)
+    with Turns("tests.hostile.plugins:Hangs", "cpu", "float32", "strict", ("step",), 0.0, answer_timeout_s=3) as turns:
+        with pytest.raises(RuntimeError, match=r"Hangs cpu float32 strict taking turns did not answer in 3 s"):
+            turns.sample("step", 1)
     assert turns.child.poll() is not None   # killed, not left behind
+
+
+def test_turn_takers_keep_one_process_per_plain_way_until_the_races_move_to_another_dtype():
+    from bench.alone import TurnTakers
+    started, closed = [], []
+
+    class Child:   # stands in for a Turns process
+        def __init__(self, name, failure=None):
+            self.name, self.failure = name, failure
+            started.append(name)
+
+        def close(self):
+            closed.append(self.name)
+
+    def key(dtype, phase):
+        return RaceKey("cpu", dtype, "strict", Problem(), phase, "latency")
+
+    def cannot_start():
+        raise OSError("no such plug-in")
+
+    children = TurnTakers()
+    first = children.get(key("float32", "forward"), "numpy-manual", lambda: Child("numpy-manual float32"))
+    assert children.get(key("float32", "step"), "numpy-manual", lambda: Child("again")) is first
+    assert started == ["numpy-manual float32"] and closed == []
+    for phase in ("step", "grads"):   # tried once, then named in every race of the dtype
+        with pytest.raises(RuntimeError, match="could not start: no such plug-in"):
+            children.get(key("float32", phase), "torch-autograd", cannot_start)
+    first.failure = "numpy-manual cpu float32 strict taking turns ended (exit 0): gone"
+    with pytest.raises(RuntimeError, match=r"ended \(exit 0\): gone"):
+        children.get(key("float32", "grads"), "numpy-manual", lambda: Child("restarted"))
+    children.get(key("float64", "forward"), "numpy-manual", lambda: Child("numpy-manual float64"))
+    assert closed == ["numpy-manual float32"] and "restarted" not in started
+    children.close()
+    assert closed == ["numpy-manual float32", "numpy-manual float64"]
