@@ -2,7 +2,7 @@
 
 A race's samples say how long the calls took, not whether something else held the cores meanwhile.
 Around each race this module reads the machine's busy CPU time (/proc/stat: every process, steal
-by the hypervisor included) and this process's own (os.times); the difference is what the rest
+by the hypervisor included) and this process's own with its children's; the difference is what the rest
 of the machine took. The records go into the races file (bench.store) and bench/trust.py judges
 them. Where /proc/stat cannot be read (not Linux) the state is recorded as unknown. Before and
 after each stage, and after each round of a race, it also times the cores' handoff (bench/cores.py),
@@ -69,10 +69,33 @@ def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def live_children_cpu_seconds(proc: str = "/proc") -> float:
+    """CPU seconds of this process's children still running, and of those they waited for: 0 where /proc is absent.
+
+    os.times() counts a child only once it is waited for; a process taking turns in the races (bench.alone.Turns)
+    lives through several, and its time there would otherwise read as another process's.
+    """
+    me, total = str(os.getpid()), 0
+    try:
+        pids = [pid for pid in os.listdir(proc) if pid.isdigit()]
+    except OSError:
+        return 0.0
+    for pid in pids:
+        try:
+            with open(f"{proc}/{pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()  # the name before it may hold spaces
+        except OSError:
+            continue  # it ended while /proc was read
+        if len(fields) > 14 and fields[1] == me:  # ppid; then utime, stime, cutime, cstime
+            total += sum(int(v) for v in fields[11:15])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def own_cpu_seconds() -> float:
-    """CPU seconds of this process and its waited-for children (the alone stage's processes are ours)."""
+    """CPU seconds of this process and of its children, waited for or running (the alone stage's processes and
+    the turns' are ours)."""
     times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
+    return times.user + times.system + times.children_user + times.children_system + live_children_cpu_seconds()
 
 
 def _load_average() -> float | None:

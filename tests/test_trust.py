@@ -8,6 +8,8 @@ is planted (fake /proc readers, recorded states): no outcome depends on this mac
 
 import json
 import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -17,7 +19,7 @@ import pytest
 from bench.race import Contender, Settings, running_threads, race
 from bench.cores import Handoff, measure
 from bench.schema import alone_stage
-from bench.state import STATES, busy_cpu_seconds, watched
+from bench.state import STATES, busy_cpu_seconds, live_children_cpu_seconds, own_cpu_seconds, watched
 from impls.threads import THREAD_VARIABLES, thread_environment
 
 pd = pytest.importorskip("pandas")
@@ -96,6 +98,25 @@ def test_busy_time_is_every_field_but_idle_and_iowait(tmp_path):
     stat.write_text("cpu  100 10 50 1000 20 5 5 30 7 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n")
     assert busy_cpu_seconds(str(stat)) == pytest.approx(200 / os.sysconf("SC_CLK_TCK"))
     assert busy_cpu_seconds(str(tmp_path / "absent")) is None
+
+
+def test_own_time_counts_a_child_that_is_still_running(tmp_path):
+    # A child burns 0.3 s of its own CPU time, says so and waits: not yet waited for, its time is still ours.
+    burn = "import sys, time\nwhile time.process_time() < 0.3: pass\nprint('done', flush=True)\nsys.stdin.read()"
+    before = own_cpu_seconds()
+    child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "done\n"
+        assert own_cpu_seconds() - before >= 0.3 - 0.02   # ticks of 10 ms on each side
+    finally:
+        child.communicate("")
+    (tmp_path / "1").mkdir()  # its parent is not this process: not counted
+    (tmp_path / "1" / "stat").write_text("1 (a (tricky) name) S 0 " + "100 " * 20 + "\n")
+    (tmp_path / "2").mkdir()
+    (tmp_path / "2" / "stat").write_text(f"2 (a (tricky) name) S {os.getpid()} " + " ".join(["0"] * 9) +
+                                         " 100 200 30 40 1 1\n")
+    assert live_children_cpu_seconds(str(tmp_path)) == pytest.approx(370 / os.sysconf("SC_CLK_TCK"))
+    assert live_children_cpu_seconds(str(tmp_path / "absent")) == 0
 
 
 def test_a_watched_stage_records_what_other_processes_took():
