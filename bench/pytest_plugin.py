@@ -109,9 +109,12 @@ def _duration(seconds: float) -> str:
 
 
 def pytest_report_teststatus(report, config):
-    # The progress lines say what ran; a dot per race would only interleave with them.
+    # The progress lines say what ran; a letter per race would only run into the next line ("stiming"). A skip's
+    # reason is in the summary's SKIPPED lines.
     if plan_of(config).races and report.when == "call" and report.passed:
         return "passed", "", "PASSED"
+    if plan_of(config).races and report.skipped:
+        return "skipped", "", "SKIPPED"
     return None
 
 

@@ -90,6 +90,9 @@ def test_the_job_passes_and_times_a_known_wrong_plugin_only_when_asked_then_flag
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     summary = summary_line(result)
     assert "passed" in summary and "failed" not in summary and "error" not in summary, summary
+    # Each progress line stands alone: no test's status letter runs into it (a skip's "s" made "stiming").
+    progress = [line for line in result.stdout.splitlines() if re.search(r"timing (test_|cpu-)", line)]
+    assert progress and all(line.startswith(("timing ", "[")) for line in progress), progress
     folder = the_run(results)
     table, summary = pd.read_csv(folder / "benchmarks.csv"), (folder / "summary.md").read_text()
     wrong = table[table["impl"] == "wrong-dw2-from-h"]

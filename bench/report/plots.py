@@ -165,7 +165,9 @@ def plot_grads_over_forward(table: pd.DataFrame, floors: pd.DataFrame, path: Pat
             # Over the floor's dashed line, which runs through the labels of bars just below it.
             label.set(bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3}, zorder=3)
         ax.margins(y=0.15)  # room for the tallest bar's label
-        ax.tick_params(axis="x", labelrotation=20)
+        ax.tick_params(axis="x", labelrotation=30)
+        for label in ax.get_xticklabels():  # each ends under its bar, clear of its neighbours
+            label.set(ha="right", rotation_mode="anchor")
         device, dtype = rows.iloc[0][["device", "dtype"]]
         floor = at_default_size(floors[(floors["device"] == device) & (floors["dtype"] == dtype)]).set_index("phase")
         if {"grads", "forward"} <= set(floor.index):
