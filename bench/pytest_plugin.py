@@ -88,9 +88,10 @@ def pytest_runtest_protocol(item, nextitem):
         races, done, elapsed = config.stash[RACES], config.stash[DONE], time.perf_counter() - config.stash[STARTED]
         name = getattr(item, "originalname", item.name)
         if _is_race(item):
-            began = config.stash.setdefault(RACES_STARTED, time.perf_counter())
-            left = f", about {_duration((time.perf_counter() - began) / done * (races - done))} of races left" \
-                if done else ""
+            if done == 1:  # the first race also verifies the implementations and starts the turns: not the pace
+                config.stash[RACES_STARTED] = time.perf_counter()
+            pace = (time.perf_counter() - config.stash[RACES_STARTED]) / (done - 1) if done > 1 else None
+            left = f", about {_duration(pace * (races - done))} of races left" if pace else ""
             reporter.ensure_newline()
             reporter.write_line(f"[{done + 1}/{races}] timing {item.callspec.id} ({_duration(elapsed)} so far{left})")
         elif name != config.stash[SHOWN]:
