@@ -20,7 +20,7 @@ pytest.importorskip("matplotlib")
 from bench import report  # noqa: E402
 from bench.report.load import read_csv  # noqa: E402
 from bench.schema import TIMES  # noqa: E402
-from bench.report.compare import describe_fastest, describe_machines, percent_moved  # noqa: E402
+from bench.report.compare import describe_fastest, describe_machines, exceptions, percent_moved  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 N, D_IN, H, D_OUT = 64, 1000, 100, 10
@@ -227,6 +227,13 @@ def test_compare_says_which_cases_x_fastest_moved_past_5_percent_between_runs(bu
     assert f" grads latency {grads:.2f}→{1.2 * grads:.2f} (its median +20%, its race's fastest +0%)" in line
     assert line.endswith(f" forward latency {forward:.2f}→{forward / 1.2:.2f} (its median +0%, its race's fastest +20%)")
     assert " step " not in line
+    # The cases to look at, largest move first, each with its reason; the unmoved cases are left out.
+    found = exceptions(result)
+    assert list(found["phase"]) == ["grads", "forward", "step"] and (found["impl"] == "slow").all(), found
+    assert list(found["reason"]) == [
+        "intervals apart; its median +20%, its race's fastest +0%",
+        "intervals apart; its median +0%, its race's fastest +20%",
+        "within each run's own noise (95% intervals overlap); its median +0%, its race's fastest -9%"]
     # A run without intervals (one written before the report kept them) cannot say which moves are noise.
     unknown = describe_fastest(report.compare(built, write_run(tmp_path / "c", moved)))
     assert unknown.endswith("0 with the two runs' 95% intervals overlapping (noise each run shows), 0 with them apart, "
@@ -289,6 +296,14 @@ def test_gate_exits_1_on_a_slowdown_and_0_otherwise(built, tmp_path):
         assert report.main(["compare", str(built), str(same), "--gate"]) == 0
         assert report.main(["compare", str(built), str(slow)]) == 0
     assert "1 slower, 0 faster" in printed.getvalue()
+    # The answer comes first, then only the case that moved, with its reason; --all prints every case.
+    last = printed.getvalue().split("1 slower, 0 faster")[-1].splitlines()
+    moved = last[last.index("The cases that moved (--all: every case and column):") + 2:]
+    assert len(moved) == 1 and moved[0].split()[0] == "slow" and "its median slower (b/a 2.00, significant)" in moved[0]
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert report.main(["compare", str(built), str(slow), "--all"]) == 0
+    assert printed.getvalue().index("1 slower") < printed.getvalue().index("Every case:")
+    assert len(printed.getvalue().split("Every case:")[1].strip().splitlines()) == len(rows(built)) + 1
 
 
 def assert_cli_error(argv, path):

@@ -4,7 +4,7 @@
     python -m bench.report rebuild RUN_DIR [--force]
     python -m bench.report headline [RUN_DIR] [--into FILE]
     python -m bench.report latest [RESULTS]
-    python -m bench.report compare RUN_A RUN_B [--threshold 1.10] [--alpha 0.01] [--gate]
+    python -m bench.report compare RUN_A RUN_B [--threshold 1.10] [--alpha 0.01] [--gate] [--all]
 
 ``build`` writes benchmarks.csv (one row per case), ceilings.csv (the measured matmul peak and
 GEMM floor each case is measured against), samples.csv.gz (every round's sample), findings.json
@@ -30,7 +30,7 @@ import pandas as pd
 
 from bench.report.build import build, rebuild, write_latest
 from bench.report.headline import front_door_run, headline_markdown, headline_on_page, splice
-from bench.report.compare import ALPHA, compare, describe_fastest, describe_machines, describe_test
+from bench.report.compare import ALPHA, compare, describe_fastest, describe_machines, describe_test, exceptions
 from bench.report.load import ReportError
 
 
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     compare_parser.add_argument("--alpha", type=float, default=ALPHA,
                                 help=f"family-wise false-alarm rate of the rank test (default {ALPHA})")
     compare_parser.add_argument("--gate", action="store_true", help="exit 1 if any case is slower in run_b")
+    compare_parser.add_argument("--all", action="store_true",
+                                help="print every case and column, not only the cases that moved")
     args = parser.parse_args(argv)
 
     try:
@@ -104,13 +106,22 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    with pd.option_context("display.width", 200, "display.max_rows", None, "display.max_columns", None):
-        print(result.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     counts = result["verdict"].value_counts()
     print(f"{counts.get('slower', 0)} slower, {counts.get('faster', 0)} faster, {counts.get('same', 0)} same; "
           f"{describe_test(result, args.threshold)}; "
           f"{result.attrs['only_a']} case(s) only in {args.run_a}, {result.attrs['only_b']} only in {args.run_b}")
     print(describe_fastest(result))
     print(describe_machines(args.run_a, args.run_b))
+    shown = result if args.all else exceptions(result)
+    if not shown.empty:
+        print("\nEvery case:" if args.all else "\nThe cases that moved (--all: every case and column):")
+        with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None,
+                               "display.max_colwidth", 120):
+            # The reasons read as sentences: left-aligned under a left-aligned heading, not padded at the end.
+            width = int(shown["reason"].str.len().max()) if "reason" in shown else 0
+            text = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}",
+                                   header=[name.ljust(width) if name == "reason" else name for name in shown.columns],
+                                   formatters={"reason": lambda reason: reason.ljust(width)} if width else None)
+            print("\n".join(line.rstrip() for line in text.splitlines()))
     return 1 if args.gate and (result["verdict"] == "slower").any() else 0
 

@@ -144,6 +144,35 @@ def describe_fastest(result: pd.DataFrame) -> str:
     return f"{line}, most: {', '.join(named)}{' ...' if len(beyond) > 5 else ''}"
 
 
+#: What ``exceptions`` shows of a case: which case, the verdict on its median, its × fastest in both runs, and why.
+EXCEPTION_COLUMNS = ["impl", "device", "dtype", "N", "D_in", "H", "D_out", "phase", "timing", "ratio", "verdict",
+                     "fastest_a", "fastest_b", "reason"]
+
+
+def _reason(case) -> str:
+    if case.verdict != "same":
+        return f"its median {case.verdict} (b/a {case.ratio:.2f}, significant)"
+    parts = []
+    if case.fastest_intervals == "overlap":
+        parts.append("within each run's own noise (95% intervals overlap)")
+    elif case.fastest_intervals == "apart":
+        parts.append("intervals apart")
+    if pd.notna(case.handoff_a) and pd.notna(case.handoff_b) and case.handoff_a != case.handoff_b:
+        parts.append(f"its race at the other handoff level ({_level(case.handoff_a)}→{_level(case.handoff_b)})")
+    parts.append(f"its median {percent_moved(case.own_moved)}, its race's fastest {percent_moved(case.yardstick_moved)}")
+    return "; ".join(parts)
+
+
+def exceptions(result: pd.DataFrame) -> pd.DataFrame:
+    """The cases a reader should look at: a verdict other than "same", or a × fastest that moved past
+    FASTEST_AGREE; each with the reason the comparison can give, largest move first."""
+    moved = result["fastest_moved"].abs() > FASTEST_AGREE
+    found = result[(result["verdict"] != "same") | moved].copy()
+    found["reason"] = [_reason(case) for case in found.itertuples()]
+    order = found["fastest_moved"].abs().fillna(float("inf")).sort_values(ascending=False).index
+    return found.loc[order, EXCEPTION_COLUMNS]
+
+
 #: What machine.json says of a machine as a whole; a run's own settings (threads, versions) are not the machine.
 MACHINE_KEYS = ("cpu", "cores", "memory_gib", "os", "gpu")
 
