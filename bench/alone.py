@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import select
 import subprocess
 import sys
@@ -122,36 +123,46 @@ class Turns:
                                        str(settle_s), *phases], cwd=ROOT, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self.errors, text=True)
         try:
-            self._answer()  # ready: loaded and prepared
-        except RuntimeError:
+            self._answer("")  # ready: loaded and prepared
+        except BaseException:
             self.close()
             raise
 
-    def _fail(self, why: str) -> RuntimeError:
-        self.failure = f"{self.name} taking turns {why}"
+    def _fail(self, doing: str, why: str) -> RuntimeError:
+        self.failure = f"{self.name}{doing} taking turns {why}"
         if self.child.poll() is None:
             self.child.kill()
+            self.child.wait()
         return RuntimeError(self.failure)
 
-    def _answer(self) -> dict:
+    def _ended(self, doing: str) -> RuntimeError:
+        self.errors.seek(0)
+        last = (self.errors.read().strip().splitlines() or ["no output"])[-1]
+        return self._fail(doing, f"ended (exit {self.child.wait()}): {last}")
+
+    def _answer(self, doing: str) -> dict:
         if not select.select([self.child.stdout], [], [], self.answer_timeout_s)[0]:
-            raise self._fail(f"did not answer in {self.answer_timeout_s:g} s")
+            raise self._fail(doing, f"did not answer in {self.answer_timeout_s:g} s")
         line = self.child.stdout.readline()
         if not line:
-            self.errors.seek(0)
-            last = (self.errors.read().strip().splitlines() or ["no output"])[-1]
-            raise self._fail(f"ended (exit {self.child.wait()}): {last}")
-        answer = json.loads(line)
+            raise self._ended(doing)
+        try:
+            answer = json.loads(line)
+        except ValueError:
+            raise self._fail(doing, f"answered {line.strip()[:80]!r}") from None
         if "failed" in answer:
-            raise self._fail(answer["failed"])
+            raise self._fail(doing, answer["failed"])
         return answer
 
     def sample(self, phase: str, loops: int) -> tuple[float, float | None]:
         if self.failure:
             raise RuntimeError(self.failure)
-        self.child.stdin.write(f"{phase} {loops}\n")
-        self.child.stdin.flush()
-        answer = self._answer()
+        try:
+            self.child.stdin.write(f"{phase} {loops}\n")
+            self.child.stdin.flush()
+        except OSError:  # it ended since its last answer
+            raise self._ended(f" {phase}") from None
+        answer = self._answer(f" {phase}")
         return answer["seconds"], answer["faults"]
 
     def contender(self, key: str, pool: str, phase: str) -> Contender:
@@ -202,6 +213,11 @@ class TurnTakers:
             raise RuntimeError(self.failed[name])
         return self.started[name]
 
+    @property
+    def pids(self) -> list[int]:
+        """The processes now taking turns: their CPU time is the benchmark's own (bench.state.own_cpu_seconds)."""
+        return [turns.child.pid for turns in self.started.values()]
+
     def close(self) -> None:
         for turns in self.started.values():
             turns.close()
@@ -246,9 +262,17 @@ def record_turns(config, key: RaceKey, takers: list[tuple[Contender, AloneInfo]]
 def _take_turns(spec: str, device: str, dtype: str, mode: str, settle_s: float, phases: list[str]) -> None:
     """The child of ``Turns``: one JSON line when ready, then one per sample asked for on stdin ("PHASE LOOPS"),
     until it closes."""
+    # The pipe to the race is a copy of stdout; what the code under test prints goes to stderr instead.
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+
+    def answer(**fields) -> None:
+        answers.write(json.dumps(fields) + "\n")
+        answers.flush()
+
     with _alone_session(spec, device, dtype, mode) as session:
         calls = {phase: _latency_call(session, phase) for phase in phases}
-        print(json.dumps({"ready": spec}), flush=True)
+        answer(ready=spec)
         for line in sys.stdin:
             phase, loops = line.split()
             call, loops = calls[phase], int(loops)
@@ -263,11 +287,10 @@ def _take_turns(spec: str, device: str, dtype: str, mode: str, settle_s: float, 
                 seconds = (time.perf_counter() - start) / loops
                 after = minor_faults()
             except Exception as error:  # noqa: BLE001 (reported to the race, which drops this contender)
-                print(json.dumps({"failed": f"{type(error).__name__}: {error}"}), flush=True)
+                answer(failed=f"{type(error).__name__}: {error}")
                 return
             wait_for_idle_pools(Settings.switch_wait_s)
-            print(json.dumps({"seconds": seconds, "faults": None if before is None else (after - before) / loops}),
-                  flush=True)
+            answer(seconds=seconds, faults=None if before is None else (after - before) / loops)
 
 
 if __name__ == "__main__":

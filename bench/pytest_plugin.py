@@ -22,8 +22,9 @@ from reference.harness.selection import Selection, keep
 STARTED = pytest.StashKey[float]()
 RACES = pytest.StashKey[int]()
 DONE = pytest.StashKey[int]()
-#: When the first race began: the pace of the races leaves out the stages before them; it includes the plain
-#: ways' processes spread among the races (bench.schedule), which the time left then counts too.
+#: When the second race began: the pace of the races leaves out the stages before them and the first race (which
+#: also verifies the first dtype's implementations and starts its turns); it includes the plain ways' processes
+#: spread among the races (bench.schedule), which the time left then counts too.
 RACES_STARTED = pytest.StashKey[float]()
 #: Benchmarks collected per test function, and the function whose progress line was printed last.
 COUNTS = pytest.StashKey[Counter]()
@@ -88,7 +89,7 @@ def pytest_runtest_protocol(item, nextitem):
         races, done, elapsed = config.stash[RACES], config.stash[DONE], time.perf_counter() - config.stash[STARTED]
         name = getattr(item, "originalname", item.name)
         if _is_race(item):
-            if done == 1:  # the first race also verifies the implementations and starts the turns: not the pace
+            if done == 1:  # the pace from here: see RACES_STARTED
                 config.stash[RACES_STARTED] = time.perf_counter()
             pace = (time.perf_counter() - config.stash[RACES_STARTED]) / (done - 1) if done > 1 else None
             left = f", about {_duration(pace * (races - done))} of races left" if pace else ""

@@ -15,7 +15,7 @@ import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import pytest
 
@@ -69,33 +69,28 @@ def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def live_children_cpu_seconds(proc: str = "/proc") -> float:
-    """CPU seconds of this process's children still running, and of those they waited for: 0 where /proc is absent.
-
-    os.times() counts a child only once it is waited for; a process taking turns in the races (bench.alone.Turns)
-    lives through several, and its time there would otherwise read as another process's.
-    """
-    me, total = str(os.getpid()), 0
-    try:
-        pids = [pid for pid in os.listdir(proc) if pid.isdigit()]
-    except OSError:
-        return 0.0
+def children_cpu_seconds(pids: Iterable[int], proc: str = "/proc") -> float:
+    """CPU seconds of these running children of this process, and of those they waited for; a pid that has ended
+    (or has no /proc) counts 0: once waited for, os.times() has its time."""
+    total = 0
     for pid in pids:
         try:
             with open(f"{proc}/{pid}/stat") as stat:
                 fields = stat.read().rpartition(")")[2].split()  # the name before it may hold spaces
         except OSError:
-            continue  # it ended while /proc was read
-        if len(fields) > 14 and fields[1] == me:  # ppid; then utime, stime, cutime, cstime
+            continue
+        if len(fields) > 14 and fields[1] == str(os.getpid()):  # ppid; then utime, stime, cutime, cstime
             total += sum(int(v) for v in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def own_cpu_seconds() -> float:
-    """CPU seconds of this process and of its children, waited for or running (the alone stage's processes and
-    the turns' are ours)."""
+def own_cpu_seconds(children: Iterable[int] = ()) -> float:
+    """CPU seconds of this process, of its waited-for children (the alone stage's processes), and of ``children``
+    while they run: os.times() counts a child only once waited for, and the processes taking turns in the races
+    (bench.alone.Turns) live through several. Other running children are not counted as ours: a process run beside
+    the benchmark is load like any other."""
     times = os.times()
-    return times.user + times.system + times.children_user + times.children_system + live_children_cpu_seconds()
+    return times.user + times.system + times.children_user + times.children_system + children_cpu_seconds(children)
 
 
 def _load_average() -> float | None:

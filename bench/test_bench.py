@@ -15,7 +15,7 @@ from bench.lineup import (RaceKey, aa_twin, device_measures, entrants, floor_con
 from bench.race import race
 from bench.schema import GemmInfo
 from bench.sizes import matmuls
-from bench.state import watched
+from bench.state import own_cpu_seconds, watched
 from reference.problem.inputs import Problem
 
 pytestmark = pytest.mark.bench
@@ -45,7 +45,7 @@ def test_race(request, race_key: RaceKey, turn_children: TurnTakers):
         floors, twin = floor_contenders(key), aa_twin(entered, key)
         takers = turn_takers(config, key, entered, turn_children)
         field = [c for c, _, _ in entered] + [c for c, _ in floors] + ([twin] if twin else []) + [c for c, _ in takers]
-        with watched(config, key.id) as stage:
+        with watched(config, key.id, own=lambda: own_cpu_seconds(turn_children.pids)) as stage:
             timings = race(field, settings(config), after_round=stage.after_round)
         measures = device_measures(entered, key, timings)
     record_race(config, key, entered, floors, twin, timings, measures)

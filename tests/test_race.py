@@ -313,9 +313,19 @@ def test_turns_time_the_plain_way_in_a_process_of_its_own_and_report_its_failure
             with pytest.raises(RuntimeError, match=re.escape(why)):
                 turns.sample("grads", 1)
     with Turns("tests.hostile.plugins:Hangs", "cpu", "float32", "strict", ("step",), 0.0, answer_timeout_s=3) as turns:
-        with pytest.raises(RuntimeError, match=r"Hangs cpu float32 strict taking turns did not answer in 3 s"):
+        with pytest.raises(RuntimeError, match=r"Hangs cpu float32 strict step taking turns did not answer in 3 s"):
             turns.sample("step", 1)
     assert turns.child.poll() is not None   # killed, not left behind
+    # What the code under test prints does not reach the pipe the race reads.
+    with Turns("tests/hostile/prints.py", "cpu", "float32", "strict", ("step",), settle_s=0.0) as turns:
+        assert all(0 < turns.sample("step", 2)[0] < 1 for _ in range(3))
+    # A process that ended between its turns is named with its exit status, at its next turn and every one after.
+    with Turns("numpy-manual", "cpu", "float32", "strict", ("grads",), settle_s=0.0) as turns:
+        turns.child.kill()
+        turns.child.wait()
+        for _ in range(2):
+            with pytest.raises(RuntimeError, match=r"numpy-manual cpu float32 strict grads taking turns ended \(exit -9\)"):
+                turns.sample("grads", 1)
 
 
 def test_turn_takers_keep_one_process_per_plain_way_until_the_races_move_to_another_dtype():

@@ -299,7 +299,7 @@ def test_gate_exits_1_on_a_slowdown_and_0_otherwise(built, tmp_path):
     # The answer comes first, then only the case that moved, with its reason; --all prints every case.
     last = printed.getvalue().split("1 slower, 0 faster")[-1].splitlines()
     moved = last[last.index("The cases that moved (--all: every case and column):") + 2:]
-    assert len(moved) == 1 and moved[0].split()[0] == "slow" and "its median slower (b/a 2.00, significant)" in moved[0]
+    assert len(moved) == 1 and moved[0].split()[0] == "slow" and "its median slower (b/a 2.00, interquartile ranges apart)" in moved[0]
     with contextlib.redirect_stdout(io.StringIO()) as printed:
         assert report.main(["compare", str(built), str(slow), "--all"]) == 0
     assert printed.getvalue().index("1 slower") < printed.getvalue().index("Every case:")

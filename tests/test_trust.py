@@ -19,7 +19,7 @@ import pytest
 from bench.race import Contender, Settings, running_threads, race
 from bench.cores import Handoff, measure
 from bench.schema import alone_stage
-from bench.state import STATES, busy_cpu_seconds, live_children_cpu_seconds, own_cpu_seconds, watched
+from bench.state import STATES, busy_cpu_seconds, children_cpu_seconds, own_cpu_seconds, watched
 from impls.threads import THREAD_VARIABLES, thread_environment
 
 pd = pytest.importorskip("pandas")
@@ -100,23 +100,25 @@ def test_busy_time_is_every_field_but_idle_and_iowait(tmp_path):
     assert busy_cpu_seconds(str(tmp_path / "absent")) is None
 
 
-def test_own_time_counts_a_child_that_is_still_running(tmp_path):
-    # A child burns 0.3 s of its own CPU time, says so and waits: not yet waited for, its time is still ours.
+def test_own_time_counts_a_child_taking_turns_while_it_runs_and_no_other(tmp_path):
+    # A child burns 0.3 s of its own CPU time, says so and waits: not yet waited for, its time is ours where named.
     burn = "import sys, time\nwhile time.process_time() < 0.3: pass\nprint('done', flush=True)\nsys.stdin.read()"
-    before = own_cpu_seconds()
+    before, unnamed = own_cpu_seconds(), None
     child = subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline() == "done\n"
-        assert own_cpu_seconds() - before >= 0.3 - 0.02   # ticks of 10 ms on each side
+        assert own_cpu_seconds([child.pid]) - before >= 0.3 - 0.02   # ticks of 10 ms on each side
+        unnamed = own_cpu_seconds() - before
     finally:
         child.communicate("")
+    assert unnamed < 0.3 - 0.02   # a child not named is another process's load
     (tmp_path / "1").mkdir()  # its parent is not this process: not counted
     (tmp_path / "1" / "stat").write_text("1 (a (tricky) name) S 0 " + "100 " * 20 + "\n")
     (tmp_path / "2").mkdir()
     (tmp_path / "2" / "stat").write_text(f"2 (a (tricky) name) S {os.getpid()} " + " ".join(["0"] * 9) +
                                          " 100 200 30 40 1 1\n")
-    assert live_children_cpu_seconds(str(tmp_path)) == pytest.approx(370 / os.sysconf("SC_CLK_TCK"))
-    assert live_children_cpu_seconds(str(tmp_path / "absent")) == 0
+    assert children_cpu_seconds([1, 2, 3], str(tmp_path)) == pytest.approx(370 / os.sysconf("SC_CLK_TCK"))
+    assert children_cpu_seconds([2], str(tmp_path / "absent")) == 0
 
 
 def test_a_watched_stage_records_what_other_processes_took():

@@ -26,11 +26,10 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from bench.report.build import build, rebuild, write_latest
 from bench.report.headline import front_door_run, headline_markdown, headline_on_page, splice
-from bench.report.compare import ALPHA, compare, describe_fastest, describe_machines, describe_test, exceptions
+from bench.report.compare import (ALPHA, compare, describe_fastest, describe_machines, describe_test, exceptions,
+                                   with_reasons)
 from bench.report.load import ReportError
 
 
@@ -112,16 +111,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{result.attrs['only_a']} case(s) only in {args.run_a}, {result.attrs['only_b']} only in {args.run_b}")
     print(describe_fastest(result))
     print(describe_machines(args.run_a, args.run_b))
-    shown = result if args.all else exceptions(result)
+    shown = with_reasons(result) if args.all else exceptions(result)
     if not shown.empty:
         print("\nEvery case:" if args.all else "\nThe cases that moved (--all: every case and column):")
-        with pd.option_context("display.width", 250, "display.max_rows", None, "display.max_columns", None,
-                               "display.max_colwidth", 120):
-            # The reasons read as sentences: left-aligned under a left-aligned heading, not padded at the end.
-            width = int(shown["reason"].str.len().max()) if "reason" in shown else 0
-            text = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}",
-                                   header=[name.ljust(width) if name == "reason" else name for name in shown.columns],
-                                   formatters={"reason": lambda reason: reason.ljust(width)} if width else None)
-            print("\n".join(line.rstrip() for line in text.splitlines()))
+        # The reasons read as sentences: left-aligned under a left-aligned heading, not padded at the end.
+        width = int(shown["reason"].str.len().max())
+        text = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}",
+                               header=[name.ljust(width) if name == "reason" else name for name in shown.columns],
+                               formatters={"reason": lambda reason: reason.ljust(width)})
+        print("\n".join(line.rstrip() for line in text.splitlines()))
     return 1 if args.gate and (result["verdict"] == "slower").any() else 0
 

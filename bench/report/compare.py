@@ -145,13 +145,13 @@ def describe_fastest(result: pd.DataFrame) -> str:
 
 
 #: What ``exceptions`` shows of a case: which case, the verdict on its median, its × fastest in both runs, and why.
-EXCEPTION_COLUMNS = ["impl", "device", "dtype", "N", "D_in", "H", "D_out", "phase", "timing", "ratio", "verdict",
-                     "fastest_a", "fastest_b", "reason"]
+EXCEPTION_COLUMNS = [*CASE_ID, "ratio", "verdict", "fastest_a", "fastest_b", "reason"]
 
 
 def _reason(case) -> str:
     if case.verdict != "same":
-        return f"its median {case.verdict} (b/a {case.ratio:.2f}, significant)"
+        judged = "significant" if case.test == "mann-whitney" else "interquartile ranges apart"
+        return f"its median {case.verdict} (b/a {case.ratio:.2f}, {judged})"
     parts = []
     if case.fastest_intervals == "overlap":
         parts.append("within each run's own noise (95% intervals overlap)")
@@ -163,14 +163,19 @@ def _reason(case) -> str:
     return "; ".join(parts)
 
 
+def with_reasons(result: pd.DataFrame) -> pd.DataFrame:
+    """Every case with the reason the comparison can give for how it moved (``reason``)."""
+    return result.assign(reason=[_reason(case) for case in result.itertuples()])
+
+
 def exceptions(result: pd.DataFrame) -> pd.DataFrame:
-    """The cases a reader should look at: a verdict other than "same", or a × fastest that moved past
-    FASTEST_AGREE; each with the reason the comparison can give, largest move first."""
-    moved = result["fastest_moved"].abs() > FASTEST_AGREE
-    found = result[(result["verdict"] != "same") | moved].copy()
-    found["reason"] = [_reason(case) for case in found.itertuples()]
-    order = found["fastest_moved"].abs().fillna(float("inf")).sort_values(ascending=False).index
-    return found.loc[order, EXCEPTION_COLUMNS]
+    """The cases a reader should look at: a verdict other than "same" (first, largest change of median first),
+    then a × fastest that moved past FASTEST_AGREE (largest move first); each with its reason."""
+    verdicts = result[result["verdict"] != "same"]
+    moved = result[(result["verdict"] == "same") & (result["fastest_moved"].abs() > FASTEST_AGREE)]
+    ordered = pd.concat([verdicts.loc[np.log(verdicts["ratio"]).abs().sort_values(ascending=False).index],
+                         moved.loc[moved["fastest_moved"].abs().sort_values(ascending=False).index]])
+    return with_reasons(ordered)[EXCEPTION_COLUMNS]
 
 
 #: What machine.json says of a machine as a whole; a run's own settings (threads, versions) are not the machine.
