@@ -358,5 +358,6 @@ def test_turn_takers_keep_one_process_per_plain_way_until_the_races_move_to_anot
         children.get(key("float32", "grads"), "numpy-manual", lambda: Child("restarted"))
     children.get(key("float64", "forward"), "numpy-manual", lambda: Child("numpy-manual float64"))
     assert closed == ["numpy-manual float32"] and "restarted" not in started
+    children.get(key("float64", "forward"), "torch-autograd", lambda: Child("torch-autograd float64"))  # tried anew
     children.close()
-    assert closed == ["numpy-manual float32", "numpy-manual float64"]
+    assert closed == ["numpy-manual float32", "numpy-manual float64", "torch-autograd float64"]
