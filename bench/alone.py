@@ -62,13 +62,17 @@ def time_alone(spec: str, device: str, dtype: str, mode: str, phases: list[str],
     command = [sys.executable, "-m", "bench.alone", spec, device, dtype, mode, str(rounds), *phases]
     child = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=ANSWER_TIMEOUT_S)
     if child.returncode != 0:
-        last = (child.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"{spec} alone failed (exit {child.returncode}): {last}")
+        raise RuntimeError(f"{spec} alone failed (exit {child.returncode}): {_last_line(child.stderr)}")
     found = json.loads(child.stdout.splitlines()[-1])
     return {phase: Timings(first_call_s=t["first_call_s"], loops=t["loops"], failed=t["failed"],
                            samples_s={k: np.asarray(v) for k, v in t["samples_s"].items()},
                            faults_per_call=t["faults_per_call"])
             for phase, t in found.items()}
+
+
+def _last_line(stderr: str) -> str:
+    """What a failed child said last: its error, where Python's traceback ends."""
+    return (stderr.strip().splitlines() or ["no output"])[-1]
 
 
 @contextlib.contextmanager
@@ -137,8 +141,7 @@ class Turns:
 
     def _ended(self, doing: str) -> RuntimeError:
         self.errors.seek(0)
-        last = (self.errors.read().strip().splitlines() or ["no output"])[-1]
-        return self._fail(doing, f"ended (exit {self.child.wait()}): {last}")
+        return self._fail(doing, f"ended (exit {self.child.wait()}): {_last_line(self.errors.read())}")
 
     def _answer(self, doing: str) -> dict:
         if not select.select([self.child.stdout], [], [], self.answer_timeout_s)[0]:

@@ -114,6 +114,11 @@ def percent_moved(fraction: float) -> str:
     return f"{round(100 * fraction):+d}%"
 
 
+def _split(case) -> str:
+    """How far a case's × fastest moved, split into its own median's move and, about, its race's fastest case's."""
+    return f"its median {percent_moved(case.own_moved)}, its race's fastest {percent_moved(case.yardstick_moved)}"
+
+
 def describe_fastest(result: pd.DataFrame) -> str:
     """One line: in how many cases both runs' × fastest agree within FASTEST_AGREE; of those that moved, in how many
     the two runs' intervals still overlap, and the largest moves whose intervals lie apart, each split into the
@@ -136,8 +141,7 @@ def describe_fastest(result: pd.DataFrame) -> str:
         line += f"; {handed} of the {len(known)} with both runs' handoff known in races at the other handoff level"
     if beyond.empty:
         return line
-    named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f} (its median "
-             f"{percent_moved(r.own_moved)}, its race's fastest {percent_moved(r.yardstick_moved)}"
+    named = [f"{r.impl} {r.dtype} {r.phase} {r.timing} {r.fastest_a:.2f}→{r.fastest_b:.2f} ({_split(r)}"
              + (f", handoff {_level(r.handoff_a)}→{_level(r.handoff_b)}"
                 if pd.notna(r.handoff_a) and pd.notna(r.handoff_b) else "") + ")"
              for r in beyond.head(5).itertuples()]
@@ -159,7 +163,7 @@ def _reason(case) -> str:
         parts.append("intervals apart")
     if pd.notna(case.handoff_a) and pd.notna(case.handoff_b) and case.handoff_a != case.handoff_b:
         parts.append(f"its race at the other handoff level ({_level(case.handoff_a)}→{_level(case.handoff_b)})")
-    parts.append(f"its median {percent_moved(case.own_moved)}, its race's fastest {percent_moved(case.yardstick_moved)}")
+    parts.append(_split(case))
     return "; ".join(parts)
 
 
