@@ -52,6 +52,13 @@ PLAIN_WAYS = {"numpy": "numpy-manual", "torch": "torch-autograd", "jax": "jax-gr
 #: within a few % inside each process), so one process's median says which draw it got, not
 #: how fast the code is; the race's own process is one such draw.
 PROCESSES = 5
+#: Processes per plain way taking turns. The race's process and a process alone are two draws of one way's
+#: heap and buffer addresses, and draws differ far beyond one process's A/A: jax-grad's float64 step read 739
+#: to 893 µs in six fresh processes one after another, none of them faulting (2026-12-05, 1 thread), where
+#: twins inside one process differ by 1-2%. A second process taking the same turns shows, in the same rounds,
+#: how far two processes alone land apart: a race that differs from alone by no more than that reads as one
+#: more process, not as a cost of racing.
+TURN_PROCESSES = 2
 #: How long a process taking turns may take to load, or to time one sample, before it counts as hung: as long as
 #: ``time_alone`` gives a fresh process for all its phases.
 ANSWER_TIMEOUT_S = 600
@@ -191,8 +198,8 @@ class Turns:
 
 class TurnTakers:
     """The plain ways' ``Turns`` processes of the run: started at a (device, dtype, mode)'s first default-size
-    latency race, kept for its other phases, closed when the races move on to another (at most one per
-    framework alive) or the run ends."""
+    latency race, kept for its other phases, closed when the races move on to another (at most
+    ``TURN_PROCESSES`` per framework alive) or the run ends."""
 
     def __init__(self):
         self.group: tuple = ()
@@ -228,8 +235,8 @@ class TurnTakers:
 
 
 def turn_takers(config, key: RaceKey, entered: list, children: TurnTakers) -> list[tuple[Contender, AloneInfo]]:
-    """Each plain way verified in a default-size latency race, in a process of its own (``Turns``, kept in
-    ``children``) that takes its turn in the race, and the record its samples go under."""
+    """Each plain way verified in a default-size latency race, in ``TURN_PROCESSES`` processes of its own
+    (``Turns``, kept in ``children``) that take their turns in the race, and the records their samples go under."""
     if key.problem != Problem() or key.timing != "latency":
         return []
     phases = plan_of(config).sizes_and_phases.phases
@@ -237,26 +244,30 @@ def turn_takers(config, key: RaceKey, entered: list, children: TurnTakers) -> li
     for contender, session, outcome in entered:
         if contender.key not in PLAIN_WAYS.values() or not outcome.passed:
             continue
-        try:
-            turns = children.get(key, contender.key, lambda: Turns(
-                kept(config).spec(contender.key), key.device, key.dtype, key.mode, phases,
-                settings(config).switch_settle_s))
-        except RuntimeError as error:
-            excluded(config, f"{contender.key} taking turns alone", key, str(error))
-            continue
         framework = session.impl.backend
-        found.append((turns.contender(f"alone:{contender.key}", pool=f"alone:{framework}", phase=key.phase),
-                      AloneInfo(impl=contender.key, framework=framework, device=key.device, dtype=key.dtype,
-                                mode=key.mode, N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
-                                D_out=key.problem.D_out, bias=key.problem.bias, phase=key.phase,
-                                threads=thread_count(), race=key.id)))
+        for process in range(TURN_PROCESSES):
+            name = f"{contender.key} process {process + 1}"
+            try:
+                turns = children.get(key, name, lambda: Turns(
+                    kept(config).spec(contender.key), key.device, key.dtype, key.mode, phases,
+                    settings(config).switch_settle_s))
+            except RuntimeError as error:
+                excluded(config, f"{name} taking turns alone", key, str(error))
+                continue
+            found.append((turns.contender(f"alone{process + 1}:{contender.key}", pool=f"alone{process + 1}:{framework}",
+                                          phase=key.phase),
+                          AloneInfo(impl=contender.key, framework=framework, device=key.device, dtype=key.dtype,
+                                    mode=key.mode, N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
+                                    D_out=key.problem.D_out, bias=key.problem.bias, phase=key.phase,
+                                    threads=thread_count(), process=process, race=key.id)))
     return found
 
 
 def record_turns(config, key: RaceKey, takers: list[tuple[Contender, AloneInfo]], timings: Timings) -> None:
     for contender, info in takers:
         if contender.key in timings.failed:
-            excluded(config, f"{info.impl} taking turns alone", key, f"raised: {timings.failed[contender.key]}")
+            excluded(config, f"{info.impl} process {info.process + 1} taking turns alone", key,
+                     f"raised: {timings.failed[contender.key]}")
         else:
             recorded(config, replace(info, faults_per_call=timings.faults_per_call.get(contender.key)), timings,
                      contender.key)

@@ -142,7 +142,7 @@ class AloneInfo(Record):
     bias: bool
     phase: str
     threads: int
-    process: int = 0     # which of the fresh processes (bench.alone.PROCESSES)
+    process: int = 0     # which of the fresh processes (bench.alone.PROCESSES), or of those taking turns
     faults_per_call: float | None = None   # as CaseInfo's
     race: str = ""       # the race it took its turns in (bench.alone.Turns); empty: a fresh process timing itself
 

@@ -382,7 +382,13 @@ def test_turns_taken_alone_pair_with_the_race_round_by_round_and_are_held_to_its
                          + [{**key, "impl": impl, "framework": fresh[impl][0], "median_s": float(np.median(m * drift)),
                              "process": 0, "threads": 2, "race": RACE, "samples": m * drift, "faults_per_call": 0.0}
                             for impl, m in base.items()])
-    found = analysis.alone_table(table, alone, aa(0.02), [{**state(0.0), "fault_us": 2.0}]).set_index("impl")
+    # A second process of each way taking the same turns: numpy's 12% faster than its first, jax's 2% slower.
+    second = {"torch-autograd": 1.005, "numpy-manual": 0.88, "jax-grad": 1.02}
+    two = pd.concat([alone, pd.DataFrame([
+        {**key, "impl": impl, "framework": fresh[impl][0], "median_s": float(np.median(m * drift * second[impl])),
+         "process": 1, "threads": 2, "race": RACE, "samples": m * drift * second[impl], "faults_per_call": 3.0}
+        for impl, m in base.items()])], ignore_index=True)
+    found = analysis.alone_table(table, two, aa(0.02), [{**state(0.0), "fault_us": 2.0}]).set_index("impl")
     assert found["turns_difference"].round(6).to_dict() == pytest.approx(
         {"torch-autograd": 0.01, "numpy-manual": 0.10, "jax-grad": (0.79 + 1.40) / 2 - 1})
     assert (found["turns_lo"] <= found["turns_difference"]).all() and \
@@ -395,9 +401,21 @@ def test_turns_taken_alone_pair_with_the_race_round_by_round_and_are_held_to_its
     rows = {line.split(" | ")[1]: line for line in "\n".join(text).splitlines()
             if line.startswith("| ") and " | cpu float32 " in line}
     assert "| +1.0% (" in rows["torch-autograd"] and rows["torch-autograd"].count("| yes |") == 1
-    assert "| 150 / 0 | **no**, page faults differ |" in rows["numpy-manual"]
-    assert "| 0 / 0 | not resolved (its interval reaches the A/A) |" in rows["jax-grad"]
     assert "1 of 3 agree: within the race's A/A" in text[0]
+    # numpy's race differs from its first process (10%) by less than its two processes alone do (12%).
+    assert found["turns_processes"].round(6).to_dict() == pytest.approx(
+        {"torch-autograd": 0.005, "numpy-manual": -0.12, "jax-grad": 0.02})
+    assert found["within_processes"].to_dict() == {"torch-autograd": 1.0, "numpy-manual": 1.0, "jax-grad": 0.0}
+    assert "| +10.0% (+10.0 to +10.0) | -12.0% | ±3.0% |" in rows["numpy-manual"]
+    assert "| 150 / 0 / 3 | as two processes alone, page faults differ |" in rows["numpy-manual"]
+    assert "| 0 / 0 / 3 | not resolved (its interval reaches the A/A) |" in rows["jax-grad"]
+    assert "; 1 more read \"as two processes alone\": they differ from alone by no more than a second" in text[0]
+    # One process taking turns (a run before the second): no column for it, and the A/A alone decides.
+    one = analysis.alone_table(table, alone, aa(0.02), [{**state(0.0), "fault_us": 2.0}]).set_index("impl")
+    assert one["within_processes"].isna().all()
+    one_text = "\n".join(alone_statements(one.reset_index()))
+    assert "process 2" not in one_text and "| 150 / 0 | **no**, page faults differ |" in one_text
+    assert "| 0 / 0 | not resolved (its interval reaches the A/A) |" in one_text
     # Without turns (a run before them, or none recorded), the fresh processes decide as before.
     without = analysis.alone_table(table, alone[alone["race"] == ""], aa(0.02)).set_index("impl")
     assert without["turns_difference"].isna().all() and bool(without.loc["numpy-manual", "agree"])

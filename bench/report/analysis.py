@@ -70,9 +70,12 @@ LEVELS = ("near", "far")
 #: Per level, what ``alone_table`` keeps of the two sides at that level alone.
 LEVEL_COLUMNS = [f"{level}_{what}" for level in LEVELS
                  for what in ("alone_s", "processes", "raced_s", "rounds", "difference", "agree")]
-#: What ``alone_table`` keeps of the plain way's turns in the race (bench.alone.Turns): its median, race / alone - 1
-#: paired round by round with the ends of its 95% interval, and its minor page faults per call.
-TURN_COLUMNS = ["turns_s", "turns_difference", "turns_lo", "turns_hi", "turns_faults"]
+#: What ``alone_table`` keeps of the plain way's turns in the race (bench.alone.Turns): its first process's median,
+#: race / alone - 1 paired round by round with the ends of its 95% interval, and its minor page faults per call;
+#: its second process against its first, paired alike (``turns_processes``: how far two processes alone land
+#: apart) and that one's faults; and whether the race lies within that of the first (``within_processes``).
+TURN_COLUMNS = ["turns_s", "turns_difference", "turns_lo", "turns_hi", "turns_faults", "turns_processes",
+                "turns_other_faults", "within_processes"]
 
 
 def level_of(readings: list[float], above: float | None) -> str:
@@ -124,14 +127,16 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
 
     Where the plain way also took its turns in the race from a process of its own (bench.alone.Turns), its
     samples pair with the race's round by round (``TURN_COLUMNS``): ``turns_difference`` is the median over
-    rounds of race / alone - 1, and then ``agree`` holds it to the race's A/A alone, as issue 20 asks."""
+    rounds of race / alone - 1, and then ``agree`` holds it to the race's A/A alone, as issue 20 asks. Where a
+    second process took the same turns, ``within_processes`` says whether the race differs from the first by no
+    more than the second does: one process more, whatever the race did."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
                "difference", "aa", "agree", "readable", "threads", "handoff_raced_lo_us", "handoff_raced_hi_us",
                "handoff_raced_us", "handoff_alone_us", "handoff_own_write_us", "faults_raced", "faults_alone",
                "faults_alone_lo", "faults_alone_hi", "fault_us", *LEVEL_COLUMNS, *TURN_COLUMNS]
     key = ["impl", "device", "dtype", "mode", *SIZE, "bias", "phase"]
     took_turns = alone["race"].fillna("").astype(str) != "" if "race" in alone else pd.Series(False, alone.index)
-    turns = {(row.race, row.impl): (row.samples, getattr(row, "faults_per_call", np.nan))
+    turns = {(row.race, row.impl, int(row.process)): (row.samples, getattr(row, "faults_per_call", np.nan))
              for row in alone[took_turns].itertuples()}
     alone = alone[~took_turns]
     if alone.empty:
@@ -172,8 +177,10 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                         round_levels(readings.get(row["race"], []), len(row["samples"]), above), row_aa)
         if isinstance(row["samples"], np.ndarray) else dict.fromkeys(LEVEL_COLUMNS, np.nan)
         for (_, row), row_aa in zip(paired.iterrows(), race_aa)], columns=LEVEL_COLUMNS, index=paired.index)
-    taken = pd.DataFrame([_turns(row["samples"], *turns.get((row["race"], row["impl"]), (None, np.nan)))
-                          for _, row in paired.iterrows()], columns=TURN_COLUMNS, index=paired.index)
+    taken = pd.DataFrame([_turns(row["samples"], row_aa, *turns.get((row["race"], row["impl"], 0), (None, np.nan)),
+                                 *turns.get((row["race"], row["impl"], 1), (None, np.nan)))
+                          for (_, row), row_aa in zip(paired.iterrows(), race_aa)],
+                         columns=TURN_COLUMNS, index=paired.index)
     agree = (difference.abs() <= reach).where(taken["turns_difference"].isna(),
                                                taken["turns_difference"].abs() <= race_aa)
     return pd.DataFrame({"framework": paired["framework"], "impl": paired["impl"], "device": paired["device"],
@@ -193,14 +200,19 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
                         columns=columns)
 
 
-def _turns(raced: np.ndarray | None, alone: np.ndarray | None, faults: float | None) -> dict[str, float]:
-    """The plain way's median taking turns alone, race / alone - 1 paired round by round with its 95% interval, and
-    its page faults per call."""
+def _turns(raced: np.ndarray | None, race_aa: float, alone: np.ndarray | None, faults: float | None,
+           other: np.ndarray | None, other_faults: float | None) -> dict[str, float]:
+    """``TURN_COLUMNS`` for one way: its first process taking turns alone against the race, and its second (where
+    one took turns) against its first."""
     if not isinstance(alone, np.ndarray):
         return dict.fromkeys(TURN_COLUMNS, np.nan)
     low, high = ratio_interval(raced, alone)
-    return {"turns_s": float(np.median(alone)), "turns_difference": paired_ratio(raced, alone) - 1,
-            "turns_lo": low - 1, "turns_hi": high - 1, "turns_faults": np.nan if faults is None else float(faults)}
+    difference = paired_ratio(raced, alone) - 1
+    processes = paired_ratio(other, alone) - 1 if isinstance(other, np.ndarray) else np.nan
+    return {"turns_s": float(np.median(alone)), "turns_difference": difference,
+            "turns_lo": low - 1, "turns_hi": high - 1, "turns_faults": np.nan if faults is None else float(faults),
+            "turns_processes": processes, "turns_other_faults": np.nan if other_faults is None else float(other_faults),
+            "within_processes": np.nan if np.isnan(processes) else float(abs(difference) <= max(race_aa, abs(processes)))}
 
 
 def handoff_moved(found: pd.DataFrame) -> pd.Series:

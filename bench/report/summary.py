@@ -257,20 +257,31 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
         "agree": [_turns_agreement(*row) for row in
                   zip(found["agree"], found["readable"], found["aa"], found["turns_lo"], found["turns_hi"],
                       analysis.faults_explain(found.assign(faults_alone=found["turns_faults"],
-                                                           alone_s=found["turns_s"])))],
+                                                           alone_s=found["turns_s"])),
+                      found["within_processes"] == 1.0)],
         "fresh processes µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
         "fresh processes differ": [f"±{100 * v:.1f}%" for v in found["spread"]]})
-    faults = found.reindex(columns=["faults_raced", "turns_faults"]).astype(float)
+    two = bool(found["turns_processes"].notna().any())
+    if two:
+        frame.insert(frame.columns.get_loc("race's A/A"), "process 2 / process 1 − 1",
+                     ["–" if pd.isna(v) else f"{100 * v:+.1f}%" for v in found["turns_processes"]])
+    faults = found.reindex(columns=["faults_raced", "turns_faults", "turns_other_faults"]).astype(float)
     if faults.notna().any(axis=None):
-        frame.insert(frame.columns.get_loc("agree"), "page faults per call, race / alone",
-                     [f"{_number(raced, '.0f')} / {_number(alone, '.0f')}" for raced, alone in faults.itertuples(False)])
+        frame.insert(frame.columns.get_loc("agree"), "page faults per call, race / alone" + (" / process 2" if two else ""),
+                     [" / ".join(_number(v, ".0f") for v in row[:3 if two else 2]) for row in faults.itertuples(False)])
     agreed = int((found["agree"] & found["readable"]).sum())
+    as_processes = int((~found["agree"].astype(bool) & found["readable"] & (found["within_processes"] == 1.0)).sum())
     return [f"Each framework's plain way in a process of its own that loads its framework alone, with the job's "
             "thread counts and every other setting at the framework's defaults, taking its turn in every round of "
             "the race (bench/alone.py, `Turns`): it settles and times its sample there, as the race does its "
             "contenders, and its samples pair with the race's round by round. Race / alone − 1: the median over "
             f"rounds, with its 95% interval. {agreed} of {len(found)} agree: within the race's A/A (its median "
-            "difference or either end of its interval); \"not resolved\" where the median lies past the A/A and its "
+            "difference or either end of its interval)" + (
+                f"; {as_processes} more read \"as two processes alone\": they differ from alone by no more than a "
+                "second process of the way, taking the same turns, differs from the first (process 2 / process 1 − 1), "
+                "so the race reads as one more process would: what separates them is already there between two "
+                "processes alone, not added by the race" if two else "") +
+            "; \"not resolved\" where the median lies past the A/A and its "
             "interval reaches into it (more rounds would tell); \"page faults differ\" where the extra minor faults "
             f"of the slower side, at {_number(found['fault_us'].iloc[0], '.2f')} µs each (this run's cost of one), "
             "account for at least half the difference: how many a call takes depends on what its process "
@@ -281,11 +292,14 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
             *direction_statements(analysis.race_direction(found))]
 
 
-def _turns_agreement(agree: bool, readable: bool, aa: float, low: float, high: float, faulted: bool) -> str:
+def _turns_agreement(agree: bool, readable: bool, aa: float, low: float, high: float, faulted: bool,
+                     within_processes: bool) -> str:
     if not readable:
         return "unreadable (A/A past the bound)"
     if agree:
         return "yes"
+    if within_processes:
+        return "as two processes alone" + (", page faults differ" if faulted else "")
     verdict = "not resolved (its interval reaches the A/A)" if low <= aa and high >= -aa else "**no**"
     return verdict + (", page faults differ" if faulted else "")
 
