@@ -73,9 +73,10 @@ LEVEL_COLUMNS = [f"{level}_{what}" for level in LEVELS
 #: What ``alone_table`` keeps of the plain way's turns in the race (bench.alone.Turns): its first process's median,
 #: race / alone - 1 paired round by round with the ends of its 95% interval, and its minor page faults per call;
 #: its second process against its first, paired alike (``turns_processes``: how far two processes alone land
-#: apart) and that one's faults; and whether the race lies within that of the first (``within_processes``).
+#: apart), the race against the second and that one's faults; and whether the race lies no farther from the
+#: nearer of the two than they lie from each other (``within_processes``).
 TURN_COLUMNS = ["turns_s", "turns_difference", "turns_lo", "turns_hi", "turns_faults", "turns_processes",
-                "turns_other_faults", "within_processes"]
+                "turns_other_difference", "turns_other_faults", "within_processes"]
 
 
 def level_of(readings: list[float], above: float | None) -> str:
@@ -128,8 +129,8 @@ def alone_table(table: pd.DataFrame, alone: pd.DataFrame, aa: pd.DataFrame,
     Where the plain way also took its turns in the race from a process of its own (bench.alone.Turns), its
     samples pair with the race's round by round (``TURN_COLUMNS``): ``turns_difference`` is the median over
     rounds of race / alone - 1, and then ``agree`` holds it to the race's A/A alone, as issue 20 asks. Where a
-    second process took the same turns, ``within_processes`` says whether the race differs from the first by no
-    more than the second does: one process more, whatever the race did."""
+    second process took the same turns, ``within_processes`` says whether the race lies no farther from the
+    nearer of the two than they lie from each other: one process more, whatever the race did."""
     columns = ["framework", "impl", "device", "dtype", "mode", "phase", "alone_s", "processes", "spread", "raced_s",
                "difference", "aa", "agree", "readable", "threads", "handoff_raced_lo_us", "handoff_raced_hi_us",
                "handoff_raced_us", "handoff_alone_us", "handoff_own_write_us", "faults_raced", "faults_alone",
@@ -208,11 +209,14 @@ def _turns(raced: np.ndarray | None, race_aa: float, alone: np.ndarray | None, f
         return dict.fromkeys(TURN_COLUMNS, np.nan)
     low, high = ratio_interval(raced, alone)
     difference = paired_ratio(raced, alone) - 1
-    processes = paired_ratio(other, alone) - 1 if isinstance(other, np.ndarray) else np.nan
+    two = isinstance(other, np.ndarray)
+    processes, from_other = (paired_ratio(other, alone) - 1, paired_ratio(raced, other) - 1) if two else (np.nan, np.nan)
     return {"turns_s": float(np.median(alone)), "turns_difference": difference,
             "turns_lo": low - 1, "turns_hi": high - 1, "turns_faults": np.nan if faults is None else float(faults),
-            "turns_processes": processes, "turns_other_faults": np.nan if other_faults is None else float(other_faults),
-            "within_processes": np.nan if np.isnan(processes) else float(abs(difference) <= max(race_aa, abs(processes)))}
+            "turns_processes": processes, "turns_other_difference": from_other,
+            "turns_other_faults": np.nan if other_faults is None else float(other_faults),
+            "within_processes": float(min(abs(difference), abs(from_other)) <= max(race_aa, abs(processes)))
+            if two else np.nan}
 
 
 def handoff_moved(found: pd.DataFrame) -> pd.Series:

@@ -277,10 +277,10 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
             "contenders, and its samples pair with the race's round by round. Race / alone − 1: the median over "
             f"rounds, with its 95% interval. {agreed} of {len(found)} agree: within the race's A/A (its median "
             "difference or either end of its interval)" + (
-                f"; {as_processes} more read \"as two processes alone\": they differ from alone by no more than a "
-                "second process of the way, taking the same turns, differs from the first (process 2 / process 1 − 1), "
-                "so the race reads as one more process would: what separates them is already there between two "
-                "processes alone, not added by the race" if two else "") +
+                f"; {as_processes} more read \"as two processes alone\": the race lies no farther from the nearer of "
+                "the way's two processes alone (the second takes the same turns) than those two lie from each other "
+                "(process 2 / process 1 − 1), so it reads as one more process would: what separates them is already "
+                "there between two processes alone, not added by the race" if two else "") +
             "; \"not resolved\" where the median lies past the A/A and its "
             "interval reaches into it (more rounds would tell); \"page faults differ\" where the extra minor faults "
             f"of the slower side, at {_number(found['fault_us'].iloc[0], '.2f')} µs each (this run's cost of one), "
@@ -288,8 +288,21 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
             "allocated before (bench/faults.py). Fresh processes: the same way timed in "
             f"{int(found['processes'].max())} processes started one after another among the races, each timing "
             "itself: their median, and how far the farthest lies from it, which is how far apart one user's runs "
-            "can land here.", "", _markdown(frame, left=3), "",
+            "can land here.", "", _markdown(frame, left=3), "", *([_processes_statement(found)] if two else []),
             *direction_statements(analysis.race_direction(found))]
+
+
+def _processes_statement(found: pd.DataFrame) -> str:
+    """The run's race / alone beside its process 2 / process 1 over all cases: a race that moved the ways' times
+    reads farther from alone than a second process alone does."""
+    readable = found[found["readable"].astype(bool)]
+    raced, processes = (readable[c].astype(float).abs().dropna() * 100 for c in ("turns_difference", "turns_processes"))
+    if raced.empty or processes.empty:
+        return "No case is readable to set the race beside two processes alone."
+    return (f"Over the {len(raced)} readable cases, the race lies {raced.median():.1f}% from the first process alone "
+            f"(median; at most {raced.max():.1f}%), and the second process lies {processes.median():.1f}% from the "
+            f"first (at most {processes.max():.1f}%): a race that moved the ways' times would read farther from alone "
+            "than a second process alone does.")
 
 
 def _turns_agreement(agree: bool, readable: bool, aa: float, low: float, high: float, faulted: bool,
