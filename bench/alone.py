@@ -19,6 +19,7 @@ pair with the race's round by round, and the two can be held to the race's A/A.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import select
@@ -119,9 +120,9 @@ class Turns:
 
     Its samples are a contender's (``contender``): the race hands it the invocations per sample, and
     the child settles for ``settle_s`` of calls back to back (as the race settles a contender after a
-    switch of pool), times them with its own clock, counts its own page faults and lets its pools fall
-    idle before it answers, so that the race's next contender finds the cores as it would after its
-    own. Settling call by call over the pipe instead read numpy-manual and torch-autograd 0.8 to 8.7% slower
+    switch of pool), times them with its own clock and the garbage collector off (as the race does), counts
+    its own page faults and lets its pools fall idle before it answers, so that the race's next contender
+    finds the cores as it would after its own. Settling call by call over the pipe instead read numpy-manual and torch-autograd 0.8 to 8.7% slower
     than in the race in all twelve of their cases (six races, 2026-12-05, 2 threads): the gaps let the pools sleep.
     """
 
@@ -286,6 +287,7 @@ def _take_turns(spec: str, device: str, dtype: str, mode: str, settle_s: float, 
 
     with _alone_session(spec, device, dtype, mode) as session:
         calls = {phase: _latency_call(session, phase) for phase in phases}
+        gc.disable()  # as bench.race.race while it settles and times
         answer(ready=spec)
         for line in sys.stdin:
             phase, loops = line.split()

@@ -316,6 +316,9 @@ def test_turns_time_the_plain_way_in_a_process_of_its_own_and_report_its_failure
         with pytest.raises(RuntimeError, match=r"Hangs cpu float32 strict step taking turns did not answer in 3 s"):
             turns.sample("step", 1)
     assert turns.child.poll() is not None   # killed, not left behind
+    # It times with the garbage collector off, as the race does.
+    with Turns("tests/hostile/collector.py", "cpu", "float32", "strict", ("grads",), settle_s=0.01) as turns:
+        assert 0 < turns.sample("grads", 2)[0] < 1
     # What the code under test prints does not reach the pipe the race reads.
     with Turns("tests/hostile/prints.py", "cpu", "float32", "strict", ("step",), settle_s=0.0) as turns:
         assert all(0 < turns.sample("step", 2)[0] < 1 for _ in range(3))
