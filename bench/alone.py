@@ -122,8 +122,9 @@ class Turns:
     the child settles for ``settle_s`` of calls back to back (as the race settles a contender after a
     switch of pool), times them with its own clock and the garbage collector off (as the race does), counts
     its own page faults and lets its pools fall idle before it answers, so that the race's next contender
-    finds the cores as it would after its own. Settling call by call over the pipe instead read numpy-manual and torch-autograd 0.8 to 8.7% slower
-    than in the race in all twelve of their cases (six races, 2026-12-05, 2 threads): the gaps let the pools sleep.
+    finds the cores as it would after its own. Settling call by call over the pipe instead read numpy-manual
+    and torch-autograd 0.8 to 8.7% slower than in the race in all twelve of their cases (six races, 2026-12-05,
+    2 threads): the gaps let the pools sleep.
     """
 
     def __init__(self, spec: str, device: str, dtype: str, mode: str, phases: Sequence[str], settle_s: float,

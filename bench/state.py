@@ -72,14 +72,14 @@ def busy_cpu_seconds(path: str = "/proc/stat") -> float | None:
 def children_cpu_seconds(pids: Iterable[int], proc: str = "/proc") -> float:
     """CPU seconds of these running children of this process, and of those they waited for; a pid that has ended
     (or has no /proc) counts 0: once waited for, os.times() has its time."""
-    total = 0
+    me, total = str(os.getpid()), 0
     for pid in pids:
         try:
             with open(f"{proc}/{pid}/stat") as stat:
                 fields = stat.read().rpartition(")")[2].split()  # the name before it may hold spaces
         except OSError:
             continue
-        if len(fields) > 14 and fields[1] == str(os.getpid()):  # ppid; then utime, stime, cutime, cstime
+        if len(fields) > 14 and fields[1] == me:  # ppid; then utime, stime, cutime, cstime
             total += sum(int(v) for v in fields[11:15])
     return total / os.sysconf("SC_CLK_TCK")
 

@@ -297,8 +297,7 @@ def _processes_statement(found: pd.DataFrame) -> str:
     reads farther from alone than a second process alone does, in more cases than chance gives (a sign test)."""
     from scipy.stats import binomtest
     both = found[found["readable"].astype(bool)].reindex(columns=["turns_difference", "turns_processes"])
-    raced, processes = (both[c].astype(float).abs() * 100 for c in both)
-    raced, processes = raced[raced.notna() & processes.notna()], processes[raced.notna() & processes.notna()]
+    raced, processes = (column for _, column in (both.astype(float).dropna().abs() * 100).items())
     if raced.empty:
         return "No case is readable to set the race beside two processes alone."
     farther, unequal = int((raced > processes).sum()), int((raced != processes).sum())
@@ -318,8 +317,9 @@ def _turns_agreement(agree: bool, readable: bool, aa: float, low: float, high: f
     if agree:
         return "yes"
     if within_processes:
-        return "as two processes alone" + (", page faults differ" if faulted else "")
-    verdict = "not resolved (its interval reaches the A/A)" if low <= aa and high >= -aa else "**no**"
+        verdict = "as two processes alone"
+    else:
+        verdict = "not resolved (its interval reaches the A/A)" if low <= aa and high >= -aa else "**no**"
     return verdict + (", page faults differ" if faulted else "")
 
 
