@@ -515,6 +515,24 @@ def test_rebuild_writes_the_same_report_from_the_run_files_and_only_when_told(bu
     assert_cli_error(["rebuild", str(tmp_path / "nowhere")], tmp_path / "nowhere")
 
 
+def test_a_rebuild_that_fails_midway_leaves_the_report_as_it_was(built, tmp_path, monkeypatch):
+    import importlib
+    import shutil
+    build = importlib.import_module("bench.report.build")  # the module: the package exports its function build
+    run = tmp_path / "run"
+    shutil.copytree(built, run)
+    before = {path.name: path.read_bytes() for path in run.iterdir()}
+
+    def fails(*args, **kwargs):  # as a report reading what an older run's files lack: after the plots are drawn
+        raise KeyError("within_processes")
+
+    monkeypatch.setattr(build, "summary", fails)
+    with pytest.raises(report.ReportError, match=re.escape(
+            f"{run}: cannot write its report again (KeyError: 'within_processes'); its report is left as it was")):
+        report.rebuild(run, force=True)
+    assert {path.name: path.read_bytes() for path in run.iterdir()} == before
+
+
 def test_the_headline_block_and_latest_md_come_from_the_run_files(built, tmp_path):
     import shutil
     block = report.headline_markdown(built)

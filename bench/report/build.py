@@ -8,6 +8,7 @@ results/ (raw/ is not committed), and writes the report again: no re-timing.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -90,10 +91,21 @@ def rebuild(run_dir: Path, force: bool = False) -> None:
         raise ReportError(f"{run_dir / existing[0]}: already exists; pass --force to write the report again "
                           "from the run's files")
     full, peak_table, floors, findings = read_committed(run_dir)
-    for name in existing:
-        (run_dir / name).unlink()
     command = read_machine(run_dir).get("command", "")
-    write_report(run_dir, full, peak_table, floors, findings, command)
+    # The report there is set aside, not deleted, until the new one is written: a run written by an older report
+    # may lack what this one reads, and then it keeps its report as it was.
+    with tempfile.TemporaryDirectory(dir=run_dir) as aside:
+        for name in existing:
+            (run_dir / name).rename(Path(aside) / name)
+        try:
+            write_report(run_dir, full, peak_table, floors, findings, command)
+        except Exception as error:
+            for name in REPORT:
+                (run_dir / name).unlink(missing_ok=True)
+            for name in existing:
+                (Path(aside) / name).rename(run_dir / name)
+            raise ReportError(f"{run_dir}: cannot write its report again ({type(error).__name__}: {error}); "
+                              "its report is left as it was") from error
 
 
 def write_latest(results: Path, newest_headline: str | None = None) -> None:
