@@ -261,6 +261,24 @@ def faults_explain(found: pd.DataFrame) -> pd.Series:
         & (measured_s != 0)
 
 
+def faults_sort_with_process_2(found: pd.DataFrame) -> pd.Series:
+    """Per row of ``alone_table``: whether the way's second process taking turns (where one did) sorts with the side
+    whose page faults it shares: nearer the race's count or process 1's, and nearer the race's time or process 1's
+    alike. Where it faults as one side and times as the other, the faults are not what separates the two: jax-grad's
+    float64 step at 1 thread read 14% slower in process 1 than in the race, with 28 faults a call against none,
+    while process 2, with none, read within 1% of process 1 (2026-12-05 14:00). True where there is no second
+    process, or where it lies midway on either count."""
+    if not {"turns_faults", "turns_other_faults", "turns_difference", "turns_processes"} <= set(found):
+        return pd.Series(True, index=found.index)
+    raced_faults, faults, other_faults, raced, other = (found[c].astype(float) for c in (
+        "faults_raced", "turns_faults", "turns_other_faults", "turns_difference", "turns_processes"))
+    # Each positive where process 2 lies on process 1's side of the midpoint, negative on the race's (times as
+    # ratios to process 1, which sits at 0).
+    by_faults = np.sign((other_faults - (raced_faults + faults) / 2) * (faults - raced_faults))
+    by_time = np.sign((other - raced / 2) * -raced)
+    return (by_faults * by_time >= 0) | by_faults.isna() | by_time.isna()
+
+
 def race_direction(alone: pd.DataFrame) -> pd.DataFrame:
     """Per framework, then over all: in how many of the readable cases the race read slower than alone, in how
     many faster, and the median of race / alone - 1. One case's difference says little where fresh processes

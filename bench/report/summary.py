@@ -257,7 +257,8 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
         "agree": [_turns_agreement(*row) for row in
                   zip(found["agree"], found["readable"], found["aa"], found["turns_lo"], found["turns_hi"],
                       analysis.faults_explain(found.assign(faults_alone=found["turns_faults"],
-                                                           alone_s=found["turns_s"])),
+                                                           alone_s=found["turns_s"]))
+                      & analysis.faults_sort_with_process_2(found),
                       found["within_processes"] == 1.0)],
         "fresh processes µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
         "fresh processes differ": [f"±{100 * v:.1f}%" for v in found["spread"]]})
@@ -284,8 +285,10 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
             "; \"not resolved\" where the median lies past the A/A and its "
             "interval reaches into it (more rounds would tell); \"page faults differ\" where the extra minor faults "
             f"of the slower side, at {_number(found['fault_us'].iloc[0], '.2f')} µs each (this run's cost of one), "
-            "account for at least half the difference: how many a call takes depends on what its process "
-            "allocated before (bench/faults.py). Fresh processes: the same way timed in "
+            "account for at least half the difference" + (
+                " and process 2 sorts with the side whose faults it shares, times as well" if two else "") +
+            ": how many a call takes depends on what its process allocated before (bench/faults.py). Fresh "
+            "processes: the same way timed in "
             f"{int(found['processes'].max())} processes started one after another among the races, each timing "
             "itself: their median, and how far the farthest lies from it, which is how far apart one user's runs "
             "can land here.", "", _markdown(frame, left=3), "", *([_processes_statement(found)] if two else []),
