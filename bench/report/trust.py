@@ -155,8 +155,8 @@ def _aa_line(spread: dict[str, float]) -> str:
     if not spread:
         return "A/A: not measured in this run; no race says how far a case differs from itself."
     return (f"A/A: each latency race's twin differs from itself by at most {100 * max(spread.values()):.1f}% "
-            f"(median over {len(spread)} race(s) {100 * float(np.median(list(spread.values()))):.1f}%); "
-            "a × fastest inside its race's A/A reads \"same\".")
+            f"(median over {len(spread)} race(s) {100 * float(np.median(list(spread.values()))):.1f}%), counting "
+            "the far end of its 95% interval; a × fastest inside its race's A/A reads \"same\".")
 
 
 def pool_tuning(machine: dict[str, Any]) -> dict[str, str]:
