@@ -457,6 +457,10 @@ def test_turns_taken_alone_pair_with_the_race_round_by_round_and_are_held_to_its
     one_text = "\n".join(alone_statements(one.reset_index()))
     assert "process 2" not in one_text and "| 150 / 0 | **no**, page faults differ |" in one_text
     assert "| 0 / 0 | not resolved (its interval reaches the A/A) |" in one_text
+    # As findings.json kept it before the second process: without its columns, read the same.
+    written_before = one.reset_index().drop(columns=["turns_processes", "turns_other_difference",
+                                                     "turns_other_faults", "within_processes"])
+    assert alone_statements(written_before) == alone_statements(one.reset_index())
     # Without turns (a run before them, or none recorded), the fresh processes decide as before.
     without = analysis.alone_table(table, alone[alone["race"] == ""], aa(0.02)).set_index("impl")
     assert without["turns_difference"].isna().all() and bool(without.loc["numpy-manual", "agree"])

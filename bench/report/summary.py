@@ -204,7 +204,9 @@ def alone_statements(found: pd.DataFrame) -> list[str]:
     if found.empty:
         return ["No plain way was timed alone in this run (the preset has no default size, or none was selected)."]
     if "turns_difference" in found and found["turns_difference"].notna().all():
-        return _turns_statements(found)
+        # A run written before a process 2 took turns has none of its columns: one process, as it ran.
+        return _turns_statements(found.reindex(columns=[*found, *(c for c in analysis.TURN_COLUMNS
+                                                                    if c not in found)]))
     moved, levels = analysis.handoff_moved(found), analysis.level_agreement(found)
     frame = pd.DataFrame({
         "framework": found["framework"], "impl": found["impl"], "case": _cases(found),
