@@ -56,12 +56,12 @@ class Settings:
     settle_calls: int = 1           # at least this many untimed calls at the start of each turn
     #: ... and as many as take this long (from the warm-up's estimate): caches, thread pools and the cores' clocks
     #: back to this case after another's turn. One call was not enough: numpy-manual's grads raced against its own
-    #: twin read 14% slower than raced alone in the same process; with about 1.2 ms of calls, within 5%. 2 ms was not
-    #: enough within 1%: torch-autograd's float32 grads at 1 thread, raced after five other torch ways against two
-    #: processes of its own taking turns (which settle 50 ms), read +0.7 to +2.3% slower than them (median +1.3%,
-    #: thirteen races of 40 rounds), +1.25% with 10 ms, +0.65% with 20 ms and +0.0% with 50 ms (−2.1 to +1.6%,
-    #: seven); in all twelve of its 1-thread grads and step cases of three jobs it had read +0.8 to +4.3% (2026-12-05).
-    settle_s: float = 5e-2
+    #: twin read 14% slower than raced alone in the same process; with about 1.2 ms of calls, within 5%. Within 1% it
+    #: is not: torch-autograd's float32 grads at 1 thread, raced after five other torch ways against two processes of
+    #: its own taking turns (which settle 50 ms), read +1.3% slower than them (median of thirteen races of 40 rounds),
+    #: +0.65% with 20 ms and +0.0% with 50 ms (median of seven); but 50 ms made the 1-thread job take 1,673 s
+    #: instead of 688 (2026-12-05), where issue 3 asks for 10 minutes.
+    settle_s: float = 2e-3
     #: ... and at a switch of pool, as many as take this long. jax-grad's float32 grads at 1 thread, raced with
     #: torch-autograd in fresh processes taking turns: 385 to 509 µs with 2 ms of calls, 370 to 426 with 10 ms,
     #: 363 to 372 with 50 ms, where raced alone they read 349 to 371 (2026-12-04, five or six processes each).
