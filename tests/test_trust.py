@@ -369,6 +369,7 @@ def test_page_faults_are_named_only_where_the_second_process_sorts_with_the_side
     found = analysis.alone_table(table, alone, aa(0.012), [{**state(0.0, threads=1), "fault_us": 4.0}])
     assert analysis.faults_explain(found.assign(faults_alone=found["turns_faults"], alone_s=found["turns_s"])).all()
     assert analysis.faults_sort_with_process_2(found).tolist() == [True, False]
+    assert analysis.turns_faults_explain(found).tolist() == [True, False]
     rows = {line.split(" | ")[1]: line for line in "\n".join(alone_statements(found)).splitlines()
             if line.startswith("| ") and " | cpu float64 step |" in line}
     assert rows["numpy-manual"].endswith("| 0 / 28 / 0 | as two processes alone, page faults differ | 800.0 | ±0.0% |")

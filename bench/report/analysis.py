@@ -268,7 +268,7 @@ def faults_sort_with_process_2(found: pd.DataFrame) -> pd.Series:
     float64 step at 1 thread read 14% slower in process 1 than in the race, with 28 faults a call against none,
     while process 2, with none, read within 1% of process 1 (2026-12-05 14:00). True where there is no second
     process, or where it lies midway on either count."""
-    if not {"turns_faults", "turns_other_faults", "turns_difference", "turns_processes"} <= set(found):
+    if not {"faults_raced", "turns_faults", "turns_other_faults", "turns_difference", "turns_processes"} <= set(found):
         return pd.Series(True, index=found.index)
     raced_faults, faults, other_faults, raced, other = (found[c].astype(float) for c in (
         "faults_raced", "turns_faults", "turns_other_faults", "turns_difference", "turns_processes"))
@@ -277,6 +277,13 @@ def faults_sort_with_process_2(found: pd.DataFrame) -> pd.Series:
     by_faults = np.sign((other_faults - (raced_faults + faults) / 2) * (faults - raced_faults))
     by_time = np.sign((other - raced / 2) * -raced)
     return (by_faults * by_time >= 0) | by_faults.isna() | by_time.isna()
+
+
+def turns_faults_explain(found: pd.DataFrame) -> pd.Series:
+    """Per row of ``alone_table`` with turns taken: whether page faults account for the race against process 1
+    (``faults_explain`` on the turns' side) without process 2 contradicting them (``faults_sort_with_process_2``)."""
+    return faults_explain(found.assign(faults_alone=found["turns_faults"], alone_s=found["turns_s"])) \
+        & faults_sort_with_process_2(found)
 
 
 def race_direction(alone: pd.DataFrame) -> pd.DataFrame:

@@ -258,9 +258,7 @@ def _turns_statements(found: pd.DataFrame) -> list[str]:
         "race's A/A": _aa_column(found),
         "agree": [_turns_agreement(*row) for row in
                   zip(found["agree"], found["readable"], found["aa"], found["turns_lo"], found["turns_hi"],
-                      analysis.faults_explain(found.assign(faults_alone=found["turns_faults"],
-                                                           alone_s=found["turns_s"]))
-                      & analysis.faults_sort_with_process_2(found),
+                      analysis.turns_faults_explain(found),
                       found["within_processes"] == 1.0)],
         "fresh processes µs": [_number(v * 1e6, ",.1f") for v in found["alone_s"]],
         "fresh processes differ": [f"±{100 * v:.1f}%" for v in found["spread"]]})
