@@ -51,8 +51,9 @@ PLAIN_WAYS = {"numpy": "numpy-manual", "torch": "torch-autograd", "jax": "jax-gr
 #: Fresh processes per plain way. One is not enough: on the 2-core machine, numpy-manual's float32
 #: forward read 134, 196 and 117 µs in three fresh processes one after another (each 15 rounds,
 #: within a few % inside each process), so one process's median says which draw it got, not
-#: how fast the code is; the race's own process is one such draw.
-PROCESSES = 5
+#: how fast the code is; the race's own process is one such draw. Three give a median and a spread; five did too,
+#: and cost the 2-thread job 106 s of its 886 (2026-12-05 15:28), where issue 3 gives the whole job 10 minutes.
+PROCESSES = 3
 #: Processes per plain way taking turns. The race's process and a process alone are two draws of one way's
 #: heap and buffer addresses, and draws differ far beyond one process's A/A: jax-grad's float64 step read 739
 #: to 893 µs in six fresh processes one after another, none of them faulting (2026-12-05, 1 thread), where

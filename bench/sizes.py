@@ -40,7 +40,10 @@ TUTORIAL_WAYS = ("numpy-manual", "torch-manual", "torch-autograd", "torch-functi
 
 
 PRESETS: dict[str, Preset] = {
-    "default": Preset((Problem(),), PHASES, rounds=60),
+    # 40 rounds: each round of the job's races costs about 10.7 s at 2 threads (every way, its floors, the A/A
+    # twin, two processes alone per plain way), and issue 3 gives the whole job 10 minutes on two cores; with
+    # 60 the job took 886 s of benchmarks alone (2026-12-05 15:28). The A/A widens by about sqrt(60/40).
+    "default": Preset((Problem(),), PHASES, rounds=40),
     # "How fast is mine beside the tutorials' six ways": the default size, float32, the phases the
     # headline shows, latency only, few rounds, no other built-ins, ceilings or load test.
     "quick": Preset((Problem(),), ("grads", "step"), rounds=15, timings=("latency",), variants=False,
