@@ -129,18 +129,28 @@ class Turns:
     """
 
     def __init__(self, spec: str, device: str, dtype: str, mode: str, phases: Sequence[str], settle_s: float,
-                 answer_timeout_s: float = ANSWER_TIMEOUT_S):
+                 answer_timeout_s: float = ANSWER_TIMEOUT_S, wait: bool = True):
+        """Start the process; with ``wait``, also wait until it is ready (``wait_until_ready``)."""
         self.name, self.answer_timeout_s = f"{spec} {device} {dtype} {mode}", answer_timeout_s
         self.failure: str | None = None  # once set, every later sample raises it: the child is gone
+        self.ready = False
         self.errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty child cannot fill it and block
         self.child = subprocess.Popen([sys.executable, "-m", "bench.alone", "--turns", spec, device, dtype, mode,
                                        str(settle_s), *phases], cwd=ROOT, stdin=subprocess.PIPE,
                                       stdout=subprocess.PIPE, stderr=self.errors, text=True)
+        if wait:
+            self.wait_until_ready()
+
+    def wait_until_ready(self) -> None:
+        """Wait until the process has loaded its framework and prepared its phases; RuntimeError where it cannot."""
+        if self.ready:
+            return
         try:
-            self._answer("")  # ready: loaded and prepared
+            self._answer("")
         except BaseException:
             self.close()
             raise
+        self.ready = True
 
     def _fail(self, doing: str, why: str) -> RuntimeError:
         self.failure = f"{self.name}{doing} taking turns {why}"
@@ -243,26 +253,34 @@ def turn_takers(config, key: RaceKey, entered: list, children: TurnTakers) -> li
     if key.problem != Problem() or key.timing != "latency":
         return []
     phases = plan_of(config).sizes_and_phases.phases
-    found = []
+    started = []
     for contender, session, outcome in entered:
         if contender.key not in PLAIN_WAYS.values() or not outcome.passed:
             continue
-        framework = session.impl.backend
         for process in range(TURN_PROCESSES):
             name = f"{contender.key} process {process + 1}"
             try:
-                turns = children.get(key, name, lambda: Turns(
+                started.append((children.get(key, name, lambda: Turns(
                     kept(config).spec(contender.key), key.device, key.dtype, key.mode, phases,
-                    settings(config).switch_settle_s))
+                    settings(config).switch_settle_s, wait=False)), name, contender, session, process))
             except RuntimeError as error:
                 excluded(config, f"{name} taking turns alone", key, str(error))
-                continue
-            found.append((turns.contender(f"alone{process + 1}:{contender.key}", pool=f"alone{process + 1}:{framework}",
-                                          phase=key.phase),
-                          AloneInfo(impl=contender.key, framework=framework, device=key.device, dtype=key.dtype,
-                                    mode=key.mode, N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
-                                    D_out=key.problem.D_out, bias=key.problem.bias, phase=key.phase,
-                                    threads=thread_count(), process=process, race=key.id)))
+    # The processes load and prepare side by side, nothing being timed yet: one after another, the six took about
+    # 20 s of each dtype's first race (2026-12-05, 2 threads), where issue 3 gives the whole job 10 minutes.
+    found = []
+    for turns, name, contender, session, process in started:
+        try:
+            turns.wait_until_ready()
+        except RuntimeError as error:
+            excluded(config, f"{name} taking turns alone", key, str(error))
+            continue
+        framework = session.impl.backend
+        found.append((turns.contender(f"alone{process + 1}:{contender.key}", pool=f"alone{process + 1}:{framework}",
+                                      phase=key.phase),
+                      AloneInfo(impl=contender.key, framework=framework, device=key.device, dtype=key.dtype,
+                                mode=key.mode, N=key.problem.N, D_in=key.problem.D_in, H=key.problem.H,
+                                D_out=key.problem.D_out, bias=key.problem.bias, phase=key.phase,
+                                threads=thread_count(), process=process, race=key.id)))
     return found
 
 

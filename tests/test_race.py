@@ -302,6 +302,18 @@ def test_turns_time_the_plain_way_in_a_process_of_its_own_and_report_its_failure
     with pytest.raises(RuntimeError, match=r"nonesuch cpu float32 strict taking turns ended \(exit 1\): "
                                            r".*unknown implementation 'nonesuch'"):
         Turns("nonesuch", "cpu", "float32", "strict", ("grads",), settle_s=0.0)
+    # Started without waiting, processes load side by side; one that cannot load fails when it is waited for.
+    loading = [Turns(spec, "cpu", "float32", "strict", ("grads",), settle_s=0.0, wait=False)
+               for spec in ("numpy-manual", "nonesuch")]
+    try:
+        assert not any(turns.ready for turns in loading) and loading[0].child.poll() is None
+        loading[0].wait_until_ready()
+        assert loading[0].ready and 0 < loading[0].sample("grads", 2)[0] < 1
+        with pytest.raises(RuntimeError, match=r"nonesuch .* ended \(exit 1\): .*unknown implementation 'nonesuch'"):
+            loading[1].wait_until_ready()
+    finally:
+        for turns in loading:
+            turns.close()
     # Code under test that raises or exits while timed: the race drops it and says why, and the others go on;
     # the process stays gone for the races after it.
     for hostile, why in (("tests.hostile.raises:SumWithAxis", "TypeError: "),
