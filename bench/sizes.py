@@ -40,11 +40,12 @@ TUTORIAL_WAYS = ("numpy-manual", "torch-manual", "torch-autograd", "torch-functi
 
 
 PRESETS: dict[str, Preset] = {
-    # 35 rounds, for issue 3's 10 minutes for the whole job on two cores: at 2 threads a round of the job costs
+    # 30 rounds, for issue 3's 10 minutes for the whole job on two cores: at 2 threads a round of the job costs
     # about 10.7 s (every way, its floors, the A/A twin, two processes alone per plain way) beside some 150 s
-    # that do not depend on the rounds. With 60 the benchmarks took 886 s (2026-12-05 15:28), with 40 578 s and
-    # `tox -m bench` 620 s from a fresh clone (18:09). The A/A's interval widens by about sqrt(60/35).
-    "default": Preset((Problem(),), PHASES, rounds=35),
+    # that do not depend on the rounds. `tox -m bench` from a fresh clone took 620 s with 40 rounds (18:09) and
+    # 576 s with 35 (18:25), too near 10 minutes for a machine that installs from scratch; with 60 its benchmarks
+    # alone took 886 s (2026-12-05 15:28). The A/A's interval widens by about sqrt(60/30).
+    "default": Preset((Problem(),), PHASES, rounds=30),
     # "How fast is mine beside the tutorials' six ways": the default size, float32, the phases the
     # headline shows, latency only, few rounds, no other built-ins, ceilings or load test.
     "quick": Preset((Problem(),), ("grads", "step"), rounds=15, timings=("latency",), variants=False,
