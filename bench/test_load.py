@@ -58,10 +58,11 @@ def test_ratios_under_load(request):
         if len(entered) < 2:
             pytest.skip("fewer than two implementations to compare on cpu float32")
         field = [contender for contender, _, _ in entered]
-        rounds = replace(settings(config), rounds=min(ROUNDS, settings(config).rounds))
-        quiet = race(field, rounds)
+        preset = settings(config)
+        fewer_rounds = replace(preset, rounds=min(ROUNDS, preset.rounds))
+        quiet = race(field, fewer_rounds)
         with BusyCore():
-            busy = race(field, rounds)
+            busy = race(field, fewer_rounds)
     for condition, timings in (("quiet", quiet), ("busy", busy)):
         for contender, _, outcome in entered:
             if contender.key in timings.failed:
